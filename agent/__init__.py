@@ -1,0 +1,1 @@
+"""pexbot: headless conference bots for Pexip Infinity."""

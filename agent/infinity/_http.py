@@ -1,0 +1,272 @@
+"""Endpoint descriptors and the one place that turns them into HTTP requests.
+
+Every endpoint of the client API is an `Endpoint` value (see `endpoints.py`): method, path
+template, accepted statuses, request body model and result type. `ApiClient.call` builds the
+request, sends it through the transport seam and turns the answer into either the parsed
+result or a typed error. Nothing here logs or raises a token or a PIN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote, urlencode
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._transport import AiohttpTransport, HttpRequest, HttpResponse, StreamResponse, Transport
+from .errors import (
+    ExtensionNotFoundError,
+    ExtensionRequiredError,
+    ForbiddenError,
+    IdpRequiredError,
+    InfinityHTTPError,
+    NotFoundError,
+    PinRequiredError,
+    ResponseValidationError,
+    ServerError,
+    SsoRedirectError,
+    UnexpectedStatusError,
+    forbidden_for_reason,
+)
+
+log = logging.getLogger(__name__)
+
+ResultT = TypeVar("ResultT")
+
+API_PREFIX = "/api/client/v2/conferences/"
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[ResultT]):
+    """One client API endpoint, as the schema's `x-endpoints` describes it.
+
+    `path` is relative to `/conferences/<alias>/` and may hold `{participant}`, `{call}` and
+    `{mix}` placeholders. `statuses` are the statuses the endpoint answers with besides
+    errors mapped by class; `text_statuses` are those whose body is a plain string
+    whatever the content type (e.g. `calls` 400/500/504).
+    """
+
+    key: str
+    method: Literal["GET", "POST"]
+    path: str
+    result: TypeAdapter[ResultT]
+    body: type[BaseModel] | None = None
+    statuses: frozenset[int] = frozenset({200})
+    text_statuses: frozenset[int] = frozenset()
+    # Parse the 403 body as one of the request_token shapes (PIN, VR, IdP, redirect).
+    token_request: bool = False
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "result"
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    # Only locations and messages: `input` values could hold a token.
+    parts = [f"result.{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+class ApiClient:
+    """Talks to one Conferencing Node. Owns the transport unless one was given."""
+
+    def __init__(
+        self,
+        node_url: str,
+        *,
+        transport: Transport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.node_url = node_url.rstrip("/")
+        self._transport: Transport = transport or AiohttpTransport()
+        self._owns_transport = transport is None
+        self.timeout = timeout
+
+    async def aclose(self) -> None:
+        if self._owns_transport:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def url(self, alias: str, path: str, query: Mapping[str, str] | None = None) -> str:
+        url = f"{self.node_url}{API_PREFIX}{quote(alias, safe='')}/{path}"
+        if query:
+            url += "?" + urlencode(query)
+        return url
+
+    async def call(
+        self,
+        endpoint: Endpoint[ResultT],
+        alias: str,
+        *,
+        token: str | None = None,
+        pin: str | None = None,
+        body: BaseModel | None = None,
+        participant: str | None = None,
+        call: str | None = None,
+        mix: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> ResultT:
+        request = self._build(endpoint, alias, token, pin, body, participant, call, mix, query)
+        response = await self._transport.send(request, timeout=self.timeout)
+        log.debug("%s %s -> %d", endpoint.method, endpoint.key, response.status)
+        return parse_response(endpoint, response)
+
+    def _build(
+        self,
+        endpoint: Endpoint[Any],
+        alias: str,
+        token: str | None,
+        pin: str | None,
+        body: BaseModel | None,
+        participant: str | None,
+        call: str | None,
+        mix: str | None,
+        query: Mapping[str, str] | None,
+    ) -> HttpRequest:
+        values = {"participant": participant, "call": call, "mix": mix}
+        needed = {k for k in values if "{" + k + "}" in endpoint.path}
+        missing = sorted(k for k in needed if not values[k])
+        if missing:
+            raise ValueError(f"{endpoint.key}: missing path parameter(s) {', '.join(missing)}")
+        path = endpoint.path.format(
+            **{k: quote(v, safe="") for k, v in values.items() if k in needed and v}
+        )
+        if endpoint.body is None and body is not None:
+            raise ValueError(f"{endpoint.key} takes no request body")
+        if body is not None and endpoint.body is not None and not isinstance(body, endpoint.body):
+            raise TypeError(
+                f"{endpoint.key} takes {endpoint.body.__name__}, not {type(body).__name__}"
+            )
+        headers: dict[str, str] = {}
+        if token is not None:
+            headers["token"] = token
+        if pin is not None:
+            headers["pin"] = pin
+        payload: bytes | None = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = body.model_dump_json(exclude_none=True, by_alias=True).encode()
+        merged = {**endpoint.query, **(query or {})}
+        return HttpRequest(endpoint.method, self.url(alias, path, merged), headers, payload)
+
+    def events_url(self, alias: str, token: str) -> str:
+        return self.url(alias, "events", {"token": token})
+
+    @asynccontextmanager
+    async def open_events(self, alias: str, token: str) -> AsyncIterator[StreamResponse]:
+        """Open the event stream; raises the typed error when the node refuses it."""
+        request = HttpRequest("GET", self.events_url(alias, token), {"Accept": "text/event-stream"})
+        async with self._transport.stream(request) as stream:
+            if stream.status != 200:
+                body = await stream.read()
+                raise error_for_status(
+                    "events", stream.status, _reason_from(HttpResponse(stream.status, "", body))
+                )
+            yield stream
+
+
+def _reason_from(response: HttpResponse) -> str:
+    """The node's reason string from an error body (`{"result": "..."}` or plain text)."""
+    text = response.text.strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(data, dict):
+        result = data.get("result")
+        if isinstance(result, str):
+            return result
+        if result is not None:
+            return json.dumps(result)[:200]
+    return text[:200]
+
+
+def error_for_status(endpoint: str, status: int, reason: str) -> InfinityHTTPError:
+    if status == 403:
+        return forbidden_for_reason(endpoint, reason)
+    if status == 404:
+        return NotFoundError(endpoint, status, reason)
+    if status >= 500:
+        return ServerError(endpoint, status, reason)
+    return UnexpectedStatusError(endpoint, status, reason)
+
+
+def _forbidden_token_shape(endpoint: str, result: object) -> ForbiddenError | None:
+    """The request_token 403 shapes, in the order Pexip's SDK checks them."""
+    if not isinstance(result, dict):
+        return None
+    if "pin" in result or "guest_pin" in result:
+        return PinRequiredError(
+            endpoint,
+            host_pin=result.get("pin") == "required",
+            guest_pin=result.get("guest_pin") == "required",
+        )
+    if isinstance(result.get("idp"), list):
+        names = [str(i.get("name", "")) for i in result["idp"] if isinstance(i, dict)]
+        return IdpRequiredError(endpoint, idps=names)
+    if "redirect_url" in result:
+        return SsoRedirectError(endpoint)
+    ext = result.get("conference_extension")
+    if ext == "required":
+        kind = result.get("conference_extension_type", "standard")
+        return ExtensionRequiredError(
+            endpoint, extension_type="mssip" if kind == "mssip" else "standard"
+        )
+    if ext in ("standard", "mssip"):
+        # v10 shape: `{"conference_extension": "standard"}` alone.
+        return ExtensionRequiredError(endpoint, extension_type=ext)
+    return None
+
+
+def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse) -> ResultT:
+    status = response.status
+    key = endpoint.key
+    if status in endpoint.text_statuses:
+        raise error_for_status(key, status, _reason_from(response))
+    if status == 204 and 204 in endpoint.statuses:
+        return endpoint.result.validate_python(None)
+    is_json = response.content_type.lower().startswith("application/json")
+    if status != 200 or 200 not in endpoint.statuses:
+        if status == 403 and endpoint.token_request and is_json:
+            try:
+                data = json.loads(response.body)
+            except ValueError:
+                data = None
+            shaped = _forbidden_token_shape(
+                key, data.get("result") if isinstance(data, dict) else None
+            )
+            if shaped is not None:
+                raise shaped
+        if (
+            status == 404
+            and endpoint.token_request
+            and "extension" in _reason_from(response).lower()
+        ):
+            raise ExtensionNotFoundError(key, status, _reason_from(response))
+        raise error_for_status(key, status, _reason_from(response))
+    if not is_json:
+        raise ResponseValidationError(
+            key, status, f"expected application/json, got {response.content_type or 'nothing'!r}"
+        )
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        raise ResponseValidationError(key, status, "body is not valid JSON") from None
+    if not isinstance(data, dict) or "result" not in data:
+        raise ResponseValidationError(key, status, "missing field 'result'")
+    try:
+        return endpoint.result.validate_python(data["result"])
+    except ValidationError as exc:
+        raise ResponseValidationError(key, status, _validation_detail(exc)) from None

@@ -1,0 +1,157 @@
+"""The network seam: every byte the client sends or receives goes through a `Transport`.
+
+Tests replace it with an in-memory transport (no sockets); production uses one pooled
+aiohttp session. Kept deliberately small: a request/response call and a streaming GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+
+class TransportError(Exception):
+    """The request did not produce an HTTP response (connection refused, reset, timeout)."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class StreamResponse(Protocol):
+    """An open streaming response: status and content type known, body still arriving."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive, split anywhere; ends when the server closes."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole (remaining) body; used for error responses."""
+        ...
+
+
+class Transport(Protocol):
+    async def send(self, request: HttpRequest, *, timeout: float) -> HttpResponse: ...
+
+    def stream(self, request: HttpRequest) -> AbstractAsyncContextManager[StreamResponse]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _AiohttpStream:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def content_type(self) -> str:
+        return self._response.headers.get("Content-Type", "")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"event stream broken: {type(exc).__name__}") from None
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"read failed: {type(exc).__name__}") from None
+
+
+class AiohttpTransport:
+    """One pooled aiohttp session for every request of a bot.
+
+    Error texts never include the URL: it may carry the token (`events?token=`).
+    """
+
+    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+        self._session = session
+        self._owns_session = session is None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, enable_cleanup_closed=True),
+                # Pexip answers with JSON; we never want aiohttp to add its own cookies.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            self._owns_session = True
+        return self._session
+
+    async def send(self, request: HttpRequest, *, timeout: float) -> HttpResponse:
+        try:
+            async with self._client().request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                return HttpResponse(resp.status, resp.headers.get("Content-Type", ""), body)
+        except TimeoutError:
+            raise TransportError(f"{request.method} timed out after {timeout:g} s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{request.method} failed: {type(exc).__name__}") from None
+
+    @asynccontextmanager
+    async def stream(self, request: HttpRequest) -> AsyncIterator[StreamResponse]:
+        try:
+            resp = await self._client().request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body,
+                # No total timeout: the event stream lives for hours. A read gap longer
+                # than this means the server is gone (nodes send keepalives far more often).
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120),
+                allow_redirects=False,
+            )
+        except TimeoutError:
+            raise TransportError("event stream connect timed out") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"event stream connect failed: {type(exc).__name__}") from None
+        try:
+            yield _AiohttpStream(resp)
+        finally:
+            resp.release()
+            resp.close()
+
+    async def aclose(self) -> None:
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+            # Let aiohttp's SSL/transport close callbacks run before the loop may end.
+            await asyncio.sleep(0)

@@ -1,0 +1,18 @@
+"""Base classes shared by every client API model."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ApiModel(BaseModel):
+    """A shape the node sends: unknown fields are ignored (newer nodes add fields),
+    missing required fields are rejected with the field's name."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RequestBody(BaseModel):
+    """A shape the client sends: a typo in a field name is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
