@@ -118,7 +118,17 @@ class ApiClient:
         mix: str | None = None,
         query: Mapping[str, str] | None = None,
     ) -> ResultT:
-        request = self._build(endpoint, alias, token, pin, body, participant, call, mix, query)
+        request = self._build(
+            endpoint,
+            alias,
+            token=token,
+            pin=pin,
+            body=body,
+            participant=participant,
+            call=call,
+            mix=mix,
+            query=query,
+        )
         response = await self._transport.send(request, timeout=self.timeout)
         log.debug("%s %s -> %d", endpoint.method, endpoint.key, response.status)
         return parse_response(endpoint, response)
@@ -127,6 +137,7 @@ class ApiClient:
         self,
         endpoint: Endpoint[Any],
         alias: str,
+        *,
         token: str | None,
         pin: str | None,
         body: BaseModel | None,
