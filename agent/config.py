@@ -1,0 +1,160 @@
+"""Bot configuration: one TOML file, validated by pydantic, every error named by its path.
+
+Secrets (the PIN) are `SecretStr`: they never show in reprs, logs or error messages. A PIN
+can come inline, from an environment variable (`pin_env`) or from a file (`pin_file`), so
+config files can be committed without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_AUDIO = re.compile(r"^(none|silence|tone:\d+(\.\d+)?|file:.+)$")
+_VIDEO = re.compile(r"^(none|black|pattern|file:.+)$")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem with its path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MediaConfig(_Strict):
+    #: What the bot sends: `none`, `silence`, `tone:<Hz>`, `file:<path>`.
+    audio: str = "silence"
+    #: `none`, `black`, `pattern` (moving test pattern with a frame counter), `file:<path>`.
+    video: str = "none"
+    receive_audio: bool = True
+    receive_video: bool = True
+    #: Host addresses ICE may use; empty means every interface (aiortc's default).
+    ice_host_addresses: list[str] = Field(default_factory=list)
+    #: Seconds without inbound packets before the call is replaced by a new one.
+    media_timeout: float = Field(default=10.0, gt=0)
+    max_recalls: int = Field(default=5, ge=0)
+
+    @field_validator("audio")
+    @classmethod
+    def _audio(cls, value: str) -> str:
+        if not _AUDIO.match(value):
+            raise ValueError("must be none, silence, tone:<Hz> or file:<path>")
+        return value
+
+    @field_validator("video")
+    @classmethod
+    def _video(cls, value: str) -> str:
+        if not _VIDEO.match(value):
+            raise ValueError("must be none, black, pattern or file:<path>")
+        return value
+
+
+class LeaveRules(_Strict):
+    #: Leave after this many seconds in the conference (None: stay).
+    duration: float | None = Field(default=None, gt=0)
+    #: Leave after being the only participant for this many seconds.
+    alone_seconds: float | None = Field(default=60.0, gt=0)
+    on_conference_end: bool = True
+    on_host_disconnect: bool = True
+    #: Give up waiting in the waiting room after this many seconds.
+    waiting_room_timeout: float | None = Field(default=600.0, gt=0)
+    #: Bound on clean shutdown (call disconnect, release_token, plugin flush).
+    shutdown_timeout: float = Field(default=10.0, gt=0)
+    #: Rejoins allowed after a lost token before the bot fails.
+    max_rejoins: int = Field(default=5, ge=0)
+
+
+class PluginConfig(_Strict):
+    #: Built-in name, entry-point name, or `module:Class`.
+    name: str = Field(min_length=1)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricsConfig(_Strict):
+    #: Port of the Prometheus `/metrics` endpoint (None: off; 0: any free port).
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+
+
+class BotConfig(_Strict):
+    node: str = Field(pattern=r"^https?://[^/\s]+")
+    alias: str = Field(min_length=1)
+    display_name: str = Field(default="pexbot", min_length=1)
+    pin: SecretStr | None = None
+    pin_env: str | None = None
+    pin_file: Path | None = None
+    #: Virtual Reception: the alias to be forwarded to.
+    extension: str | None = None
+    call_tag: str | None = None
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    leave: LeaveRules = Field(default_factory=LeaveRules)
+    plugins: list[PluginConfig] = Field(default_factory=list)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _one_pin_source(self) -> BotConfig:
+        sources = [s for s in ("pin", "pin_env", "pin_file") if getattr(self, s) is not None]
+        if len(sources) > 1:
+            raise ValueError(f"give at most one of pin, pin_env, pin_file (got {sources})")
+        return self
+
+    def resolve_pin(self) -> str | None:
+        """The PIN from wherever it is configured; errors never include its value."""
+        if self.pin is not None:
+            return self.pin.get_secret_value()
+        if self.pin_env is not None:
+            value = os.environ.get(self.pin_env)
+            if not value:
+                raise ConfigError(f"pin_env: environment variable {self.pin_env} is not set")
+            return value.strip()
+        if self.pin_file is not None:
+            try:
+                return self.pin_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"pin_file: cannot read {self.pin_file}: {exc.strerror}"
+                ) from None
+        return None
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem, `source: path.to.field: message`; input values left out
+    because they may be secrets."""
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{source}: {path}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> BotConfig:
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path) -> BotConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))
