@@ -5,14 +5,28 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+SYSDEPS := $(VENV)/.sysdeps
+# Debian packages the tests need: chromium (browser interop), ffmpeg (ffprobe checks of
+# recordings), nodejs/npm (bundling Pexip's web SDK for the interop test).
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean sysdeps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(SYSDEPS): $(STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null \
+	    || ! command -v npm >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium ffmpeg nodejs npm; \
+	fi
+	touch $(SYSDEPS)
+
+sysdeps: $(SYSDEPS)
 
 demo: $(STAMP)
 	$(VENV)/bin/pexbot demo
@@ -24,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(SYSDEPS)
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
