@@ -1,0 +1,1 @@
+"""The bot runtime: lifecycle state machine, plugin host, roster, fleet."""
