@@ -61,6 +61,9 @@ class Endpoint(Generic[ResultT]):
     # Parse the 403 body as one of the request_token shapes (PIN, VR, IdP, redirect).
     token_request: bool = False
     query: Mapping[str, str] = field(default_factory=dict)
+    # A 200 that is not the JSON envelope but raw bytes of this content type (prefix), e.g.
+    # `avatar.jpg`: the result adapter then validates the body bytes.
+    raw_content_type: str | None = None
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -249,6 +252,13 @@ def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse) -> Resul
     if status == 204 and 204 in endpoint.statuses:
         return endpoint.result.validate_python(None)
     is_json = response.content_type.lower().startswith("application/json")
+    if status == 200 and 200 in endpoint.statuses and endpoint.raw_content_type is not None:
+        if not response.content_type.lower().startswith(endpoint.raw_content_type):
+            got = response.content_type or "nothing"
+            raise ResponseValidationError(
+                key, status, f"expected {endpoint.raw_content_type!r}, got {got!r}"
+            )
+        return endpoint.result.validate_python(response.body)
     if status != 200 or 200 not in endpoint.statuses:
         if status == 403 and endpoint.token_request and is_json:
             try:

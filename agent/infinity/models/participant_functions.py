@@ -1,0 +1,109 @@
+"""Participant-level request bodies and results (`participants/<uuid>/...`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ._base import ApiModel, RequestBody
+from .conference import CallType
+
+_DTMF = re.compile(r"^[0-9*#A-D]+$")
+
+
+def check_dtmf_digits(digits: str) -> str:
+    """Return `digits` if every character is a DTMF key (0-9 * # A-D), else raise ValueError."""
+    if _DTMF.fullmatch(digits):
+        return digits
+    if not digits:
+        raise ValueError("DTMF digits must not be empty")
+    bad = sorted(set(digits) - set("0123456789*#ABCD"))
+    listed = ", ".join(repr(c) for c in bad)
+    raise ValueError(f"invalid DTMF character(s) {listed}: allowed are 0-9, *, # and A-D")
+
+
+class DtmfBody(RequestBody):
+    """Digits to send (participant-level: RFC 2833 to that participant; call-level: gateway)."""
+
+    digits: str
+
+    _check = field_validator("digits")(check_dtmf_digits)
+
+
+class CallsWebrtcBody(RequestBody):
+    """Start a WebRTC call with an SDP offer."""
+
+    call_type: Literal["WEBRTC"] = "WEBRTC"
+    sdp: str
+    present: Literal["send", "receive"] | None = None
+    fecc_supported: bool | None = None
+    media_type: CallType | None = None
+
+
+class CallTurnServer(ApiModel):
+    urls: list[str]
+    username: str
+    credential: str = Field(repr=False)
+
+
+class CallsWebrtcResult(ApiModel):
+    """The node's SDP answer; `turn` servers, when given, call for an ICE restart."""
+
+    call_uuid: str
+    sdp: str
+    offer_ignored: bool | None = None
+    turn: list[CallTurnServer] | None = None
+
+
+class CallsRtmpBody(RequestBody):
+    call_type: Literal["RTMP"] = "RTMP"
+    present: Literal["send", "receive"] | None = None
+    streaming: bool | None = None
+    bandwidth: float | None = None
+
+
+class CallsRtmpResult(ApiModel):
+    call_uuid: str
+    url: str
+    secure_url: str
+
+
+class OverlayTextBody(RequestBody):
+    text: str
+
+
+class PresInMixBody(RequestBody):
+    state: bool
+
+
+class RoleBody(RequestBody):
+    role: Literal["chair", "guest"]
+
+
+class FeccMovement(RequestBody):
+    axis: Literal["pan", "tilt", "zoom"]
+    direction: Literal["left", "right", "up", "down", "in", "out"]
+
+
+FeccAction = Literal["start", "stop", "continue"]
+
+
+class FeccParticipantBody(RequestBody):
+    """Far-end camera control of the `target` participant."""
+
+    action: FeccAction
+    target: str
+    movement: list[FeccMovement]
+    timeout: float | None = None
+
+
+class TransferBody(RequestBody):
+    conference_alias: str
+    role: Literal["host", "guest"] = "guest"
+    pin: str | None = Field(default=None, repr=False)
+
+
+class PreferredAspectRatioBody(RequestBody):
+    aspect_ratio: float | None = None
