@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, StreamResponse, Transport
 from .errors import (
+    BadRequestError,
     ExtensionNotFoundError,
     ExtensionRequiredError,
     ForbiddenError,
@@ -210,6 +211,8 @@ def _reason_from(response: HttpResponse) -> str:
 def error_for_status(endpoint: str, status: int, reason: str) -> InfinityHTTPError:
     if status == 403:
         return forbidden_for_reason(endpoint, reason)
+    if status == 400:
+        return BadRequestError(endpoint, status, reason)
     if status == 404:
         return NotFoundError(endpoint, status, reason)
     if status >= 500:

@@ -12,6 +12,7 @@ from ._transport import TransportError
 from .reasons import ReasonCode, reason_code
 
 __all__ = [
+    "BadRequestError",
     "ExtensionNotFoundError",
     "ExtensionRequiredError",
     "ForbiddenError",
@@ -60,6 +61,10 @@ class InfinityHTTPError(InfinityError):
 
 class UnexpectedStatusError(InfinityHTTPError):
     """A status the endpoint never answers with (the SDK's "Unexpected status N")."""
+
+
+class BadRequestError(InfinityHTTPError):
+    """400: the node rejected the request (e.g. an SDP it cannot use in `calls`)."""
 
 
 class NotFoundError(InfinityHTTPError):

@@ -15,6 +15,7 @@ from agent.infinity._http import ApiClient, Endpoint, parse_response
 from agent.infinity._transport import HttpRequest, HttpResponse, StreamResponse
 from agent.infinity.client import ConferenceClient
 from agent.infinity.errors import (
+    BadRequestError,
     ExtensionRequiredError,
     ForbiddenError,
     InvalidPinError,
@@ -385,7 +386,7 @@ async def test_404_and_5xx_map_to_typed_errors() -> None:
 @pytest.mark.parametrize(
     ("endpoint", "status", "error"),
     [
-        (ep.CALLS_WEBRTC_PARTICIPANT, 400, UnexpectedStatusError),
+        (ep.CALLS_WEBRTC_PARTICIPANT, 400, BadRequestError),
         (ep.CALLS_WEBRTC_PARTICIPANT, 500, ServerError),
         (ep.CALLS_RTMP_PARTICIPANT, 504, ServerError),
         (ep.UPDATE, 520, ServerError),
