@@ -1,0 +1,176 @@
+"""Encoded-frame tap: received VP8 frames / Opus packets, without decoding.
+
+aiortc has no public hook for encoded media. Inside `RTCRtpReceiver._handle_rtp_packet`,
+after depayloading and jitter-buffer reassembly, every complete frame is put as
+`(codec, JitterFrame(data, timestamp))` on a private per-receiver `queue.Queue`
+(`RTCRtpReceiver.__decoder_queue`, mangled `_RTCRtpReceiver__decoder_queue`) that a decoder
+thread drains. `data` is exactly one VP8 frame or one Opus packet (what WebM stores), and
+`timestamp` is the RTP timestamp already unwrapped and made relative to the first frame by
+aiortc's TimestampMapper.
+
+We replace that attribute with a proxy queue. `put()` hands the frame to subscribers and
+forwards it to the real queue only when decoding is wanted; `get()` delegates, so the
+decoder thread works whether it started before or after the swap, and aiortc's stop
+sentinel (None) is always forwarded. Decoding off saves the codec *and* the per-frame
+thread -> loop hand-off, and stops decoded frames piling up in an unread track queue.
+
+Subscribers run synchronously on the event loop inside aiortc's packet handler: they must
+be cheap (append to a buffer, hand to a thread). An exception in a subscriber is logged and
+does not break reception.
+
+Private API: `pyproject.toml` pins aiortc to 1.16.*; `check_tap_seam` verifies version,
+attribute and code shape and raises `RuntimeError("aiortc private seam moved: ...")`;
+`tests/unit/test_media_seam.py` fails loudly if it moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiortc
+from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterFrame
+
+log = logging.getLogger(__name__)
+
+SEAM_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
+SUPPORTED_AIORTC = "1.16."
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One received encoded frame, as aiortc reassembled it."""
+
+    codec: str  # lower-case codec name: "opus", "vp8", "h264", "pcmu", ...
+    data: bytes
+    timestamp: int  # RTP timestamp, unwrapped, relative to the stream's first frame
+    arrival: float  # time.monotonic() when the frame was complete
+    clock_rate: int
+    kind: str  # "audio" | "video"
+
+    @property
+    def is_keyframe(self) -> bool:
+        """VP8: bit 0 of the frame tag is 0 for a key frame. Other codecs: False."""
+        return self.codec == "vp8" and bool(self.data) and not (self.data[0] & 0x01)
+
+
+EncodedSubscriber = Callable[[EncodedFrame], None]
+
+
+def check_tap_seam(receiver: RTCRtpReceiver | None = None) -> None:
+    """Raise RuntimeError("aiortc private seam moved: ...") if the tap cannot work."""
+    problems = []
+    version = getattr(aiortc, "__version__", "?")
+    if not version.startswith(SUPPORTED_AIORTC):
+        problems.append(f"aiortc {version} is not {SUPPORTED_AIORTC}*")
+    handler = getattr(RTCRtpReceiver, "_handle_rtp_packet", None)
+    names = getattr(getattr(handler, "__code__", None), "co_names", ())
+    if SEAM_ATTRIBUTE not in names or "put" not in names:
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer puts on __decoder_queue")
+    probe = JitterFrame(b"", 0)
+    if not (hasattr(probe, "data") and hasattr(probe, "timestamp")):
+        problems.append("JitterFrame lost its data/timestamp attributes")
+    if not hasattr(RTCRtpReceiver, "_send_rtcp_pli"):
+        problems.append("RTCRtpReceiver._send_rtcp_pli is gone")
+    if receiver is not None:
+        current = getattr(receiver, SEAM_ATTRIBUTE, None)
+        if not isinstance(current, queue.Queue | _TapQueue):
+            problems.append(f"receiver.{SEAM_ATTRIBUTE} is {type(current).__name__}, not a Queue")
+    if problems:
+        raise RuntimeError("aiortc private seam moved: " + "; ".join(problems))
+
+
+class _TapQueue:
+    """Stands in for the receiver's decoder queue (only put/get are used by aiortc)."""
+
+    def __init__(self, inner: queue.Queue[Any], tap: EncodedTap) -> None:
+        self.inner = inner
+        self._tap = tap
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is not None:
+            self._tap._deliver(item)
+            if not self._tap.decode:
+                return
+        self.inner.put(item, block, timeout)
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item, block=False)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        return self.inner.get(block, timeout)
+
+    def get_nowait(self) -> Any:
+        return self.inner.get_nowait()
+
+
+class EncodedTap:
+    """Per-receiver tap of encoded frames; also the switch for decoding.
+
+    `decode` starts False: nothing is decoded until a consumer asks (`decode = True`).
+    Turning decoding on mid-stream makes the video decoder wait for a keyframe; call
+    `request_keyframe()` to get one sooner.
+    """
+
+    def __init__(self, receiver: RTCRtpReceiver, *, decode: bool = False) -> None:
+        check_tap_seam(receiver)
+        current = getattr(receiver, SEAM_ATTRIBUTE)
+        if isinstance(current, _TapQueue):
+            raise RuntimeError("receiver already has an encoded-frame tap")
+        self.receiver = receiver
+        self.decode = decode
+        self.frames = 0
+        self.bytes = 0
+        self.last_arrival: float | None = None
+        self._subscribers: list[EncodedSubscriber] = []
+        self._proxy = _TapQueue(current, self)
+        setattr(receiver, SEAM_ATTRIBUTE, self._proxy)
+
+    def subscribe(self, callback: EncodedSubscriber) -> Callable[[], None]:
+        """Call `callback(frame)` for every encoded frame; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _deliver(self, item: Any) -> None:
+        codec, jitter_frame = item
+        data = bytes(jitter_frame.data)
+        self.frames += 1
+        self.bytes += len(data)
+        now = time.monotonic()
+        self.last_arrival = now
+        if not self._subscribers:
+            return
+        frame = EncodedFrame(
+            codec=str(codec.name).lower(),
+            data=data,
+            timestamp=int(jitter_frame.timestamp),
+            arrival=now,
+            clock_rate=int(codec.clockRate),
+            kind=str(codec.mimeType).split("/", 1)[0].lower(),
+        )
+        for callback in list(self._subscribers):
+            try:
+                callback(frame)
+            except Exception:
+                log.exception("encoded-frame subscriber %r failed", callback)
+
+    async def request_keyframe(self) -> None:
+        """Send a PLI for every SSRC seen recently (e.g. when recording starts)."""
+        for source in self.receiver.getSynchronizationSources():
+            await self.receiver._send_rtcp_pli(source.source)
+
+    def remove(self) -> None:
+        """Put the original queue back (frames then go to the decoder as usual)."""
+        if getattr(self.receiver, SEAM_ATTRIBUTE, None) is self._proxy:
+            setattr(self.receiver, SEAM_ATTRIBUTE, self._proxy.inner)
+        self._subscribers.clear()

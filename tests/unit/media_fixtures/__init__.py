@@ -1,0 +1,1 @@
+"""Shared helpers for the media unit tests (loopback peer pairs)."""

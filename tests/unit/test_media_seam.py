@@ -1,0 +1,65 @@
+"""Fails loudly if the private aiortc / aioice seams the media layer relies on move.
+
+If this fails after an upgrade, re-read aiortc's RTCRtpReceiver and aioice's
+Connection.gather_candidates and update agent/media/tap.py and agent/media/ice.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc.rtcrtpreceiver import decoder_worker
+
+from agent.media.ice import check_host_address_seam
+from agent.media.tap import SEAM_ATTRIBUTE, EncodedTap, check_tap_seam
+
+
+def test_aiortc_version_is_pinned_116() -> None:
+    assert aiortc.__version__.startswith("1.16."), aiortc.__version__
+
+
+async def test_receiver_has_a_private_decoder_queue() -> None:
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        assert isinstance(getattr(receiver, SEAM_ATTRIBUTE), queue.Queue)
+        check_tap_seam(receiver)
+        tap = EncodedTap(receiver)
+        assert getattr(receiver, SEAM_ATTRIBUTE) is not tap
+        with pytest.raises(RuntimeError, match="already has"):
+            EncodedTap(receiver)
+    finally:
+        await pc.close()
+
+
+def test_receiver_code_shape() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__decoder_queue.put((codec, encoded_frame))" in source
+    assert "encoded_frame.timestamp = self.__timestamp_mapper.map(" in source
+    worker = inspect.getsource(decoder_worker)
+    assert "input_q.get()" in worker and "codec, encoded_frame = task" in worker
+    assert list(inspect.signature(decoder_worker).parameters) == [
+        "loop",
+        "input_q",
+        "output_q",
+        "decode_error",
+    ]
+    # The decoder thread receives the queue attribute as it is when receive() runs.
+    assert "self.__decoder_queue," in inspect.getsource(RTCRtpReceiver.receive)
+
+
+def test_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def elsewhere(self: RTCRtpReceiver, packet: object, arrival_time_ms: int) -> None:
+        return None
+
+    monkeypatch.setattr(RTCRtpReceiver, "_handle_rtp_packet", elsewhere)
+    with pytest.raises(RuntimeError, match="aiortc private seam moved"):
+        check_tap_seam()
+
+
+def test_aioice_host_address_seam() -> None:
+    check_host_address_seam()

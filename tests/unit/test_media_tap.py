@@ -1,0 +1,78 @@
+"""The encoded-frame tap: VP8 frames and Opus packets, with timestamps, without decoding."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import av
+
+from agent.media.sources import TestPatternSource, ToneSource
+from agent.media.tap import EncodedFrame
+from tests.unit.media_fixtures.loopback import peer_pair
+
+
+async def test_tap_delivers_vp8_and_opus_without_decoding() -> None:
+    async with peer_pair(
+        {"audio_source": ToneSource(440), "video_source": TestPatternSource(fps=15)},
+        {"audio": "recvonly", "video": "recvonly"},
+    ) as (_a, b):
+        video: list[EncodedFrame] = []
+        audio: list[EncodedFrame] = []
+        b.tap("video").subscribe(video.append)
+        b.tap("audio").subscribe(audio.append)
+        await asyncio.sleep(1.0)
+        # Nothing was decoded: the remote tracks' queues stayed empty.
+        for kind in ("audio", "video"):
+            remote_track: Any = b.tap(kind).receiver.track
+            assert remote_track._queue.qsize() == 0
+        assert not b.tap("video").decode
+
+    assert len(video) >= 8, len(video)
+    assert {f.codec for f in video} == {"vp8"} and {f.kind for f in video} == {"video"}
+    assert video[0].clock_rate == 90000
+    assert video[0].timestamp == 0 and video[0].is_keyframe  # stream start: a keyframe
+    assert video[0].data[0] & 0x01 == 0
+    assert any(not f.is_keyframe for f in video[1:])
+    stamps = [f.timestamp for f in video]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+
+    assert len(audio) >= 35, len(audio)
+    assert {f.codec for f in audio} == {"opus"} and audio[0].clock_rate == 48000
+    steps = {b.timestamp - a.timestamp for a, b in itertools.pairwise(audio)}
+    assert steps == {960}, steps
+    arrivals = [f.arrival for f in audio]
+    assert arrivals == sorted(arrivals)
+    assert all(not f.is_keyframe for f in audio)
+
+
+async def test_decoding_can_be_switched_on_and_subscribers_isolated() -> None:
+    async with peer_pair({"audio_source": ToneSource(440)}, {"audio": "recvonly"}) as (_a, b):
+        tap = b.tap("audio")
+
+        def broken(_frame: EncodedFrame) -> None:
+            raise RuntimeError("subscriber bug")
+
+        seen: list[EncodedFrame] = []
+        tap.subscribe(broken)
+        unsubscribe = tap.subscribe(seen.append)
+        track = b.decoded_track("audio")  # decode on
+        frame = await asyncio.wait_for(track.recv(), 2)
+        assert isinstance(frame, av.AudioFrame) and frame.sample_rate == 48000
+        await asyncio.sleep(0.1)
+        unsubscribe()
+        count = len(seen)
+        await asyncio.sleep(0.1)
+        assert count > 0 and len(seen) == count
+        assert tap.frames > count  # the tap kept counting with the broken subscriber
+        await tap.request_keyframe()  # audio: a harmless PLI
+
+
+async def test_remove_restores_the_original_queue() -> None:
+    async with peer_pair({"audio_source": ToneSource(440)}, {"audio": "recvonly"}) as (_a, b):
+        tap = b.tap("audio")
+        tap.remove()
+        # Frames now go straight to the decoder again.
+        frame = await asyncio.wait_for(tap.receiver.track.recv(), 2)
+        assert isinstance(frame, av.AudioFrame) and frame.samples > 0
