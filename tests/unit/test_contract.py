@@ -1,6 +1,6 @@
 """The endpoint table, the request bodies and the result types against the JSON Schema contract.
 
-The schema (`/work/shared/spec/infinity-client-api.schema.json`, extracted from Pexip's own
+The schema (`tests/spec/infinity-client-api.schema.json`, extracted from Pexip's own
 client package) is the source of truth: every non-breakout endpoint must be described by
 `ENDPOINTS` exactly as `x-endpoints` says, every body the client sends must validate against
 the endpoint's `Body`, and every `200` the schema allows must parse into the result type.
@@ -38,7 +38,7 @@ from agent.infinity.models import (
 )
 from tests.unit.test_client import RecordingTransport, Unanswered
 
-SCHEMA_PATH = Path("/work/shared/spec/infinity-client-api.schema.json")
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "spec/infinity-client-api.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
 X_ENDPOINTS: dict[str, dict[str, Any]] = {
     k: v for k, v in SCHEMA["x-endpoints"].items() if v["module"] != "breakout"

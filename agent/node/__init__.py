@@ -1,0 +1,20 @@
+"""The local Infinity node: an emulated Conferencing Node on 127.0.0.1 (client API v2,
+event stream, aiortc peers) for development and end-to-end tests."""
+
+from .config import NodeConfig, ServiceConfig, default_config, load_config
+from .faults import FaultConfig, RouteFault
+from .peer import DiscardMedia, MediaHandler, NodePeer
+from .server import LocalNode
+
+__all__ = [
+    "DiscardMedia",
+    "FaultConfig",
+    "LocalNode",
+    "MediaHandler",
+    "NodeConfig",
+    "NodePeer",
+    "RouteFault",
+    "ServiceConfig",
+    "default_config",
+    "load_config",
+]

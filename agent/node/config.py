@@ -1,0 +1,138 @@
+"""Services and settings of the local node: pydantic models, loaded from TOML.
+
+A TOML file looks like::
+
+    [management]
+    username = "admin"
+    password = "admin"
+
+    [faults]
+    token_lifetime = 30
+
+    [[services]]
+    name = "secure"
+    aliases = ["secure", "secure@example.com"]
+    host_pin = "1234"
+    guest_pin = "5678"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .faults import FaultConfig
+
+ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
+
+
+class _Model(BaseModel):
+    # A typo in a config file must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceConfig(_Model):
+    """One service: a VMR (`conference`), a Virtual Auditorium (`lecture`), a Virtual
+    Reception (`reception`, forwards by extension) or a test-call service."""
+
+    name: str = Field(min_length=1)
+    kind: ServiceKind = "conference"
+    aliases: list[str] = Field(default_factory=list)
+    description: str = ""
+    host_pin: str | None = None
+    guest_pin: str | None = None
+    # Without a guest PIN, guests may still join (with the literal pin `none`) if allowed.
+    allow_guests: bool = True
+    locked: bool = False
+    guests_muted: bool = False
+    guests_can_unmute: bool = True
+    guests_can_present: bool = True
+    chat_enabled: bool = True
+    participant_limit: int | None = Field(default=None, ge=1)
+    # Virtual Reception: extension -> target alias. Empty means "any alias of another service".
+    extensions: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceConfig:
+        if not self.aliases:
+            self.aliases = [self.name]
+        if self.guest_pin is not None and self.host_pin is None:
+            raise ValueError(f"service {self.name!r}: a guest PIN needs a host PIN")
+        if self.guest_pin is not None and self.guest_pin == self.host_pin:
+            raise ValueError(f"service {self.name!r}: host and guest PIN must differ")
+        return self
+
+    @property
+    def pin_protected(self) -> bool:
+        return self.host_pin is not None
+
+    @property
+    def guests_allowed(self) -> bool:
+        return self.guest_pin is not None or self.allow_guests
+
+
+class ManagementConfig(_Model):
+    username: str = "admin"
+    password: str = "admin"
+
+
+class DialConfig(_Model):
+    """Simulated dial-out: the dialled participant is `connecting` for `delay` seconds, then
+    answers, unless its destination contains one of `reject_if_contains`."""
+
+    delay: float = Field(default=1.0, ge=0)
+    reject_if_contains: list[str] = Field(default_factory=lambda: ["reject", "busy"])
+
+
+class NodeConfig(_Model):
+    services: list[ServiceConfig] = Field(default_factory=list)
+    management: ManagementConfig = Field(default_factory=ManagementConfig)
+    dial: DialConfig = Field(default_factory=DialConfig)
+    faults: FaultConfig = Field(default_factory=FaultConfig)
+    # Seconds an old token keeps working after refresh_token handed out its successor.
+    token_grace: float = Field(default=10.0, ge=0)
+    pin_retries: int = Field(default=3, ge=1)
+    event_keepalive: float = Field(default=10.0, gt=0)
+    version_id: str = "36"
+    pseudo_version: str = "77000.0.0"
+
+    @model_validator(mode="after")
+    def _unique_aliases(self) -> NodeConfig:
+        seen: dict[str, str] = {}
+        for service in self.services:
+            for alias in service.aliases:
+                key = alias.lower()
+                if key in seen:
+                    raise ValueError(
+                        f"alias {alias!r} used by both {seen[key]!r} and {service.name!r}"
+                    )
+                seen[key] = service.name
+        return self
+
+
+def default_services() -> list[ServiceConfig]:
+    """The built-in set the README, the demo and the tests rely on."""
+    return [
+        ServiceConfig(name="meet", description="Open VMR"),
+        ServiceConfig(name="secure", host_pin="1234", guest_pin="5678"),
+        ServiceConfig(name="locked", host_pin="1234", locked=True),
+        ServiceConfig(name="lecture", kind="lecture", host_pin="1234"),
+        ServiceConfig(name="lobby", kind="reception"),
+    ]
+
+
+def default_config() -> NodeConfig:
+    return NodeConfig(services=default_services())
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    """Read a TOML file; a file without `[[services]]` gets the built-in set."""
+    with Path(path).open("rb") as fh:
+        data = tomllib.load(fh)
+    config = NodeConfig.model_validate(data)
+    if not config.services:
+        config = config.model_copy(update={"services": default_services()})
+    return config

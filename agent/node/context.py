@@ -1,0 +1,245 @@
+"""Everything one running node owns: config, state, tokens, faults, tasks, peers.
+
+Route modules get it from `request.app[NODE]`; there is no module-level state, so several
+nodes can run in one process (tests do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .config import NodeConfig
+from .faults import Faults
+from .http import ApiError
+from .peer import DiscardMedia, MediaHandler, NodePeer
+from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
+from .tokens import TokenRecord, TokenStore
+
+log = logging.getLogger(__name__)
+
+INVALID_TOKEN = "Invalid token"
+NOT_FOUND = "Neither conference nor gateway found"
+
+
+@dataclass
+class Auth:
+    conference: ConferenceState
+    participant: ParticipantState
+    token: TokenRecord
+
+    @property
+    def is_host(self) -> bool:
+        return self.participant.is_host
+
+
+class NodeContext:
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        media_factory: Callable[[], MediaHandler] = DiscardMedia,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.state = NodeState(config.services)
+        self.tokens = TokenStore(clock)
+        self.faults = Faults(config.faults)
+        self.media_factory = media_factory
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("node task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def close(self) -> None:
+        self.closing = True
+        for conference in self.state.conferences.values():
+            conference.events.close_all()
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for conference in self.state.conferences.values():
+            for participant in conference.participants.values():
+                await self._close_calls(participant)
+
+    # -- lookup and auth -----------------------------------------------------------------
+
+    def conference(self, alias: str) -> ConferenceState:
+        conference = self.state.by_alias(alias)
+        if conference is None:
+            raise ApiError(404, NOT_FOUND)
+        return conference
+
+    def authenticate(self, request: web.Request, *, allow_ended: bool = False) -> Auth:
+        """Token from the `token` header (or `?token=`, as EventSource and sendBeacon send it)."""
+        alias_conf = self.conference(request.match_info["alias"])
+        raw = request.headers.get("token") or request.query.get("token")
+        record = self.tokens.find(raw) if allow_ended else self.tokens.valid(raw)
+        if record is None:
+            raise ApiError(403, INVALID_TOKEN)
+        conference = self.state.conferences.get(record.service)
+        # A token belongs to one conference; a Virtual Reception alias may carry tokens of
+        # the conferences it forwarded to (clients keep using the alias they dialled).
+        if conference is None or (
+            alias_conf is not conference and alias_conf.service.kind != "reception"
+        ):
+            raise ApiError(403, INVALID_TOKEN)
+        participant = conference.participants.get(record.participant_uuid)
+        if participant is None:
+            if not allow_ended:
+                raise ApiError(403, INVALID_TOKEN)
+            # Gone already: a stand-in so release_token can still answer.
+            participant = ParticipantState(
+                uuid=record.participant_uuid,
+                display_name="",
+                role="guest",
+                service_type="conference",
+            )
+        return Auth(conference, participant, record)
+
+    @staticmethod
+    def require_host(auth: Auth) -> None:
+        if not auth.is_host:
+            raise ApiError(403, "Permission denied: host only")
+
+    @staticmethod
+    def target(auth: Auth, participant_uuid: str) -> ParticipantState:
+        participant = auth.conference.participants.get(participant_uuid)
+        if participant is None:
+            raise ApiError(403, "Participant not found")
+        return participant
+
+    # -- participants --------------------------------------------------------------------
+
+    def add_participant(self, conference: ConferenceState, participant: ParticipantState) -> None:
+        if conference.guests_muted and not participant.is_host:
+            participant.is_muted = True
+        was_started = conference.started
+        conference.participants[participant.uuid] = participant
+        conference.publish_participant(participant, "participant_create")
+        if conference.started != was_started:
+            conference.publish_status()
+
+    def admit(self, conference: ConferenceState, participant: ParticipantState) -> None:
+        if not participant.waiting:
+            return
+        participant.service_type = (
+            "lecture" if conference.service.kind == "lecture" else "conference"
+        )
+        conference.publish_participant(participant, "participant_update")
+
+    async def remove_participant(
+        self, conference: ConferenceState, participant_uuid: str, reason: str | None
+    ) -> None:
+        """Take a participant out: `disconnect` to it (if `reason`), `participant_delete` to
+        the others, its calls closed, its tokens good only for release_token."""
+        participant = conference.participants.pop(participant_uuid, None)
+        if participant is None:
+            return
+        was_started = conference.started
+        if reason is not None:
+            for call in participant.calls.values():
+                conference.events.publish(
+                    "call_disconnected",
+                    {"call_uuid": call.uuid, "reason": reason},
+                    to=(participant_uuid,),
+                )
+            conference.events.publish("disconnect", {"reason": reason}, to=(participant_uuid,))
+        conference.events.close_participant(participant_uuid)
+        conference.events.publish("participant_delete", {"uuid": participant_uuid})
+        if conference.presenter == participant_uuid:
+            conference.presenter = None
+            conference.events.publish("presentation_stop", None)
+        self.tokens.end_participant(participant_uuid)
+        self.tokens.forget_participant(participant_uuid)
+        await self._close_calls(participant)
+        if conference.started != was_started:
+            conference.publish_status()
+
+    async def _close_calls(self, participant: ParticipantState) -> None:
+        calls = list(participant.calls.values())
+        participant.calls.clear()
+        for call in calls:
+            await close_call(call)
+
+    async def reap_expired(self) -> None:
+        """Participants whose token lapsed are gone, like on a real node."""
+        for participant_uuid in self.tokens.expired_participants():
+            conference = self.state.find_participant(participant_uuid)
+            if conference is None:
+                self.tokens.forget_participant(participant_uuid)
+                continue
+            await self.remove_participant(
+                conference, participant_uuid, "Timer expired awaiting token refresh"
+            )
+        self.tokens.prune()
+
+    async def reaper(self, interval: float = 0.5) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.reap_expired()
+
+    # -- dial-out ------------------------------------------------------------------------
+
+    def dial(
+        self, conference: ConferenceState, destination: str, role: str, protocol: str, name: str
+    ) -> ParticipantState:
+        participant = ParticipantState(
+            uuid=new_uuid(),
+            display_name=name,
+            role="chair" if role == "HOST" else "guest",
+            service_type="connecting",
+            protocol=protocol if protocol in ("sip", "h323", "rtmp", "mssip") else "sip",  # type: ignore[arg-type]
+            call_direction="out",
+            uri=destination,
+            dialled=True,
+        )
+        self.add_participant(conference, participant)
+        self.spawn(self._answer_dial(conference, participant), f"dial-{participant.uuid}")
+        return participant
+
+    async def _answer_dial(
+        self, conference: ConferenceState, participant: ParticipantState
+    ) -> None:
+        await asyncio.sleep(self.config.dial.delay)
+        if participant.uuid not in conference.participants:
+            return
+        lowered = participant.uri.lower()
+        if any(word.lower() in lowered for word in self.config.dial.reject_if_contains):
+            await self.remove_participant(conference, participant.uuid, None)
+            return
+        participant.service_type = "conference"
+        conference.publish_participant(participant, "participant_update")
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def new_peer(self, participant_uuid: str, call_uuid: str) -> NodePeer:
+        return NodePeer(participant_uuid, call_uuid, self.media_factory())
+
+
+async def close_call(call: CallState) -> None:
+    if call.peer is not None:
+        with contextlib.suppress(Exception):
+            await call.peer.close()
+
+
+NODE = web.AppKey("node", NodeContext)

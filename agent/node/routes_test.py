@@ -1,0 +1,120 @@
+"""Test-only inspection and control routes under `/_node/` (not part of Pexip's API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .context import NODE, NodeContext
+from .http import ApiError, ok, read_json
+from .state import ConferenceState, ParticipantState
+
+
+class PushEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: str
+    data: Any = None
+
+
+def _participant(
+    ctx: NodeContext, participant_uuid: str
+) -> tuple[ConferenceState, ParticipantState]:
+    conference = ctx.state.find_participant(participant_uuid)
+    if conference is None:
+        raise ApiError(404, "Participant not found")
+    return conference, conference.participants[participant_uuid]
+
+
+def _describe(participant: ParticipantState) -> dict[str, Any]:
+    return {
+        "uuid": participant.uuid,
+        "display_name": participant.display_name,
+        "role": participant.role,
+        "service_type": participant.service_type,
+        "is_muted": participant.is_muted,
+        "dtmf": "".join(participant.dtmf),
+        "calls": [
+            {
+                "call_uuid": call.uuid,
+                "call_type": call.call_type,
+                "acked": call.acked,
+                "candidates": len(call.candidates),
+                "statistics": call.statistics[-1] if call.statistics else None,
+                "connection_state": call.peer.connection_state if call.peer else None,
+                "ice_state": call.peer.ice_state if call.peer else None,
+                "frames_received": dict(call.peer.frames_received) if call.peer else {},
+            }
+            for call in participant.calls.values()
+        ],
+    }
+
+
+async def state(request: web.Request) -> web.Response:
+    ctx = request.app[NODE]
+    return ok(
+        {
+            name: {
+                "locked": conference.locked,
+                "guests_muted": conference.guests_muted,
+                "layout": conference.layout,
+                "participants": [_describe(p) for p in conference.participants.values()],
+            }
+            for name, conference in ctx.state.conferences.items()
+        }
+    )
+
+
+async def participant(request: web.Request) -> web.Response:
+    ctx = request.app[NODE]
+    _conference, found = _participant(ctx, request.match_info["participant"])
+    return ok(_describe(found))
+
+
+async def dtmf(request: web.Request) -> web.Response:
+    ctx = request.app[NODE]
+    _conference, found = _participant(ctx, request.match_info["participant"])
+    return ok({"digits": "".join(found.dtmf), "sequences": list(found.dtmf)})
+
+
+async def push_event(request: web.Request) -> web.Response:
+    """Send any event to one participant's streams (e.g. `refresh_token`)."""
+    ctx = request.app[NODE]
+    conference, found = _participant(ctx, request.match_info["participant"])
+    try:
+        body = PushEvent.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise ApiError(400, str(exc.errors()[0]["msg"])) from None
+    conference.events.publish(body.event, body.data, to=(found.uuid,))
+    return ok(True)
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return ok(request.app[NODE].faults.config.model_dump(mode="json"))
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """Merge the posted settings into the live fault knobs; `{"reset": true}` restores the
+    configured ones."""
+    ctx = request.app[NODE]
+    patch = await read_json(request)
+    if patch.pop("reset", False):
+        ctx.faults.reset(ctx.config.faults)
+    try:
+        config = ctx.faults.update(patch)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(400, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return ok(config.model_dump(mode="json"))
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_node/state", state)
+    r.add_get("/_node/participants/{participant}", participant)
+    r.add_get("/_node/participants/{participant}/dtmf", dtmf)
+    r.add_post("/_node/participants/{participant}/events", push_event)
+    r.add_get("/_node/faults", get_faults)
+    r.add_post("/_node/faults", set_faults)

@@ -1,0 +1,128 @@
+"""`LocalNode`: the aiohttp application and its lifecycle.
+
+async with LocalNode(config, host="127.0.0.1", port=0) as node:
+    print(node.base_url)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from . import (
+    routes_call,
+    routes_conference,
+    routes_events,
+    routes_participant,
+    routes_test,
+    routes_token,
+)
+from .config import NodeConfig, default_config
+from .context import NODE, NodeContext
+from .http import ApiError, error_response
+from .peer import DiscardMedia, MediaHandler
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as `{status: "failed", result: <string>}`; the node never crashes
+    on bad input."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.http_status, exc.result, exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        reason = "Neither conference nor gateway found" if exc.status == 404 else exc.reason
+        return error_response(exc.status, reason)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "Internal error")
+
+
+@web.middleware
+async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route.name
+    if route is not None:
+        injected = await request.app[NODE].faults.apply(route)
+        if injected is not None:
+            return injected
+    return await handler(request)
+
+
+def build_app(ctx: NodeContext) -> web.Application:
+    app = web.Application(middlewares=[_errors, _faults])
+    app[NODE] = ctx
+    for module in (
+        routes_token,
+        routes_events,
+        routes_conference,
+        routes_participant,
+        routes_call,
+        routes_test,
+    ):
+        module.add_routes(app)
+    return app
+
+
+class LocalNode:
+    def __init__(
+        self,
+        config: NodeConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        media_factory: Callable[[], MediaHandler] = DiscardMedia,
+    ) -> None:
+        self.config = config if config is not None else default_config()
+        self.host = host
+        self.port = port
+        self.ctx = NodeContext(self.config, media_factory=media_factory)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("node not started")
+        return f"http://{self.host}:{self.port}"
+
+    def api_url(self, alias: str) -> str:
+        return f"{self.base_url}/api/client/v2/conferences/{alias}"
+
+    async def start(self) -> None:
+        app = build_app(self.ctx)
+        # Short shutdown: event streams are ended by ctx.close() before the runner stops.
+        runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        for sock in runner.addresses:
+            self.port = int(sock[1])
+            break
+        self.ctx.spawn(self.ctx.reaper(), "token-reaper")
+
+    async def stop(self) -> None:
+        await self.ctx.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalNode:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,216 @@
+"""In-memory conference state: conferences, participants, calls.
+
+Plain dataclasses inside; the wire shapes (participant objects, conference status) are built
+through the shared pydantic models at the boundary. The management API (a later round) reads
+and commands the same objects.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from agent.infinity.models.participant import Participant, PersonalMix
+
+from .config import ServiceConfig
+from .events import EventHub
+
+if TYPE_CHECKING:
+    from .peer import NodePeer
+
+ParticipantRole = Literal["chair", "guest"]
+ServiceTypeName = Literal["connecting", "waiting_room", "conference", "lecture", "test_call"]
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4())
+
+
+@dataclass
+class CallState:
+    uuid: str
+    call_type: Literal["WEBRTC", "RTMP"]
+    peer: NodePeer | None = None
+    present: str | None = None
+    acked: bool = False
+    candidates: list[str] = field(default_factory=list)
+    statistics: list[dict[str, Any]] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class ParticipantState:
+    uuid: str
+    display_name: str
+    role: ParticipantRole
+    service_type: ServiceTypeName
+    protocol: Literal["api", "webrtc", "sip", "rtmp", "h323", "mssip", ""] = "api"
+    call_direction: Literal["in", "out"] = "in"
+    call_tag: str | None = None
+    uri: str = ""
+    start_time: float = field(default_factory=time.time)
+    is_muted: bool = False
+    is_client_muted: bool = False
+    is_video_muted: bool = False
+    is_presenting: bool = False
+    spotlight: float = 0.0
+    buzz_time: float = 0.0
+    rx_presentation: bool = True
+    overlay_text: str = ""
+    supports_direct_chat: bool = False
+    # Everything this participant received as DTMF, in order (participant and call level).
+    dtmf: list[str] = field(default_factory=list)
+    calls: dict[str, CallState] = field(default_factory=dict)
+    # Dial-out participants have no token and are not reaped by token expiry.
+    dialled: bool = False
+
+    @property
+    def is_host(self) -> bool:
+        return self.role == "chair"
+
+    @property
+    def waiting(self) -> bool:
+        return self.service_type == "waiting_room"
+
+    def to_model(self, local_alias: str) -> Participant:
+        has_call = bool(self.calls) or self.dialled
+        return Participant(
+            uuid=self.uuid,
+            display_name=self.display_name,
+            role=self.role,
+            protocol=self.protocol,
+            call_direction=self.call_direction,
+            service_type=self.service_type,
+            buzz_time=self.buzz_time,
+            spotlight=self.spotlight,
+            start_time=int(self.start_time),
+            is_muted="YES" if self.is_muted else "NO",
+            is_client_muted=self.is_client_muted,
+            is_presenting="YES" if self.is_presenting else "NO",
+            is_audio_only_call="NO",
+            is_video_call="YES",
+            is_video_muted=self.is_video_muted,
+            is_video_silent=False,
+            is_external=False,
+            is_streaming_conference=False,
+            has_media=has_call,
+            encryption="On",
+            disconnect_supported="YES",
+            mute_supported="YES",
+            transfer_supported="YES",
+            fecc_supported="NO",
+            rx_presentation_policy="ALLOW" if self.rx_presentation else "DENY",
+            supports_direct_chat=self.supports_direct_chat,
+            can_receive_personal_mix=False,
+            receive_from_video_mix=PersonalMix(mix_name="main", timestamp=self.start_time),
+            external_node_uuid="",
+            local_alias=local_alias,
+            overlay_text=self.overlay_text or self.display_name,
+            call_tag=self.call_tag,
+            uri=self.uri or None,
+        )
+
+    def to_dict(self, local_alias: str) -> dict[str, Any]:
+        return self.to_model(local_alias).model_dump(mode="json", exclude_none=True)
+
+
+@dataclass
+class ConferenceState:
+    service: ServiceConfig
+    locked: bool = False
+    guests_muted: bool = False
+    guests_can_unmute: bool = True
+    layout: str = "ac"
+    participants: dict[str, ParticipantState] = field(default_factory=dict)
+    presenter: str | None = None
+    started_at: float = field(default_factory=time.time)
+    events: EventHub = field(default_factory=EventHub)
+
+    @classmethod
+    def from_service(cls, service: ServiceConfig) -> ConferenceState:
+        return cls(
+            service=service,
+            locked=service.locked,
+            guests_muted=service.guests_muted,
+            guests_can_unmute=service.guests_can_unmute,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def alias(self) -> str:
+        return self.service.aliases[0]
+
+    @property
+    def started(self) -> bool:
+        # A PIN-protected room starts when a host is in; an open room when anyone is.
+        if self.service.pin_protected:
+            return any(p.is_host and not p.waiting for p in self.participants.values())
+        return bool(self.participants)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "locked": self.locked,
+            "guests_muted": self.guests_muted,
+            "started": self.started,
+            "guests_can_unmute": self.guests_can_unmute,
+            "guests_can_present": self.service.guests_can_present,
+            "presentation_allowed": True,
+            "live_captions_available": False,
+            "direct_media": False,
+            "breakout_rooms": False,
+        }
+
+    def participant_dicts(self) -> list[dict[str, Any]]:
+        return [p.to_dict(self.alias) for p in self.participants.values()]
+
+    # Event helpers: every state change goes out as the event a real node sends.
+
+    def publish_participant(self, participant: ParticipantState, name: str) -> None:
+        self.events.publish(name, participant.to_dict(self.alias))
+
+    def publish_status(self) -> None:
+        self.events.publish("conference_update", self.status())
+
+
+class NodeState:
+    """All conferences of one node, keyed by service name, with an alias index."""
+
+    def __init__(self, services: list[ServiceConfig]) -> None:
+        self.conferences: dict[str, ConferenceState] = {
+            s.name: ConferenceState.from_service(s) for s in services
+        }
+        self._by_alias: dict[str, str] = {
+            alias.lower(): s.name for s in services for alias in s.aliases
+        }
+        # (service, remote address, display name) -> wrong PINs in a row.
+        self.pin_failures: dict[tuple[str, str, str], int] = {}
+        # One-time join tokens handed out in `refer` events: token -> (service, role).
+        self.refers: dict[str, tuple[str, Literal["HOST", "GUEST"]]] = {}
+
+    def add_refer(self, service: str, role: Literal["HOST", "GUEST"]) -> str:
+        token = secrets.token_urlsafe(24)
+        self.refers[token] = (service, role)
+        return token
+
+    def take_refer(self, service: str, token: str | None) -> Literal["HOST", "GUEST"] | None:
+        entry = self.refers.get(token or "")
+        if entry is None or entry[0] != service:
+            return None
+        del self.refers[token or ""]
+        return entry[1]
+
+    def by_alias(self, alias: str) -> ConferenceState | None:
+        name = self._by_alias.get(alias.lower())
+        return None if name is None else self.conferences[name]
+
+    def find_participant(self, participant_uuid: str) -> ConferenceState | None:
+        for conference in self.conferences.values():
+            if participant_uuid in conference.participants:
+                return conference
+        return None
