@@ -1,0 +1,148 @@
+"""An incremental `text/event-stream` parser (WHATWG HTML, "Server-sent events", 9.2.6).
+
+`SseParser.feed()` takes body bytes split anywhere (inside a line, between CR and LF, inside a
+UTF-8 sequence) and returns the messages completed by them. It does no I/O and never raises
+on malformed input: undecodable bytes become U+FFFD and unknown fields are ignored, as the
+specification requires.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import NamedTuple
+
+__all__ = ["SseMessage", "SseParser"]
+
+_BOM = "\ufeff"
+
+
+class SseMessage(NamedTuple):
+    """One dispatched event.
+
+    `id` is the stream's last event ID at dispatch time (it persists across events until the
+    server sets another; `None` when never set). `retry` is the reconnection time the server
+    set while this event was being built, if any (see `SseParser.retry` for the latest one).
+    """
+
+    event: str
+    data: str
+    id: str | None = None
+    retry: int | None = None
+
+
+class SseParser:
+    """Parses one event stream connection; make a new parser for each connection."""
+
+    __slots__ = (
+        "_data",
+        "_decoder",
+        "_event",
+        "_last_id",
+        "_pending",
+        "_retry_here",
+        "_skip_lf",
+        "_started",
+        "retry",
+    )
+
+    def __init__(self) -> None:
+        self.retry: int | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending: list[str] = []  # the current, not yet terminated line, in parts
+        self._skip_lf = False  # the previous chunk ended with CR: drop a leading LF
+        self._started = False  # a BOM is only stripped at the very start
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry_here: int | None = None
+        #: The latest reconnection time (ms) the server asked for, if any.
+        self.retry = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._last_id
+
+    def feed(self, chunk: bytes) -> list[SseMessage]:
+        """Messages completed by `chunk`, in order."""
+        text = self._decoder.decode(chunk)
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            if text[0] == _BOM:
+                text = text[1:]
+                if not text:
+                    return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        if "\r" in text:
+            # A CR at the very end ends its line now; an LF starting the next chunk is then
+            # the second half of a CRLF, not an empty line.
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            self._pending.append(text)
+            return []
+        if self._pending:
+            self._pending.append(text)
+            text = "".join(self._pending)
+            self._pending.clear()
+        lines = text.split("\n")
+        tail = lines.pop()
+        if tail:
+            self._pending.append(tail)
+        return self._process(lines)
+
+    def close(self) -> list[SseMessage]:
+        """End of stream: an unterminated line and an undispatched event are discarded (as
+        the specification says). Always returns `[]`; the parser is reset for reuse."""
+        self._decoder.decode(b"", final=True)
+        self._reset()
+        return []
+
+    def _process(self, lines: list[str]) -> list[SseMessage]:
+        out: list[SseMessage] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    out.append(
+                        SseMessage(
+                            self._event or "message",
+                            "\n".join(data),
+                            self._last_id,
+                            self._retry_here,
+                        )
+                    )
+                    data.clear()
+                self._event = ""
+                self._retry_here = None
+                continue
+            colon = line.find(":")
+            if colon == 0:
+                continue  # a comment (keep-alive)
+            if colon < 0:
+                name = line
+                value = ""
+            else:
+                name = line[:colon]
+                # One optional space after the colon; slice once (data lines are long).
+                value = line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                self._event = value
+            elif name == "id":
+                if "\0" not in value:
+                    self._last_id = value
+            elif name == "retry" and value and value.isascii() and value.isdigit():
+                self._retry_here = self.retry = int(value)
+            # Any other field name is ignored.
+        return out

@@ -1,0 +1,53 @@
+"""`python -m bench [name ...] [--strict]`: run the benchmarks and print their figures.
+
+A benchmark is a function that prints its figures (with the target next to each) and
+returns whether its targets were met. Add new ones to `BENCHMARKS`. `--strict` makes a
+missed target exit with status 1 (for CI on a quiet machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from bench import events
+
+Benchmark = Callable[[], bool]
+
+BENCHMARKS: list[tuple[str, str, Benchmark]] = [
+    ("events", "event stream: SSE parser + typed events", events.bench_event_pipeline),
+    ("roster", "roster: 5,000-participant sync", events.bench_roster_sync),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    known = {name for name, _, _ in BENCHMARKS}
+    unknown = sorted(set(args.names) - known)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    selected = [b for b in BENCHMARKS if not args.names or b[0] in args.names]
+
+    print(f"python {platform.python_version()} on {platform.machine()}")
+    missed: list[str] = []
+    for name, title, bench in selected:
+        print(f"[{name}] {title}")
+        t0 = time.perf_counter()
+        if not bench():
+            missed.append(name)
+        print(f"  ({time.perf_counter() - t0:.1f} s)")
+    if missed:
+        print(f"targets missed: {', '.join(missed)}")
+    else:
+        print("all targets met")
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
