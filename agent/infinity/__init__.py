@@ -1,1 +1,81 @@
-"""Client API v2 for Pexip Infinity: typed endpoints, join flows, token refresh, events."""
+"""Client API v2 for Pexip Infinity: typed endpoints, join flows, token refresh, events.
+
+Everything a bot author needs is importable from here; the modules with a leading
+underscore are implementation. Models live in `agent.infinity.models`.
+"""
+
+from __future__ import annotations
+
+from . import endpoints, models
+from ._http import ApiClient, Endpoint
+from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
+from .client import CallClient, ConferenceClient, ParticipantClient
+from .errors import (
+    BadRequestError,
+    ExtensionNotFoundError,
+    ExtensionRequiredError,
+    ForbiddenError,
+    IdpRequiredError,
+    InfinityError,
+    InfinityHTTPError,
+    InvalidPinError,
+    InvalidTokenError,
+    NotFoundError,
+    PinRequiredError,
+    PinRetriesExceededError,
+    ResponseValidationError,
+    ServerError,
+    SsoRedirectError,
+    UnexpectedStatusError,
+)
+from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
+from .reasons import ReasonCode, reason_code
+from .roster import Changed, Joined, Left, Roster, RosterChange
+from .session import InfinitySession, JoinOptions, TokenLost, join_token
+
+__all__ = [
+    "AiohttpTransport",
+    "ApiClient",
+    "BadRequestError",
+    "CallClient",
+    "Changed",
+    "ConferenceClient",
+    "Endpoint",
+    "EventStream",
+    "EventStreamLost",
+    "ExtensionNotFoundError",
+    "ExtensionRequiredError",
+    "ForbiddenError",
+    "HttpRequest",
+    "HttpResponse",
+    "IdpRequiredError",
+    "InfinityError",
+    "InfinityHTTPError",
+    "InfinitySession",
+    "InvalidPinError",
+    "InvalidTokenError",
+    "JoinOptions",
+    "Joined",
+    "Left",
+    "NotFoundError",
+    "ParticipantClient",
+    "PinRequiredError",
+    "PinRetriesExceededError",
+    "ReasonCode",
+    "ResponseValidationError",
+    "Roster",
+    "RosterChange",
+    "ServerError",
+    "SsoRedirectError",
+    "StreamInterrupted",
+    "StreamItem",
+    "StreamOpened",
+    "TokenLost",
+    "Transport",
+    "TransportError",
+    "UnexpectedStatusError",
+    "endpoints",
+    "join_token",
+    "models",
+    "reason_code",
+]

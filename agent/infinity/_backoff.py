@@ -9,6 +9,23 @@ import random
 from dataclasses import dataclass, field
 
 
+def backoff_delay(
+    step: int,
+    *,
+    base_delay: float,
+    max_delay: float,
+    jitter: float,
+    rng: random.Random,
+    factor: float = 2.0,
+) -> float:
+    """The delay before retry number `step` (1-based): base * factor^(step-1), capped,
+    jittered."""
+    delay = min(max_delay, base_delay * factor ** min(step - 1, 64))
+    if jitter:
+        delay *= 1.0 + rng.uniform(-jitter, jitter)
+    return max(0.0, delay)
+
+
 @dataclass
 class Backoff:
     base: float = 0.1
@@ -20,9 +37,15 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The delay before the next attempt; counts the attempt."""
-        raw = min(self.max_delay, self.base * self.factor**self.attempts)
         self.attempts += 1
-        return raw * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
+        return backoff_delay(
+            self.attempts,
+            base_delay=self.base,
+            max_delay=self.max_delay,
+            jitter=self.jitter,
+            rng=self.rng,
+            factor=self.factor,
+        )
 
     def reset(self) -> None:
         self.attempts = 0

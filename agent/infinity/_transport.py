@@ -21,6 +21,8 @@ class TransportError(Exception):
 
 @dataclass(frozen=True)
 class HttpRequest:
+    """One request as the transport sends it (headers may hold the token: never log)."""
+
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -29,6 +31,8 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """A complete response: status, content type and body bytes."""
+
     status: int
     content_type: str
     body: bytes
@@ -57,6 +61,8 @@ class StreamResponse(Protocol):
 
 
 class Transport(Protocol):
+    """The network seam: replace it to run the client without sockets."""
+
     async def send(self, request: HttpRequest, *, timeout: float) -> HttpResponse: ...
 
     def stream(self, request: HttpRequest) -> AbstractAsyncContextManager[StreamResponse]: ...

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeAlias
 
+from ._backoff import backoff_delay
 from ._http import ApiClient
 from ._sse import SseParser
 from ._transport import TransportError
@@ -80,21 +81,6 @@ class StreamInterrupted:
 
 StreamMarker: TypeAlias = StreamOpened | StreamInterrupted
 StreamItem: TypeAlias = InfinityEvent | StreamMarker
-
-
-def backoff_delay(
-    step: int,
-    *,
-    base_delay: float,
-    max_delay: float,
-    jitter: float,
-    rng: random.Random,
-) -> float:
-    """The delay before retry number `step` (1-based): base * 2^(step-1), capped, jittered."""
-    delay = min(max_delay, base_delay * 2.0 ** min(step - 1, 64))
-    if jitter:
-        delay *= 1.0 + rng.uniform(-jitter, jitter)
-    return max(0.0, delay)
 
 
 class EventStream:

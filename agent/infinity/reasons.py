@@ -10,6 +10,8 @@ from enum import StrEnum
 
 
 class ReasonCode(StrEnum):
+    """A stable code for a Pexip reason string; unknown strings are `UNKNOWN` (#pex117)."""
+
     INVALID_ROLE = "pex100"
     INVALID_PIN = "pex101"
     OUT_OF_PROXYING_RESOURCE = "pex109"

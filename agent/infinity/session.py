@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -27,6 +27,7 @@ from ._backoff import Backoff
 from ._clock import Clock, SystemClock
 from ._http import ApiClient
 from ._transport import Transport, TransportError
+from .client import ConferenceClient, ParticipantClient
 from .endpoints import REFRESH_TOKEN, RELEASE_TOKEN, REQUEST_TOKEN
 from .errors import (
     ExtensionRequiredError,
@@ -34,6 +35,8 @@ from .errors import (
     InfinityError,
     PinRequiredError,
 )
+from .events import EventStream, StreamItem
+from .models.events import Disconnect, RefreshToken
 from .models.token import ReleaseTokenBody, RequestTokenBody, RequestTokenResult, Role
 from .reasons import ReasonCode, reason_code
 
@@ -198,6 +201,43 @@ class InfinitySession:
 
     def token_provider(self) -> Callable[[], str]:
         return lambda: self.token
+
+    @property
+    def conference(self) -> ConferenceClient:
+        """Conference functions (lock, mute guests, message, ...) under this token."""
+        return ConferenceClient(self.api, self.alias, self.token_provider())
+
+    @property
+    def me(self) -> ParticipantClient:
+        """Functions on this participant itself (calls, dtmf, take_floor, ...)."""
+        return self.conference.participant(self.participant_uuid)
+
+    async def events(
+        self,
+        *,
+        max_attempts: int | None = 8,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[StreamItem]:
+        """The conference's events, across reconnects, with the newest token.
+
+        The session reacts on the way: `refresh_token` triggers a refresh, `disconnect`
+        stops the refresh loop (the token is still released, with the node's reason).
+        """
+        stream = EventStream(
+            self.api,
+            self.alias,
+            self.token_provider(),
+            max_attempts=max_attempts,
+            rng=self._rng,
+            sleep=sleep or self._clock.sleep,
+        )
+        async with stream:
+            async for item in stream:
+                if isinstance(item, RefreshToken):
+                    self.request_refresh()
+                elif isinstance(item, Disconnect):
+                    self.server_disconnected(item.reason)
+                yield item
 
     # -- lifecycle -------------------------------------------------------------------
 

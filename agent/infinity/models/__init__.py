@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import events
 from .call import (
     AckBody,
     FeccBody,
@@ -130,4 +131,5 @@ __all__ = [
     "VideoMixCreateBody",
     "YesNo",
     "check_dtmf_digits",
+    "events",
 ]

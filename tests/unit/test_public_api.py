@@ -1,0 +1,44 @@
+"""The public surface of `agent.infinity`: what users import must be there and typed."""
+
+from __future__ import annotations
+
+import inspect
+
+from agent import infinity
+from agent.infinity import models
+
+
+def test_everything_in_all_is_importable_and_documented() -> None:
+    assert infinity.__all__ == sorted(infinity.__all__)
+    for name in infinity.__all__:
+        obj = getattr(infinity, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"{name} has no docstring"
+            assert not obj.__module__.split(".")[-1].startswith("_") or name in {
+                "ApiClient",
+                "Endpoint",
+                "AiohttpTransport",
+                "HttpRequest",
+                "HttpResponse",
+                "Transport",
+                "TransportError",
+            }
+
+
+def test_models_expose_every_endpoint_shape_and_the_events() -> None:
+    for name in ("RequestTokenResult", "Participant", "ParticipantInfo", "ConferenceStatus"):
+        assert hasattr(models, name), name
+    assert models.events.EVENT_TYPES["message_received"] is models.events.MessageReceived
+
+
+def test_every_endpoint_is_reachable_from_the_client_classes() -> None:
+    # Each non-token endpoint key is used by some client method (read from the source:
+    # a new endpoint without a method fails here).
+    source = inspect.getsource(infinity.client)
+    for key, endpoint in infinity.endpoints.ENDPOINTS.items():
+        if key in {"request_token", "refresh_token", "release_token"}:
+            continue
+        constant = next(
+            n for n, v in vars(infinity.endpoints).items() if v is endpoint and n.isupper()
+        )
+        assert f"ep.{constant}" in source, f"no client method for {key}"
