@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from agent.infinity import (
+    Changed,
     InfinitySession,
     InvalidPinError,
     Joined,
