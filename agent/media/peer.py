@@ -158,6 +158,10 @@ class MediaPeer:
             self._lost = asyncio.get_running_loop().create_future()
         return self._lost
 
+    def report_lost(self, reason: MediaLost) -> None:
+        """Declare the media lost from outside (e.g. the node said `call_disconnected`)."""
+        self._report_lost(reason)
+
     def _report_lost(self, reason: MediaLost) -> None:
         if self._closing:
             return

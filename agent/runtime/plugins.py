@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -52,9 +52,10 @@ class Plugin(Generic[ConfigT]):
     #: Events waiting beyond this are dropped with a warning: the plugin is stuck.
     event_queue_size: ClassVar[int] = 10_000
 
-    def __init__(self, context: Any, config: ConfigT) -> None:
+    def __init__(self, context: Any = None, config: ConfigT | None = None) -> None:
         self.context = context
-        self.config = config
+        # Without a config the plugin's defaults apply (a Config with required fields fails).
+        self.config: ConfigT = config if config is not None else cast(ConfigT, self.Config())
 
     async def start(self) -> None:
         """Called once before any other hook."""

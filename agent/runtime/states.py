@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 
 class BotState(StrEnum):
@@ -88,6 +89,20 @@ class StateChanged:
     detail: str = ""
 
     hook = "on_state_changed"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of the session without events or media, on the bot's monotonic clock.
+
+    Plugins get it after the stretch ends (stream reopened, call re-placed), so recordings
+    and timelines keep gaps as gaps instead of collapsing them."""
+
+    kind: Literal["events", "media"]
+    start: float
+    end: float
+
+    hook = "on_gap"
 
 
 class IllegalTransition(RuntimeError):

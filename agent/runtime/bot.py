@@ -1,0 +1,436 @@
+"""One bot: join, stay in (rejoin, resync, re-call), leave by the rules, report how it ended.
+
+The bot drives the state machine in `states.py`; plugins see one continuous session: the
+roster survives rejoins and event-stream reconnects (only real changes reach them, and the
+bot's own participant never shows), and every stretch without events is reported as a
+`Gap`. Leaving is always clean and bounded: call hung up, token released, plugins drained
+and stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..config import BotConfig
+from ..infinity._backoff import Backoff
+from ..infinity._clock import Clock, SystemClock
+from ..infinity._http import ApiClient
+from ..infinity._transport import Transport, TransportError
+from ..infinity.client import ConferenceClient
+from ..infinity.errors import (
+    ExtensionNotFoundError,
+    ExtensionRequiredError,
+    InfinityError,
+    InfinityHTTPError,
+    InvalidPinError,
+    NotFoundError,
+    PinRequiredError,
+    PinRetriesExceededError,
+)
+from ..infinity.events import StreamInterrupted, StreamOpened
+from ..infinity.models.events import (
+    CallDisconnected,
+    Disconnect,
+    NewOffer,
+    ParticipantCreate,
+    ParticipantDelete,
+    ParticipantSyncBegin,
+    ParticipantSyncEnd,
+    ParticipantUpdate,
+    RefreshToken,
+    UpdateSdp,
+)
+from ..infinity.reasons import ReasonCode
+from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
+from ..infinity.session import InfinitySession, JoinOptions, TokenLost
+from .call import BotCall, MediaSetupError
+from .plugins import Plugin, PluginHost
+from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
+
+log = logging.getLogger(__name__)
+
+#: Disconnect reasons that mean the conference is over (a normal end for a bot).
+_CONFERENCE_ENDED = frozenset(
+    {
+        ReasonCode.HOST_ENDED_BY_DTMF,
+        ReasonCode.API_CONFERENCE_TERMINATION,
+        ReasonCode.TERMINATED_BY_PARTICIPANT,
+        ReasonCode.NO_PARTICIPANTS_KEEP_ALIVE,
+        ReasonCode.ALL_HOSTS_DEPARTED,
+        ReasonCode.LAST_PARTICIPANT_TIMEOUT,
+        ReasonCode.TEST_CALL_FINISHED,
+    }
+)
+
+
+_PARTICIPANT_EVENTS = (
+    ParticipantCreate,
+    ParticipantUpdate,
+    ParticipantDelete,
+    ParticipantSyncBegin,
+    ParticipantSyncEnd,
+)
+
+
+@dataclass(frozen=True)
+class BotResult:
+    state: BotState
+    reason: FailureReason | None
+    detail: str
+    exit_code: int
+    rejoins: int
+
+
+@dataclass
+class _Outcome:
+    kind: Literal[
+        "leave",
+        "token_lost",
+        "disconnected",
+        "ended",
+        "stream_lost",
+        "waiting_timeout",
+        "media_failed",
+    ]
+    detail: str = ""
+
+
+def failure_for_join_error(exc: BaseException) -> FailureReason:
+    if isinstance(exc, PinRequiredError):
+        return FailureReason.PIN_REQUIRED
+    if isinstance(exc, InvalidPinError):
+        return FailureReason.INVALID_PIN
+    if isinstance(exc, PinRetriesExceededError):
+        return FailureReason.PIN_RETRIES_EXCEEDED
+    if isinstance(exc, ExtensionRequiredError):
+        return FailureReason.EXTENSION_REQUIRED
+    if isinstance(exc, ExtensionNotFoundError):
+        return FailureReason.EXTENSION_NOT_FOUND
+    if isinstance(exc, NotFoundError):
+        return FailureReason.CONFERENCE_NOT_FOUND
+    if isinstance(exc, TransportError):
+        return FailureReason.NODE_UNREACHABLE
+    if isinstance(exc, InfinityError):
+        return FailureReason.NODE_ERROR
+    return FailureReason.INTERNAL
+
+
+class Bot:
+    def __init__(
+        self,
+        config: BotConfig,
+        plugins: list[Plugin[Any]] | None = None,
+        *,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self.api = ApiClient(config.node, transport=transport)
+        self.plugins = PluginHost(plugins or [])
+        self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
+        self.roster = Roster()
+        self.session: InfinitySession | None = None
+        self.own_uuids: set[str] = set()
+        self.rejoins = 0
+        self.call: BotCall | None = None
+        self._leave = asyncio.Event()
+        self._leave_reason = "User initiated disconnect"
+        self._admitted = asyncio.Event()
+        self._alone_since: float | None = None
+        self._started_at = 0.0
+
+    # -- what plugins and users call --------------------------------------------------
+
+    @property
+    def conference(self) -> ConferenceClient:
+        return self._require_session().conference
+
+    @property
+    def is_host(self) -> bool:
+        return self.session is not None and self.session.role == "HOST"
+
+    def others(self) -> list[str]:
+        return [u for u in self.roster.participants if u not in self.own_uuids]
+
+    def request_leave(self, reason: str = "User initiated disconnect") -> None:
+        """Leave cleanly as soon as possible (signal handlers call this)."""
+        self._leave_reason = reason
+        self._leave.set()
+
+    def _require_session(self) -> InfinitySession:
+        if self.session is None:
+            raise RuntimeError("the bot is not in a conference")
+        return self.session
+
+    def _on_state(self, change: StateChanged) -> None:
+        if change.reason is not None:
+            log.warning(
+                "bot %s: %s -> %s (%s: %s)",
+                self.config.display_name,
+                change.old,
+                change.new,
+                change.reason,
+                change.detail,
+            )
+        else:
+            log.info("bot %s: %s -> %s", self.config.display_name, change.old, change.new)
+        self.plugins.publish(change)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> BotResult:
+        self.plugins.start()
+        self._started_at = self.clock.monotonic()
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            await self._leave_now(FailureReason.INTERNAL, "cancelled", failed=False)
+            raise
+        except Exception as exc:
+            log.exception("bot %s crashed", self.config.display_name)
+            await self._leave_now(FailureReason.INTERNAL, type(exc).__name__, failed=True)
+        finally:
+            await self.api.aclose()
+        sm = self.state
+        return BotResult(sm.state, sm.reason, sm.detail, sm.exit_code(), self.rejoins)
+
+    async def _run(self) -> None:
+        if not await self._join():
+            await self.plugins.stop(self.config.leave.shutdown_timeout)
+            return
+        backoff = Backoff(base=1.0, max_delay=30.0, rng=self._rng)
+        while True:
+            outcome = await self._stay()
+            if outcome.kind == "token_lost" and self.rejoins < self.config.leave.max_rejoins:
+                self.state.to(BotState.RECONNECTING, detail=outcome.detail)
+                await self._drop_session()
+                self.rejoins += 1
+                await self._sleep_or_leave(backoff.next_delay())
+                if self._leave.is_set():
+                    await self._leave_now(None, self._leave_reason, failed=False)
+                    return
+                self.state.to(BotState.JOINING)
+                if not await self._join():
+                    await self.plugins.stop(self.config.leave.shutdown_timeout)
+                    return
+                continue
+            failure: FailureReason | None = {
+                "leave": None,
+                "ended": None,
+                "token_lost": FailureReason.TOKEN_LOST,
+                "disconnected": FailureReason.DISCONNECTED,
+                "stream_lost": FailureReason.NODE_UNREACHABLE,
+                "waiting_timeout": FailureReason.WAITING_ROOM_TIMEOUT,
+                "media_failed": FailureReason.MEDIA_FAILED,
+            }[outcome.kind]
+            await self._leave_now(failure, outcome.detail, failed=failure is not None)
+            return
+
+    async def _sleep_or_leave(self, delay: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        leaver = asyncio.ensure_future(self._leave.wait())
+        try:
+            await asyncio.wait({sleeper, leaver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (sleeper, leaver):
+                t.cancel()
+            await asyncio.gather(sleeper, leaver, return_exceptions=True)
+
+    async def _join(self) -> bool:
+        cfg = self.config
+        try:
+            options = JoinOptions(
+                display_name=cfg.display_name,
+                pin=cfg.resolve_pin(),
+                extension=cfg.extension,
+                call_tag=cfg.call_tag,
+            )
+        except ValueError as exc:
+            self.state.to(BotState.FAILED, FailureReason.CONFIG, str(exc))
+            return False
+        session = InfinitySession(self.api, cfg.alias, options, clock=self.clock, rng=self._rng)
+        try:
+            await session.open()
+        except (InfinityError, TransportError) as exc:
+            reason = failure_for_join_error(exc)
+            if reason == FailureReason.PIN_REQUIRED:
+                self.state.to(BotState.PIN_REQUIRED, detail=str(exc))
+            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
+            self.state.to(BotState.FAILED, reason, detail)
+            return False
+        self.session = session
+        self.own_uuids.add(session.participant_uuid)
+        if session.in_waiting_room:
+            self.state.to(BotState.WAITING_ROOM)
+        else:
+            self._admitted.set()
+            self.state.to(BotState.CONNECTED)
+        return True
+
+    async def _drop_session(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            await session.close("Token lost; rejoining")
+
+    async def _stay(self) -> _Outcome:
+        session = self._require_session()
+        outcome: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
+
+        def finish(result: _Outcome) -> None:
+            if not outcome.done():
+                outcome.set_result(result)
+
+        async def lost() -> None:
+            result: TokenLost = await session.wait_lost()
+            finish(_Outcome("token_lost", result.reason))
+
+        async def leave() -> None:
+            await self._leave.wait()
+            finish(_Outcome("leave", self._leave_reason))
+
+        tasks = [
+            asyncio.create_task(self._events(session, finish), name="bot:events"),
+            asyncio.create_task(lost(), name="bot:token"),
+            asyncio.create_task(leave(), name="bot:leave"),
+            asyncio.create_task(self._rules(finish), name="bot:rules"),
+        ]
+        if self.media_enabled:
+            tasks.append(asyncio.create_task(self._media(session, finish), name="bot:media"))
+        try:
+            return await outcome
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _events(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
+        gap_start: float | None = None
+        try:
+            async for item in session.events(max_attempts=8):
+                if isinstance(item, StreamInterrupted):
+                    if gap_start is None:
+                        gap_start = self.clock.monotonic()
+                    self.roster.apply(item)
+                    continue
+                if isinstance(item, StreamOpened):
+                    if gap_start is not None:
+                        self.plugins.publish(Gap("events", gap_start, self.clock.monotonic()))
+                        gap_start = None
+                    continue
+                for change in self.roster.apply(item):
+                    self._roster_change(change)
+                if isinstance(item, _PARTICIPANT_EVENTS):
+                    self._check_admission(session)
+                    continue  # plugins get the roster changes instead
+                if isinstance(item, RefreshToken):
+                    continue  # the session refreshed already
+                if self.call is not None:
+                    if isinstance(item, NewOffer | UpdateSdp):
+                        await self.call.answer_server_offer(item.sdp)
+                    elif isinstance(item, CallDisconnected):
+                        self.call.server_disconnected_call(item.call_uuid)
+                self.plugins.publish(item)
+                if isinstance(item, Disconnect):
+                    kind: Literal["ended", "disconnected"] = (
+                        "ended" if item.code in _CONFERENCE_ENDED else "disconnected"
+                    )
+                    finish(_Outcome(kind, item.reason))
+                    return
+        except InfinityError as exc:
+            finish(_Outcome("stream_lost", str(exc)))
+
+    def _roster_change(self, change: RosterChange) -> None:
+        uuid = (change.after if isinstance(change, Changed) else change.participant).uuid
+        if uuid in self.own_uuids:
+            return
+        self.plugins.publish(change)
+        if isinstance(change, Joined | Left):
+            log.info(
+                "%s %s",
+                "joined:" if isinstance(change, Joined) else "left:",
+                change.participant.display_name,
+            )
+
+    def _check_admission(self, session: InfinitySession) -> None:
+        me = self.roster.get(session.participant_uuid)
+        if me is None or me.service_type is None:
+            return
+        session.set_service_type(me.service_type)
+        if self.state.state == BotState.WAITING_ROOM and me.service_type != "waiting_room":
+            self._admitted.set()
+            self.state.to(BotState.CONNECTED)
+
+    async def _rules(self, finish: Callable[[_Outcome], None]) -> None:
+        rules = self.config.leave
+        waiting_since = self.clock.monotonic()
+        while True:
+            now = self.clock.monotonic()
+            if rules.duration is not None and now - self._started_at >= rules.duration:
+                finish(_Outcome("leave", "Duration reached"))
+                return
+            if self.state.state == BotState.WAITING_ROOM:
+                if (
+                    rules.waiting_room_timeout is not None
+                    and now - waiting_since >= rules.waiting_room_timeout
+                ):
+                    finish(_Outcome("waiting_timeout", "Timeout waiting to be admitted"))
+                    return
+            elif rules.alone_seconds is not None and not self.roster.syncing:
+                if self.others():
+                    self._alone_since = None
+                elif self._alone_since is None:
+                    self._alone_since = now
+                elif now - self._alone_since >= rules.alone_seconds:
+                    finish(_Outcome("leave", "Alone in the conference"))
+                    return
+            await self.clock.sleep(0.25)
+
+    @property
+    def media_enabled(self) -> bool:
+        m = self.config.media
+        return m.audio != "none" or m.video != "none" or m.receive_audio or m.receive_video
+
+    async def _media(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
+        await self._admitted.wait()
+        call = BotCall(session, self.config.media, self.plugins)
+        self.call = call
+        try:
+            try:
+                await call.start()
+            except MediaSetupError as exc:
+                finish(_Outcome("media_failed", str(exc)))
+                return
+            if self.state.state == BotState.CONNECTED:
+                self.state.to(BotState.IN_CALL)
+            # The call re-calls on media loss by itself; this returns when it gave up.
+            reason = await call.wait_failed()
+            finish(_Outcome("media_failed", reason))
+        finally:
+            self.call = None
+            await call.aclose()
+
+    async def _leave_now(self, reason: FailureReason | None, detail: str, *, failed: bool) -> None:
+        if self.state.finished:
+            return
+        if self.state.state != BotState.LEAVING:
+            self.state.to(BotState.LEAVING, detail=detail)
+        timeout = self.config.leave.shutdown_timeout
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                session, self.session = self.session, None
+                if session is not None:
+                    await session.close(self._leave_reason if not failed else detail or "Failed")
+        await self.plugins.stop(timeout)
+        if failed and reason is not None:
+            self.state.to(BotState.FAILED, reason, detail)
+        else:
+            self.state.to(BotState.LEFT, detail=detail)

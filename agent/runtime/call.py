@@ -1,0 +1,264 @@
+"""The bot's WebRTC call under its token: `calls`, answer, ICE, `ack`, server offers,
+re-calls on media loss, hang-up.
+
+This is the glue between the REST signalling (`agent.infinity`) and the media plane
+(`agent.media`), so it lives in the runtime, which may import both. The call publishes what
+the plugins asked for: encoded frames when a plugin wants them (cheap: no decoding) and
+decoded frames only when a plugin wants samples or pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+from ..config import MediaConfig
+from ..infinity._transport import TransportError
+from ..infinity.errors import InfinityError
+from ..infinity.session import InfinitySession
+from ..media.ice import IceSettings, ice_servers_from_node
+from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
+from ..media.sources import (
+    BlackVideoSource,
+    FileSource,
+    SilenceSource,
+    TestPatternSource,
+    ToneSource,
+)
+from ..media.tap import EncodedFrame
+from .plugins import PluginHost
+from .states import Gap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A decoded audio or video frame (PyAV) for plugins that asked for them."""
+
+    kind: str
+    frame: Any
+    arrival: float
+
+    @property
+    def hook(self) -> str:
+        return f"on_{self.kind}_frame"
+
+
+class MediaSetupError(Exception):
+    """The call could not be set up (bad SDP, node refused `calls`, ICE never connected)."""
+
+
+def _direction(send: bool, receive: bool) -> Direction | None:
+    if send and receive:
+        return "sendrecv"
+    if send:
+        return "sendonly"
+    if receive:
+        return "recvonly"
+    return None
+
+
+def build_sources(
+    media: MediaConfig,
+) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
+    """Audio and video tracks for the configured sources, plus what must be stopped later."""
+    owned: list[Any] = []
+    audio: MediaStreamTrack | None = None
+    video: MediaStreamTrack | None = None
+    file_audio = media.audio.startswith("file:")
+    file_video = media.video.startswith("file:")
+    if file_audio or file_video:
+        path = (media.audio if file_audio else media.video).removeprefix("file:")
+        source = FileSource(path, audio=file_audio, video=file_video)
+        owned.append(source)
+        audio = source.audio if file_audio else None
+        video = source.video if file_video else None
+    if media.audio == "silence":
+        audio = SilenceSource()
+    elif media.audio.startswith("tone:"):
+        audio = ToneSource(float(media.audio.removeprefix("tone:")))
+    if media.video == "black":
+        video = BlackVideoSource()
+    elif media.video == "pattern":
+        video = TestPatternSource()
+    owned.extend(t for t in (audio, video) if t is not None)
+    return audio, video, owned
+
+
+class BotCall:
+    """One logical call that survives media loss by placing new `calls` (bounded)."""
+
+    def __init__(
+        self,
+        session: InfinitySession,
+        media: MediaConfig,
+        plugins: PluginHost,
+        *,
+        on_state: Callable[[str], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.media = media
+        self.plugins = plugins
+        self.recalls = 0
+        self.peer: MediaPeer | None = None
+        self.call_uuid: str | None = None
+        self._on_state = on_state
+        self._readers: list[asyncio.Task[None]] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._owned: list[Any] = []
+        self._closed = False
+
+    # -- setup -----------------------------------------------------------------------
+
+    def _ice(self) -> IceSettings:
+        joined = self.session.joined
+        servers = ice_servers_from_node(joined.stun or [], joined.turn or [])
+        hosts = tuple(self.media.ice_host_addresses) or None
+        return IceSettings(
+            servers=tuple(servers),
+            host_addresses=hosts,
+            relay_only=bool(joined.use_relay_candidates_only),
+        )
+
+    async def start(self) -> None:
+        """Place the first call; raises `MediaSetupError` when it cannot be set up."""
+        await self._place()
+
+    async def _place(self) -> None:
+        media = self.media
+        audio_src, video_src, owned = build_sources(media)
+        self._owned = owned
+        peer = MediaPeer(
+            self._ice(),
+            audio=_direction(audio_src is not None, media.receive_audio),
+            video=_direction(video_src is not None, media.receive_video),
+            audio_source=audio_src,
+            video_source=video_src,
+            media_timeout=media.media_timeout,
+            name=f"bot:{self.session.options.display_name}",
+        )
+        self.peer = peer
+        try:
+            offer = await peer.create_offer()
+            result = await self.session.me.calls_webrtc(offer)
+            self.call_uuid = result.call_uuid
+            await peer.apply_answer(result.sdp)
+            await peer.wait_connected(peer.connect_timeout)
+            await self.session.me.call(result.call_uuid).ack()
+        except (SdpError, InfinityError, TransportError, TimeoutError) as exc:
+            await self._teardown()
+            raise MediaSetupError(f"call setup failed: {exc}") from exc
+        self._attach(peer)
+        log.info("call %s connected", self.call_uuid)
+
+    def _attach(self, peer: MediaPeer) -> None:
+        plugins = self.plugins
+        if plugins.wants_encoded:
+            for tap in peer.taps.values():
+                self._unsubscribe.append(tap.subscribe(self._encoded))
+        for kind, wanted in (
+            ("audio", plugins.wants_audio_frames),
+            ("video", plugins.wants_video_frames),
+        ):
+            if wanted and kind in peer.taps:
+                track = peer.decoded_track(kind)
+                self._readers.append(
+                    asyncio.create_task(self._read(kind, track), name=f"call:decode:{kind}")
+                )
+
+    def _encoded(self, frame: EncodedFrame) -> None:
+        self.plugins.publish_media(frame)
+
+    async def _read(self, kind: str, track: MediaStreamTrack) -> None:
+        audio = kind == "audio"
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                self.plugins.publish_media(
+                    DecodedFrame(kind, frame, time.monotonic()), audio=audio, video=not audio
+                )
+
+    # -- staying up ------------------------------------------------------------------
+
+    async def answer_server_offer(self, sdp: str) -> None:
+        """`new_offer`/`update_sdp`: answer on the current peer, through `ack {sdp}`."""
+        if self.peer is None or self.call_uuid is None:
+            return
+        try:
+            answer = await self.peer.answer(sdp)
+            await self.session.me.call(self.call_uuid).ack(sdp=answer)
+        except (SdpError, InfinityError, TransportError) as exc:
+            # A renegotiation we cannot follow: replace the call rather than limp on.
+            log.warning("server offer not answered: %s", exc)
+            self.peer.report_lost(MediaLost("connection_failed", f"server offer: {exc}"))
+
+    def server_disconnected_call(self, call_uuid: str) -> None:
+        """`call_disconnected` for our call: treat it as media loss (a re-call follows)."""
+        if self.peer is not None and call_uuid == self.call_uuid:
+            self.peer.report_lost(MediaLost("closed", "call_disconnected by the node"))
+
+    async def wait_failed(self) -> str:
+        """Re-call on media loss until `max_recalls` is spent; then say why it failed."""
+        while True:
+            assert self.peer is not None
+            lost = await self.peer.wait_media_lost()
+            if self._closed:
+                return "closed"
+            lost_at = time.monotonic()
+            why = f"{lost.reason}: {lost.detail}"
+            log.warning("media lost (%s)", why)
+            while True:
+                if self.recalls >= self.media.max_recalls:
+                    return f"{why} (after {self.recalls} re-calls)"
+                self.recalls += 1
+                await self._hangup()
+                await self._teardown()
+                try:
+                    await self._place()
+                    break
+                except MediaSetupError as exc:
+                    why = str(exc)
+                    log.warning("re-call %d failed: %s", self.recalls, exc)
+            self.plugins.publish(Gap("media", lost_at, time.monotonic()))
+
+    # -- teardown --------------------------------------------------------------------
+
+    async def _hangup(self) -> None:
+        if self.call_uuid is None:
+            return
+        call_uuid, self.call_uuid = self.call_uuid, None
+        try:
+            await self.session.me.call(call_uuid).disconnect()
+        except (InfinityError, TransportError, RuntimeError) as exc:
+            log.info("call disconnect failed: %s", exc)
+
+    async def _teardown(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        self._readers.clear()
+        if self.peer is not None:
+            await self.peer.close()
+        for owned in self._owned:
+            with contextlib.suppress(Exception):
+                owned.stop()
+        self._owned = []
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._hangup()
+        await self._teardown()

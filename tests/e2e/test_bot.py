@@ -1,0 +1,225 @@
+"""The bot runtime end to end on the local node: join flows, staying in, leaving, plugins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agent.config import BotConfig, parse_config
+from agent.infinity import Changed, InfinitySession, Joined, JoinOptions, Left
+from agent.infinity.models.events import MessageReceived
+from agent.node import LocalNode, default_config
+from agent.runtime.bot import Bot
+from agent.runtime.plugins import Plugin
+from agent.runtime.states import EXIT_CODES, BotState, FailureReason, Gap, StateChanged
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[LocalNode]:
+    async with LocalNode(default_config()) as n:
+        yield n
+
+
+def config(node: LocalNode, alias: str = "meet", **extra: Any) -> BotConfig:
+    data: dict[str, Any] = {
+        "node": node.base_url,
+        "alias": alias,
+        "display_name": "TestBot",
+        "media": {"audio": "none", "video": "none", "receive_audio": False, "receive_video": False},
+        "leave": {"alone_seconds": None},
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_config(data)
+
+
+async def node_state(node: LocalNode) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{node.base_url}/_node/state") as r:
+        data: dict[str, Any] = (await r.json())["result"]
+        return data
+
+
+async def set_faults(node: LocalNode, **faults: Any) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{node.base_url}/_node/faults", json=faults) as r,
+    ):
+        assert r.status == 200, await r.text()
+
+
+async def names_in(node: LocalNode, alias: str) -> list[str]:
+    return [
+        p["display_name"] for p in (await node_state(node)).get(alias, {}).get("participants", [])
+    ]
+
+
+class Recorder(Plugin[Any]):
+    """Keeps everything it is given, in order."""
+
+    name = "recorder-test"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[object] = []
+
+    async def handle(self, item: object) -> None:
+        self.items.append(item)
+
+    def of(self, kind: type) -> list[Any]:
+        return [i for i in self.items if isinstance(i, kind)]
+
+    def states(self) -> list[BotState]:
+        return [c.new for c in self.of(StateChanged)]
+
+
+async def run_until(bot: Bot, predicate: Any, timeout: float = 10.0) -> asyncio.Task[Any]:
+    task = asyncio.create_task(bot.run())
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            if task.done():
+                break
+            await asyncio.sleep(0.02)
+    return task
+
+
+async def test_joins_stays_for_the_duration_and_releases(node: LocalNode) -> None:
+    rec = Recorder()
+    bot = Bot(config(node, leave={"duration": 1.0}), [rec])
+    result = await asyncio.wait_for(bot.run(), 10)
+    assert result.state == BotState.LEFT and result.exit_code == 0
+    # Plugins see everything up to `leaving`, then their `stop()`.
+    assert rec.states() == [BotState.CONNECTED, BotState.LEAVING]
+    assert "TestBot" not in await names_in(node, "meet")
+
+
+@pytest.mark.parametrize(
+    ("alias", "pin", "reason"),
+    [
+        ("secure", "0000", FailureReason.INVALID_PIN),
+        ("secure", None, FailureReason.PIN_REQUIRED),
+        ("lobby", None, FailureReason.EXTENSION_REQUIRED),
+        ("nowhere", None, FailureReason.CONFERENCE_NOT_FOUND),
+    ],
+)
+async def test_join_failures_have_reasons_and_exit_codes(
+    node: LocalNode, alias: str, pin: str | None, reason: FailureReason
+) -> None:
+    extra = {"pin": pin} if pin else {}
+    rec = Recorder()
+    result = await asyncio.wait_for(Bot(config(node, alias, **extra), [rec]).run(), 10)
+    assert result.state == BotState.FAILED and result.reason == reason
+    assert result.exit_code == EXIT_CODES[reason]
+    if reason == FailureReason.PIN_REQUIRED:
+        assert rec.states() == [BotState.PIN_REQUIRED, BotState.FAILED]
+
+
+async def test_unreachable_node_is_a_typed_failure() -> None:
+    cfg = parse_config({"node": "http://127.0.0.1:9", "alias": "meet"})
+    result = await asyncio.wait_for(Bot(cfg).run(), 20)
+    assert result.reason == FailureReason.NODE_UNREACHABLE
+
+
+async def test_virtual_reception_and_pin(node: LocalNode) -> None:
+    bot = Bot(config(node, "lobby", extension="secure", pin="1234", leave={"duration": 0.5}))
+    result = await asyncio.wait_for(bot.run(), 10)
+    assert result.state == BotState.LEFT
+    assert bot.state.history[0].new == BotState.CONNECTED
+
+
+async def test_waiting_room_then_admitted_by_a_host(node: LocalNode) -> None:
+    rec = Recorder()
+    bot = Bot(config(node, "locked", leave={"duration": 5.0}), [rec])
+    task = await run_until(bot, lambda: bot.state.state == BotState.WAITING_ROOM)
+    async with InfinitySession.connect(
+        node.base_url, "locked", JoinOptions(display_name="Host", pin="1234")
+    ) as host:
+        waiting = next(iter(bot.own_uuids))
+        await host.conference.participant(waiting).unlock()
+        async with asyncio.timeout(5):
+            while bot.state.state != BotState.CONNECTED:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT
+    assert rec.states()[:2] == [BotState.WAITING_ROOM, BotState.CONNECTED]
+
+
+async def test_refused_refresh_rejoins_as_one_session_for_plugins(node: LocalNode) -> None:
+    rec = Recorder()
+    async with InfinitySession.connect(node.base_url, "meet", JoinOptions(display_name="Human")):
+        await set_faults(node, token_lifetime=3, refuse_refresh=True)
+        bot = Bot(config(node, leave={"max_rejoins": 3}), [rec])
+        task = await run_until(
+            bot, lambda: bot.rejoins >= 1 and bot.state.state == BotState.CONNECTED
+        )
+        await set_faults(node, reset=True)
+        await asyncio.sleep(0.5)
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT and result.rejoins >= 1
+    assert BotState.RECONNECTING in rec.states()
+    # The human joined once and never left, from the plugin's view; the bot never shows.
+    joins = [c.participant.display_name for c in rec.of(Joined)]
+    assert joins == ["Human"]
+    assert rec.of(Left) == []
+    assert not [c for c in rec.of(Changed) if c.after.display_name == "TestBot"]
+
+
+async def test_event_stream_drops_give_gaps_not_spurious_roster_changes(node: LocalNode) -> None:
+    rec = Recorder()
+    async with InfinitySession.connect(node.base_url, "meet", JoinOptions(display_name="Human")):
+        await set_faults(node, drop_events_after_seconds=0.3)
+        bot = Bot(config(node), [rec])
+        task = await run_until(bot, lambda: len(rec.of(Gap)) >= 3)
+        await set_faults(node, reset=True)
+        bot.request_leave()
+        await asyncio.wait_for(task, 10)
+    assert [c.participant.display_name for c in rec.of(Joined)] == ["Human"]
+    assert rec.of(Left) == [] and rec.of(Changed) == []
+    assert all(g.kind == "events" and g.end >= g.start for g in rec.of(Gap))
+
+
+class Raiser(Plugin[Any]):
+    name = "raiser"
+
+    async def handle(self, item: object) -> None:
+        raise RuntimeError("broken plugin")
+
+
+class Blocker(Plugin[Any]):
+    name = "blocker"
+
+    async def handle(self, item: object) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_failing_and_blocking_plugins_do_not_affect_another(node: LocalNode) -> None:
+    rec = Recorder()
+    bot = Bot(config(node, leave={"shutdown_timeout": 1.0}), [Raiser(), Blocker(), rec])
+    task = await run_until(bot, lambda: bot.state.state == BotState.CONNECTED)
+    async with InfinitySession.connect(
+        node.base_url, "meet", JoinOptions(display_name="Chatter")
+    ) as human:
+        await asyncio.sleep(0.3)
+        await human.conference.send_message("still there?")
+        async with asyncio.timeout(5):
+            while not rec.of(MessageReceived):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    bot.request_leave()
+    result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT
+    assert rec.of(MessageReceived)[0].payload == "still there?"
+    assert bot.plugins.stats()["raiser"].errors > 0
+
+
+async def test_leaves_when_alone(node: LocalNode) -> None:
+    bot = Bot(config(node, leave={"alone_seconds": 0.5}))
+    result = await asyncio.wait_for(bot.run(), 10)
+    assert result.state == BotState.LEFT and "Alone" in result.detail
