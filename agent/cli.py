@@ -10,6 +10,8 @@ import signal
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -55,6 +57,94 @@ def _cmd_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given on the command line, shaped like the config file (flags win)."""
+    over: dict[str, Any] = {}
+    for flag, key in (
+        ("node", "node"),
+        ("alias", "alias"),
+        ("name", "display_name"),
+        ("pin_env", "pin_env"),
+        ("extension", "extension"),
+        ("call_tag", "call_tag"),
+        ("log_format", "log_format"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            over[key] = value
+    media = {k: getattr(args, k) for k in ("audio", "video") if getattr(args, k) is not None}
+    if media:
+        over["media"] = media
+    if args.duration is not None:
+        over["leave"] = {"duration": args.duration}
+    if args.plugin:
+        over["plugins"] = [{"name": name} for name in args.plugin]
+    return over
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"pexbot: {message}", file=sys.stderr)
+    return code
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run one bot until it leaves; the exit code says how it ended."""
+    from agent.config import ConfigError, parse_config  # noqa: PLC0415
+    from agent.runtime.launch import (  # noqa: PLC0415
+        PluginLoadError,
+        build_plugins,
+        merge_tables,
+        run_bot,
+    )
+    from agent.runtime.logs import setup_logging  # noqa: PLC0415
+
+    data: dict[str, Any] = {}
+    source = "command line"
+    if args.config:
+        source = args.config
+        try:
+            data = tomllib.loads(Path(args.config).read_text())
+        except OSError as exc:
+            return _fail(f"{args.config}: cannot read: {exc.strerror}", 2)
+        except tomllib.TOMLDecodeError as exc:
+            return _fail(f"{args.config}: not valid TOML: {exc}", 2)
+    try:
+        config = parse_config(merge_tables(data, _run_overrides(args)), source)
+        pin = config.resolve_pin()
+        build_plugins(config)  # fail on a bad plugin before joining
+    except (ConfigError, PluginLoadError) as exc:
+        return _fail(f"invalid configuration:\n{exc}", 2)
+    setup_logging(config.log_format, secrets=[pin] if pin else [])
+    result = asyncio.run(run_bot(config))
+    if result.reason is not None:
+        return _fail(f"failed ({result.reason}): {result.detail}", result.exit_code)
+    print(f"pexbot: left {config.alias} ({result.detail or 'done'})", file=sys.stderr)
+    return 0
+
+
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    """Run many bots in one process; print a summary when all have left."""
+    from agent.config import ConfigError  # noqa: PLC0415
+    from agent.runtime.launch import PluginLoadError, load_fleet, run_fleet  # noqa: PLC0415
+    from agent.runtime.logs import setup_logging  # noqa: PLC0415
+
+    try:
+        entries = load_fleet(args.file)
+    except (ConfigError, PluginLoadError) as exc:
+        return _fail(f"invalid fleet file:\n{exc}", 2)
+    pins = [p for e in entries if (p := e.config.resolve_pin())]
+    setup_logging(args.log_format, secrets=pins)
+    results = asyncio.run(run_fleet(entries))
+    width = max(len(name) for name in results)
+    print(f"{'bot':<{width}}  {'state':<8} {'rejoins':>7}  reason", flush=True)
+    for name, r in results.items():
+        why = f"{r.reason}: {r.detail}" if r.reason else r.detail
+        print(f"{name:<{width}}  {r.state:<8} {r.rejoins:>7}  {why}")
+    failed = sum(1 for r in results.values() if r.reason is not None)
+    print(f"{len(results) - failed} of {len(results)} bots left cleanly")
+    return 0 if not failed else 1
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="pexbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +155,26 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
     commands["node"] = _cmd_node
+
+    run = sub.add_parser("run", help="run one bot (config file and/or flags; flags win)")
+    run.add_argument("config", nargs="?", help="bot TOML file")
+    run.add_argument("--node", help="node URL, e.g. https://pexip.example.com")
+    run.add_argument("--alias", help="conference alias")
+    run.add_argument("--name", help="display name")
+    run.add_argument("--pin-env", help="environment variable holding the PIN")
+    run.add_argument("--extension", help="Virtual Reception: alias to be forwarded to")
+    run.add_argument("--call-tag", help="call tag")
+    run.add_argument("--audio", help="silence | tone:HZ | file:PATH | none")
+    run.add_argument("--video", help="none | black | pattern | file:PATH")
+    run.add_argument("--plugin", action="append", help="plugin name (repeatable)")
+    run.add_argument("--duration", type=float, help="leave after this many seconds")
+    run.add_argument("--log-format", choices=["text", "json"])
+    commands["run"] = _cmd_run
+
+    fleet = sub.add_parser("fleet", help="run many bots from one file in one process")
+    fleet.add_argument("file", help="fleet TOML file ([defaults] + [[bots]])")
+    fleet.add_argument("--log-format", choices=["text", "json"], default="text")
+    commands["fleet"] = _cmd_fleet
 
     return parser, commands
 

@@ -50,6 +50,7 @@ from ..infinity.reasons import ReasonCode
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
 from .call import BotCall, MediaSetupError
+from .context import PluginContext
 from .plugins import Plugin, PluginHost
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
 
@@ -135,6 +136,9 @@ class Bot:
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self.api = ApiClient(config.node, transport=transport)
+        for plugin in plugins or []:
+            if plugin.context is None:
+                plugin.context = PluginContext(self, plugin.name or type(plugin).__name__)
         self.plugins = PluginHost(plugins or [])
         self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
         self.roster = Roster()

@@ -223,3 +223,27 @@ async def test_leaves_when_alone(node: LocalNode) -> None:
     bot = Bot(config(node, leave={"alone_seconds": 0.5}))
     result = await asyncio.wait_for(bot.run(), 10)
     assert result.state == BotState.LEFT and "Alone" in result.detail
+
+
+async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -> None:
+    from agent.runtime.context import HostOnlyError, PluginContext
+
+    host_bot = Bot(config(node, "meet"))
+    task = await run_until(host_bot, lambda: host_bot.state.state == BotState.CONNECTED)
+    ctx = PluginContext(host_bot, "test")
+    await ctx.lock()
+    assert (await node_state(node))["meet"]["locked"] is True
+    await ctx.send_message("hello")
+    host_bot.request_leave()
+    await asyncio.wait_for(task, 10)
+
+    guest_bot = Bot(config(node, "lecture"))
+    task = await run_until(guest_bot, lambda: guest_bot.state.state == BotState.CONNECTED)
+    guest = PluginContext(guest_bot, "test")
+    assert not guest.is_host
+    with pytest.raises(HostOnlyError, match="host role"):
+        await guest.mute_guests()
+    with pytest.raises(ValueError, match="'x'"):
+        await guest.dtmf("12x")
+    guest_bot.request_leave()
+    await asyncio.wait_for(task, 10)

@@ -1,0 +1,109 @@
+"""What a plugin can see and do: the roster, host controls, chat, DTMF, media out, metrics.
+
+Host-only actions from a bot that joined as a guest fail with `HostOnlyError` before any
+request is sent: the node would refuse them anyway, and a clear local error beats a 403.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..infinity.models.participant import ParticipantInfo
+from ..media.dtmf import validate_dtmf
+
+if TYPE_CHECKING:
+    from .bot import Bot
+
+
+class HostOnlyError(PermissionError):
+    """The action needs the host (chair) role and the bot is a guest."""
+
+
+class PluginContext:
+    def __init__(self, bot: Bot, plugin_name: str) -> None:
+        self._bot = bot
+        self.plugin_name = plugin_name
+        #: Counters the plugin owns; exported with the bot's metrics.
+        self.metrics: Counter[str] = Counter()
+
+    # -- what is going on ------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return str(self._bot.state.state)
+
+    @property
+    def is_host(self) -> bool:
+        return self._bot.is_host
+
+    @property
+    def roster(self) -> Mapping[str, ParticipantInfo]:
+        """Everyone in the conference except the bot itself."""
+        own = self._bot.own_uuids
+        return {u: p for u, p in self._bot.roster.participants.items() if u not in own}
+
+    @property
+    def alias(self) -> str:
+        return self._bot.config.alias
+
+    @property
+    def own_uuid(self) -> str | None:
+        session = self._bot.session
+        return session.participant_uuid if session is not None else None
+
+    def leave(self, reason: str = "Plugin asked to leave") -> None:
+        self._bot.request_leave(reason)
+
+    # -- acting ----------------------------------------------------------------------
+
+    def _host(self, action: str) -> None:
+        if not self._bot.is_host:
+            raise HostOnlyError(f"{action} needs the host role; {self.alias} was joined as guest")
+
+    async def send_message(self, text: str) -> None:
+        await self._bot.conference.send_message(text)
+
+    async def send_private_message(self, participant_uuid: str, text: str) -> None:
+        await self._bot.conference.participant(participant_uuid).send_message(text)
+
+    async def dtmf(self, digits: str, participant_uuid: str | None = None) -> None:
+        """DTMF to a participant (host only), or on the bot's own call when none is given."""
+        digits = validate_dtmf(digits)
+        if participant_uuid is not None:
+            self._host("dtmf to a participant")
+            await self._bot.conference.participant(participant_uuid).dtmf(digits)
+            return
+        call = self._bot.call
+        if call is None or call.call_uuid is None:
+            raise RuntimeError("no call to send DTMF on yet")
+        await call.session.me.call(call.call_uuid).dtmf(digits)
+
+    async def mute(self, participant_uuid: str, muted: bool = True) -> None:
+        self._host("mute")
+        p = self._bot.conference.participant(participant_uuid)
+        await (p.mute() if muted else p.unmute())
+
+    async def mute_guests(self, muted: bool = True) -> None:
+        self._host("mute guests")
+        c = self._bot.conference
+        await (c.mute_guests() if muted else c.unmute_guests())
+
+    async def lock(self, locked: bool = True) -> None:
+        self._host("lock")
+        c = self._bot.conference
+        await (c.lock() if locked else c.unlock())
+
+    async def admit(self, participant_uuid: str) -> None:
+        self._host("admit")
+        await self._bot.conference.participant(participant_uuid).unlock()
+
+    async def spotlight(self, participant_uuid: str, on: bool = True) -> None:
+        self._host("spotlight")
+        p = self._bot.conference.participant(participant_uuid)
+        await (p.spotlight_on() if on else p.spotlight_off())
+
+    async def disconnect(self, participant_uuid: str) -> None:
+        self._host("disconnect")
+        await self._bot.conference.participant(participant_uuid).disconnect()

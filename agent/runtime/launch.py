@@ -1,0 +1,141 @@
+"""Turning configuration into running bots: one (`pexbot run`) or many (`pexbot fleet`).
+
+Kept out of `cli.py` so the command stays argument parsing and the logic is testable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import BotConfig, ConfigError, parse_config
+from .bot import Bot, BotResult
+from .builtin import BUILTIN_PLUGINS
+from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
+from .states import EXIT_CODES, FailureReason
+
+
+def build_plugins(config: BotConfig) -> list[Plugin[Any]]:
+    """The configured plugins, validated; raises `PluginLoadError` naming the bad one."""
+    plugins: list[Plugin[Any]] = []
+    for entry in config.plugins:
+        cls = load_plugin_class(entry.name, BUILTIN_PLUGINS)
+        plugins.append(make_plugin(cls, None, entry.config))
+    return plugins
+
+
+def install_signal_handlers(on_signal: Callable[[str], None]) -> Callable[[], None]:
+    """SIGINT/SIGTERM -> `on_signal(name)`; returns a function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def run_bot(config: BotConfig) -> BotResult:
+    bot = Bot(config, build_plugins(config))
+    remove = install_signal_handlers(lambda name: bot.request_leave(f"Stopped by {name}"))
+    try:
+        return await bot.run()
+    finally:
+        remove()
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    name: str
+    config: BotConfig
+
+
+def load_fleet(path: str | Path) -> list[FleetEntry]:
+    """A fleet file: optional `[defaults]` merged under each `[[bots]]` table."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    defaults = data.get("defaults", {})
+    bots = data.get("bots")
+    if not isinstance(bots, list) or not bots:
+        raise ConfigError(f"{path}: bots: a fleet needs at least one [[bots]] table")
+    unknown = set(data) - {"defaults", "bots"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    entries = []
+    problems = []
+    for i, bot in enumerate(bots):
+        merged = merge_tables(defaults, bot)
+        try:
+            config = parse_config(merged, f"{path}: bots.{i}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        entries.append(FleetEntry(f"{i}:{config.display_name}", config))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return entries
+
+
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+async def run_fleet(entries: list[FleetEntry]) -> dict[str, BotResult]:
+    """Every bot in its own task; one failing bot never stops the others."""
+    bots = {e.name: Bot(e.config, build_plugins(e.config)) for e in entries}
+
+    def stop_all(name: str) -> None:
+        for bot in bots.values():
+            bot.request_leave(f"Stopped by {name}")
+
+    remove = install_signal_handlers(stop_all)
+    try:
+        results = await asyncio.gather(*(b.run() for b in bots.values()), return_exceptions=True)
+    finally:
+        remove()
+    out: dict[str, BotResult] = {}
+    for name, result in zip(bots, results, strict=True):
+        if isinstance(result, BaseException):
+            out[name] = BotResult(
+                bots[name].state.state,
+                FailureReason.INTERNAL,
+                repr(result),
+                EXIT_CODES[FailureReason.INTERNAL],
+                bots[name].rejoins,
+            )
+        else:
+            out[name] = result
+    return out
+
+
+__all__ = [
+    "FleetEntry",
+    "PluginLoadError",
+    "build_plugins",
+    "load_fleet",
+    "merge_tables",
+    "run_bot",
+    "run_fleet",
+]

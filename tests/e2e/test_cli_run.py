@@ -1,0 +1,118 @@
+"""`pexbot run` and `pexbot fleet` as a user runs them, against an in-process local node."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agent.node import LocalNode, default_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[LocalNode]:
+    async with LocalNode(default_config()) as n:
+        yield n
+
+
+async def pexbot(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent.cli", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+async def names_in(node: LocalNode, alias: str) -> list[str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{node.base_url}/_node/state") as r:
+        state: dict[str, Any] = (await r.json())["result"]
+    return [p["display_name"] for p in state.get(alias, {}).get("participants", [])]
+
+
+SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]
+
+
+async def test_wrong_pin_exits_with_its_code_and_one_line_reason(node: LocalNode) -> None:
+    proc = await pexbot(
+        "run", "--node", node.base_url, "--alias", "secure", "--name", "Bot",
+        "--pin-env", "BOT_PIN", *SIGNALLING_ONLY,
+        env={"BOT_PIN": "000999"},
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 11
+    last = err.decode().strip().splitlines()[-1]
+    assert last == "pexbot: failed (invalid_pin): Invalid PIN"
+    assert b"000999" not in err
+
+
+async def test_config_file_with_flags_winning_and_clean_exit(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(
+        f'node = "{node.base_url}"\nalias = "nowhere"\ndisplay_name = "FromFile"\n'
+        'pin = "1234"\n[media]\naudio = "none"\nvideo = "none"\n'
+        "receive_audio = false\nreceive_video = false\n"
+    )
+    proc = await pexbot("run", str(cfg), "--alias", "secure", "--duration", "1")
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "1234" not in err.decode()
+
+
+async def test_invalid_config_names_every_problem(tmp_path: Path) -> None:
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(
+        'node = "nope"\nalias = "x"\n[media]\naudio = "tone:loud"\n[[plugins]]\nname = "no-such"\n'
+    )
+    proc = await pexbot("run", str(cfg))
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    text = err.decode()
+    assert f"{cfg}: node:" in text and f"{cfg}: media.audio:" in text
+
+
+async def test_sigterm_leaves_cleanly_and_releases_the_token(node: LocalNode) -> None:
+    proc = await pexbot(
+        "run", "--node", node.base_url, "--alias", "meet", "--name", "Stayer", *SIGNALLING_ONLY
+    )
+    try:
+        async with asyncio.timeout(20):
+            while "Stayer" not in await names_in(node, "meet"):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 0, err.decode()
+        assert "Stayer" not in await names_in(node, "meet")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_fleet_runs_every_bot_and_summarises(node: LocalNode, tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        f'[defaults]\nnode = "{node.base_url}"\nalias = "meet"\n'
+        '[defaults.media]\naudio = "none"\nvideo = "none"\nreceive_audio = false\n'
+        "receive_video = false\n[defaults.leave]\nduration = 1.5\nalone_seconds = 60\n"
+        '[[bots]]\ndisplay_name = "one"\n[[bots]]\ndisplay_name = "two"\n'
+        '[[bots]]\ndisplay_name = "bad"\nalias = "secure"\npin = "0000"\n'
+    )
+    proc = await pexbot("fleet", str(fleet))
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = out.decode()
+    assert proc.returncode == 1, err.decode()
+    assert "2 of 3 bots left cleanly" in text
+    assert "invalid_pin" in text
