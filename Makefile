@@ -9,6 +9,9 @@ SYSDEPS := $(VENV)/.sysdeps
 # Debian packages the tests need: chromium (browser interop), ffmpeg (ffprobe checks of
 # recordings), nodejs/npm (bundling Pexip's web SDK for the interop test).
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# Pexip's web SDK, bundled for the browser interop test (versions pinned by the lock file).
+SDK_DIR    := tests/interop/sdk
+SDK_BUNDLE := $(SDK_DIR)/dist/sdk.js
 
 .PHONY: demo test lint typecheck unit bench clean sysdeps
 
@@ -28,6 +31,12 @@ $(SYSDEPS): $(STAMP)
 
 sysdeps: $(SYSDEPS)
 
+$(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package-lock.json $(SDK_DIR)/package.json $(SYSDEPS)
+	npm ci --prefix $(SDK_DIR) --no-audit --no-fund
+
+$(SDK_BUNDLE): $(SDK_DIR)/node_modules/.package-lock.json $(SDK_DIR)/entry.js
+	npm run --prefix $(SDK_DIR) build
+
 demo: $(STAMP)
 	$(VENV)/bin/pexbot demo
 
@@ -38,7 +47,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(SYSDEPS)
+unit: $(SYSDEPS) $(SDK_BUNDLE)
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
@@ -47,4 +56,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(SDK_DIR)/node_modules $(SDK_DIR)/dist
