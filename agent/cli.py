@@ -115,7 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, PluginLoadError) as exc:
         return _fail(f"invalid configuration:\n{exc}", 2)
     setup_logging(config.log_format, secrets=[pin] if pin else [])
-    result = asyncio.run(run_bot(config))
+    # A progress line on a terminal; plain log lines otherwise (files, journald, CI).
+    result = asyncio.run(run_bot(config, progress=sys.stderr if sys.stderr.isatty() else None))
     if result.reason is not None:
         return _fail(f"failed ({result.reason}): {result.detail}", result.exit_code)
     print(f"pexbot: left {config.alias} ({result.detail or 'done'})", file=sys.stderr)
@@ -134,7 +135,7 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         return _fail(f"invalid fleet file:\n{exc}", 2)
     pins = [p for e in entries if (p := e.config.resolve_pin())]
     setup_logging(args.log_format, secrets=pins)
-    results = asyncio.run(run_fleet(entries))
+    results = asyncio.run(run_fleet(entries, metrics_port=args.metrics_port))
     width = max(len(name) for name in results)
     print(f"{'bot':<{width}}  {'state':<8} {'rejoins':>7}  reason", flush=True)
     for name, r in results.items():
@@ -174,6 +175,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     fleet = sub.add_parser("fleet", help="run many bots from one file in one process")
     fleet.add_argument("file", help="fleet TOML file ([defaults] + [[bots]])")
     fleet.add_argument("--log-format", choices=["text", "json"], default="text")
+    fleet.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics here")
     commands["fleet"] = _cmd_fleet
 
     return parser, commands

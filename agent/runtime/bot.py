@@ -145,6 +145,9 @@ class Bot:
         self.session: InfinitySession | None = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
+        #: Counters for metrics and reports (read at scrape time; never reset).
+        self.events_seen = 0
+        self.stream_reconnects = 0
         self.call: BotCall | None = None
         self._leave = asyncio.Event()
         self._leave_reason = "User initiated disconnect"
@@ -320,6 +323,7 @@ class Bot:
         gap_start: float | None = None
         try:
             async for item in session.events(max_attempts=8):
+                self.events_seen += 1
                 if isinstance(item, StreamInterrupted):
                     if gap_start is None:
                         gap_start = self.clock.monotonic()
@@ -327,6 +331,7 @@ class Bot:
                     continue
                 if isinstance(item, StreamOpened):
                     if gap_start is not None:
+                        self.stream_reconnects += 1
                         self.plugins.publish(Gap("events", gap_start, self.clock.monotonic()))
                         gap_start = None
                     continue

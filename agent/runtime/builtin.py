@@ -7,4 +7,13 @@ from typing import Any
 
 from .plugins import Plugin
 
-BUILTIN_PLUGINS: dict[str, Callable[[], type[Plugin[Any]]]] = {}
+
+def _webhook() -> type[Plugin[Any]]:
+    from .webhook import WebhookPlugin  # noqa: PLC0415
+
+    return WebhookPlugin
+
+
+BUILTIN_PLUGINS: dict[str, Callable[[], type[Plugin[Any]]]] = {
+    "webhook": _webhook,
+}

@@ -49,6 +49,10 @@ class PluginContext:
         return self._bot.config.alias
 
     @property
+    def display_name(self) -> str:
+        return self._bot.config.display_name
+
+    @property
     def own_uuid(self) -> str | None:
         session = self._bot.session
         return session.participant_uuid if session is not None else None

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 from ..config import BotConfig, ConfigError, parse_config
 from .bot import Bot, BotResult
 from .builtin import BUILTIN_PLUGINS
+from .metrics import MetricsServer, registry_for
 from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
 from .states import EXIT_CODES, FailureReason
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def build_plugins(config: BotConfig) -> list[Plugin[Any]]:
@@ -46,13 +52,53 @@ def install_signal_handlers(on_signal: Callable[[str], None]) -> Callable[[], No
     return remove
 
 
-async def run_bot(config: BotConfig) -> BotResult:
+async def _with_metrics(
+    bots: list[Bot], host: str, port: int | None, run: Callable[[], Awaitable[T]]
+) -> T:
+    if port is None:
+        return await run()
+    async with MetricsServer(registry_for(lambda: bots), host, port) as server:
+        log.info("metrics at %s", server.url)
+        return await run()
+
+
+def progress_line(bot: Bot, elapsed: float) -> str:
+    """One status line: state, participants, time in, media received."""
+    secs = int(elapsed)
+    received = 0
+    call = bot.call
+    if call is not None and call.peer is not None:
+        received = sum(tap.bytes for tap in call.peer.taps.values())
+    return (
+        f"{bot.state.state:<12} participants {len(bot.others()):>3}  "
+        f"{secs // 3600:d}:{secs // 60 % 60:02d}:{secs % 60:02d}  "
+        f"media {received / 1e6:8.2f} MB"
+    )
+
+
+async def _progress(bot: Bot, out: TextIO) -> None:
+    start = time.monotonic()
+    while True:
+        await asyncio.sleep(1.0)
+        # \r + clear-to-end: one line that updates in place on a terminal.
+        out.write("\r\x1b[K" + progress_line(bot, time.monotonic() - start))
+        out.flush()
+
+
+async def run_bot(config: BotConfig, *, progress: TextIO | None = None) -> BotResult:
+    """Run one bot with signal handling, metrics and (on a terminal) a progress line."""
     bot = Bot(config, build_plugins(config))
     remove = install_signal_handlers(lambda name: bot.request_leave(f"Stopped by {name}"))
+    ticker = asyncio.create_task(_progress(bot, progress)) if progress is not None else None
     try:
-        return await bot.run()
+        return await _with_metrics([bot], config.metrics.host, config.metrics.port, bot.run)
     finally:
         remove()
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            if progress is not None:
+                progress.write("\n")
 
 
 @dataclass(frozen=True)
@@ -102,9 +148,14 @@ def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def run_fleet(entries: list[FleetEntry]) -> dict[str, BotResult]:
+async def run_fleet(
+    entries: list[FleetEntry], *, metrics_port: int | None = None
+) -> dict[str, BotResult]:
     """Every bot in its own task; one failing bot never stops the others."""
     bots = {e.name: Bot(e.config, build_plugins(e.config)) for e in entries}
+
+    async def run_all() -> list[BotResult | BaseException]:
+        return await asyncio.gather(*(b.run() for b in bots.values()), return_exceptions=True)
 
     def stop_all(name: str) -> None:
         for bot in bots.values():
@@ -112,7 +163,7 @@ async def run_fleet(entries: list[FleetEntry]) -> dict[str, BotResult]:
 
     remove = install_signal_handlers(stop_all)
     try:
-        results = await asyncio.gather(*(b.run() for b in bots.values()), return_exceptions=True)
+        results = await _with_metrics(list(bots.values()), "127.0.0.1", metrics_port, run_all)
     finally:
         remove()
     out: dict[str, BotResult] = {}

@@ -247,3 +247,101 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
         await guest.dtmf("12x")
     guest_bot.request_leave()
     await asyncio.wait_for(task, 10)
+
+
+async def test_prometheus_metrics_report_the_bot(node: LocalNode) -> None:
+    from agent.runtime.metrics import MetricsServer, registry_for
+
+    bot = Bot(config(node, "meet"))
+    task = await run_until(bot, lambda: bot.state.state == BotState.CONNECTED)
+    async with (
+        MetricsServer(registry_for(lambda: [bot])) as server,
+        aiohttp.ClientSession() as http,
+        http.get(server.url) as r,
+    ):
+        text = await r.text()
+    bot.request_leave()
+    await asyncio.wait_for(task, 10)
+    assert 'pexbot_bot_state{bot="TestBot",state="connected"} 1.0' in text
+    assert 'pexbot_rejoins_total{bot="TestBot"} 0.0' in text
+    assert "pexbot_events_total" in text
+
+
+async def test_lifecycle_webhooks_are_signed_and_retried(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    from aiohttp import web
+
+    from agent.runtime.launch import build_plugins
+
+    received: list[tuple[bytes, str]] = []
+    calls = 0
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return web.Response(status=503)  # the first delivery fails: it must be retried
+        received.append((await request.read(), request.headers.get("X-Pexbot-Signature", "")))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    monkeypatch.setenv("HOOK_KEY", "s3cret-key")
+    try:
+        cfg = config(
+            node,
+            leave={"duration": 0.5},
+            plugins=[
+                {
+                    "name": "webhook",
+                    "config": {
+                        "url": f"http://127.0.0.1:{port}/hook",
+                        "secret_env": "HOOK_KEY",
+                        "backoff": 0.05,
+                    },
+                }
+            ],
+        )
+        result = await asyncio.wait_for(Bot(cfg, build_plugins(cfg)).run(), 10)
+    finally:
+        await runner.cleanup()
+    assert result.state == BotState.LEFT
+    bodies = [json.loads(b) for b, _ in received]
+    assert [b["new"] for b in bodies] == ["connected", "leaving"]
+    assert bodies[0]["alias"] == "meet" and bodies[0]["bot"] == "TestBot"
+    for body, signature in received:
+        expected = hmac.new(b"s3cret-key", body, hashlib.sha256).hexdigest()
+        assert signature == f"sha256={expected}"
+
+
+async def test_progress_line_on_a_terminal(node: LocalNode) -> None:
+    import io
+
+    from agent.runtime.launch import progress_line, run_bot
+
+    bot = Bot(config(node))
+    assert progress_line(bot, 3725).split() == [
+        "joining",
+        "participants",
+        "0",
+        "1:02:05",
+        "media",
+        "0.00",
+        "MB",
+    ]
+    out = io.StringIO()
+    result = await asyncio.wait_for(
+        run_bot(config(node, leave={"duration": 1.5}), progress=out), 10
+    )
+    assert result.state == BotState.LEFT
+    assert "\r\x1b[K" in out.getvalue() and "participants" in out.getvalue()

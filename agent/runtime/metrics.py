@@ -1,0 +1,120 @@
+"""Prometheus metrics of the bots in this process, served on `/metrics`.
+
+Values are read from the bots when Prometheus scrapes (a custom collector), so the hot paths
+only bump plain integers. Each run or fleet has its own registry: no global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .bot import Bot
+from .states import BotState
+
+
+class BotCollector(Collector):
+    def __init__(self, bots: Callable[[], Iterable[Bot]]) -> None:
+        self._bots = bots
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "pexbot_bot_state", "1 for the state the bot is in", labels=["bot", "state"]
+        )
+        rejoins = CounterMetricFamily(
+            "pexbot_rejoins", "Rejoins after a lost token", labels=["bot"]
+        )
+        reconnects = CounterMetricFamily(
+            "pexbot_event_stream_reconnects", "Event stream reconnects", labels=["bot"]
+        )
+        recalls = CounterMetricFamily(
+            "pexbot_recalls", "Calls re-placed after media loss", labels=["bot"]
+        )
+        events = CounterMetricFamily("pexbot_events", "Event stream items received", labels=["bot"])
+        packets = CounterMetricFamily(
+            "pexbot_media_frames", "Encoded media frames received", labels=["bot", "kind"]
+        )
+        participants = GaugeMetricFamily(
+            "pexbot_participants", "Other participants in the conference", labels=["bot"]
+        )
+        errors = CounterMetricFamily(
+            "pexbot_plugin_errors", "Exceptions raised by plugins", labels=["bot", "plugin"]
+        )
+        drops = CounterMetricFamily(
+            "pexbot_plugin_drops",
+            "Items dropped for slow plugins",
+            labels=["bot", "plugin", "kind"],
+        )
+        for bot in self._bots():
+            name = bot.config.display_name
+            for s in BotState:
+                state.add_metric([name, s.value], 1.0 if bot.state.state == s else 0.0)
+            rejoins.add_metric([name], bot.rejoins)
+            reconnects.add_metric([name], bot.stream_reconnects)
+            events.add_metric([name], bot.events_seen)
+            participants.add_metric([name], len(bot.others()))
+            call = bot.call
+            recalls.add_metric([name], call.recalls if call is not None else 0)
+            if call is not None and call.peer is not None:
+                for kind, tap in call.peer.taps.items():
+                    packets.add_metric([name, kind], tap.frames)
+            for plugin, stats in bot.plugins.stats().items():
+                errors.add_metric([name, plugin], stats.errors)
+                drops.add_metric([name, plugin, "media"], stats.dropped_media)
+                drops.add_metric([name, plugin, "events"], stats.dropped_events)
+        yield from (
+            state,
+            rejoins,
+            reconnects,
+            recalls,
+            events,
+            packets,
+            participants,
+            errors,
+            drops,
+        )
+
+
+def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(BotCollector(bots))
+    return registry
+
+
+class MetricsServer:
+    """`GET /metrics` on host:port (port 0 picks a free one; see `url`)."""
+
+    def __init__(self, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._registry = registry
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self._registry)
+        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    async def __aenter__(self) -> MetricsServer:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        for address in runner.addresses:
+            self.port = int(address[1])
+            break
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
