@@ -13,13 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import events
+from bench import events, fleet
 
 Benchmark = Callable[[], bool]
 
 BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ("events", "event stream: SSE parser + typed events", events.bench_event_pipeline),
     ("roster", "roster: 5,000-participant sync", events.bench_roster_sync),
+    ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
 ]
 
 
