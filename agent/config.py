@@ -42,6 +42,8 @@ class MediaConfig(_Strict):
     video: str = "none"
     receive_audio: bool = True
     receive_video: bool = True
+    #: Receive the presentation (slides) in a second call while someone presents.
+    receive_presentation: bool = False
     #: Host addresses ICE may use; empty means every interface (aiortc's default).
     ice_host_addresses: list[str] = Field(default_factory=list)
     #: Seconds without inbound packets before the call is replaced by a new one.

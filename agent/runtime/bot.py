@@ -43,6 +43,8 @@ from ..infinity.models.events import (
     ParticipantSyncBegin,
     ParticipantSyncEnd,
     ParticipantUpdate,
+    PresentationStart,
+    PresentationStop,
     RefreshToken,
     UpdateSdp,
 )
@@ -52,6 +54,7 @@ from ..infinity.session import InfinitySession, JoinOptions, TokenLost
 from .call import BotCall, MediaSetupError
 from .context import PluginContext
 from .plugins import Plugin, PluginHost
+from .presentation import PresentationCall
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
 
 log = logging.getLogger(__name__)
@@ -149,6 +152,8 @@ class Bot:
         self.events_seen = 0
         self.stream_reconnects = 0
         self.call: BotCall | None = None
+        self.presentation: PresentationCall | None = None
+        self._presentation_task: asyncio.Task[None] | None = None
         self._leave = asyncio.Event()
         self._leave_reason = "User initiated disconnect"
         self._admitted = asyncio.Event()
@@ -318,6 +323,7 @@ class Bot:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop_presentation()
 
     async def _events(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
         gap_start: float | None = None
@@ -342,6 +348,8 @@ class Bot:
                     continue  # plugins get the roster changes instead
                 if isinstance(item, RefreshToken):
                     continue  # the session refreshed already
+                if isinstance(item, PresentationStart | PresentationStop):
+                    await self._follow_presentation(session, item)
                 if self.call is not None:
                     if isinstance(item, NewOffer | UpdateSdp):
                         await self.call.answer_server_offer(item.sdp)
@@ -356,6 +364,42 @@ class Bot:
                     return
         except InfinityError as exc:
             finish(_Outcome("stream_lost", str(exc)))
+
+    @property
+    def wants_presentation(self) -> bool:
+        return self.config.media.receive_presentation or self.plugins.wants_presentation
+
+    async def _follow_presentation(
+        self, session: InfinitySession, event: PresentationStart | PresentationStop
+    ) -> None:
+        someone_else = (
+            isinstance(event, PresentationStart)
+            and bool(event.presenter_uuid)
+            and event.presenter_uuid not in self.own_uuids
+        )
+        if someone_else and self.wants_presentation and self._presentation_task is None:
+            call = PresentationCall(session, self.config.media, self.plugins, "receive")
+            self.presentation = call
+            self._presentation_task = asyncio.create_task(
+                self._start_presentation(call), name="bot:presentation"
+            )
+        elif not someone_else:
+            await self.stop_presentation()
+
+    async def _start_presentation(self, call: PresentationCall) -> None:
+        try:
+            await call.start()
+        except MediaSetupError as exc:
+            log.warning("%s", exc)
+
+    async def stop_presentation(self) -> None:
+        task, self._presentation_task = self._presentation_task, None
+        call, self.presentation = self.presentation, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if call is not None:
+            await call.aclose()
 
     def _roster_change(self, change: RosterChange) -> None:
         uuid = (change.after if isinstance(change, Changed) else change.participant).uuid

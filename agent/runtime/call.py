@@ -94,6 +94,17 @@ def build_sources(
     return audio, video, owned
 
 
+def ice_settings(session: InfinitySession, media: MediaConfig) -> IceSettings:
+    """Exactly the STUN/TURN servers the node returned, and the configured host addresses."""
+    joined = session.joined
+    servers = ice_servers_from_node(joined.stun or [], joined.turn or [])
+    return IceSettings(
+        servers=tuple(servers),
+        host_addresses=tuple(media.ice_host_addresses) or None,
+        relay_only=bool(joined.use_relay_candidates_only),
+    )
+
+
 class BotCall:
     """One logical call that survives media loss by placing new `calls` (bounded)."""
 
@@ -120,14 +131,7 @@ class BotCall:
     # -- setup -----------------------------------------------------------------------
 
     def _ice(self) -> IceSettings:
-        joined = self.session.joined
-        servers = ice_servers_from_node(joined.stun or [], joined.turn or [])
-        hosts = tuple(self.media.ice_host_addresses) or None
-        return IceSettings(
-            servers=tuple(servers),
-            host_addresses=hosts,
-            relay_only=bool(joined.use_relay_candidates_only),
-        )
+        return ice_settings(self.session, self.media)
 
     async def start(self) -> None:
         """Place the first call; raises `MediaSetupError` when it cannot be set up."""

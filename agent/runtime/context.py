@@ -10,8 +10,11 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from aiortc import MediaStreamTrack
+
 from ..infinity.models.participant import ParticipantInfo
 from ..media.dtmf import validate_dtmf
+from .presentation import PresentationCall
 
 if TYPE_CHECKING:
     from .bot import Bot
@@ -83,6 +86,18 @@ class PluginContext:
         if call is None or call.call_uuid is None:
             raise RuntimeError("no call to send DTMF on yet")
         await call.session.me.call(call.call_uuid).dtmf(digits)
+
+    async def present(self, source: MediaStreamTrack) -> None:
+        """Take the floor and send `source` as the presentation until `stop_presenting()`."""
+        bot = self._bot
+        session = bot._require_session()
+        await bot.stop_presentation()
+        call = PresentationCall(session, bot.config.media, bot.plugins, "send", source)
+        await call.start()
+        bot.presentation = call
+
+    async def stop_presenting(self) -> None:
+        await self._bot.stop_presentation()
 
     async def mute(self, participant_uuid: str, muted: bool = True) -> None:
         self._host("mute")

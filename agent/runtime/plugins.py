@@ -47,6 +47,8 @@ class Plugin(Generic[ConfigT]):
     wants_audio_frames: ClassVar[bool] = False
     wants_video_frames: ClassVar[bool] = False
     wants_encoded: ClassVar[bool] = False
+    #: Receive the presentation in a second call (its frames come as `PresentationMedia`).
+    wants_presentation: ClassVar[bool] = False
     #: Media items waiting beyond this are dropped (and counted).
     media_queue_size: ClassVar[int] = 64
     #: Events waiting beyond this are dropped with a warning: the plugin is stuck.
@@ -224,6 +226,10 @@ class PluginHost:
     @property
     def wants_video_frames(self) -> bool:
         return any(r.plugin.wants_video_frames for r in self._runners)
+
+    @property
+    def wants_presentation(self) -> bool:
+        return any(r.plugin.wants_presentation for r in self._runners)
 
     @property
     def wants_encoded(self) -> bool:
