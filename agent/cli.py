@@ -10,7 +10,6 @@ import signal
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -89,7 +88,7 @@ def _fail(message: str, code: int) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run one bot until it leaves; the exit code says how it ended."""
-    from agent.config import ConfigError, parse_config  # noqa: PLC0415
+    from agent.config import ConfigError, parse_config, read_toml  # noqa: PLC0415
     from agent.runtime.launch import (  # noqa: PLC0415
         PluginLoadError,
         build_plugins,
@@ -100,15 +99,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     data: dict[str, Any] = {}
     source = "command line"
-    if args.config:
-        source = args.config
-        try:
-            data = tomllib.loads(Path(args.config).read_text())
-        except OSError as exc:
-            return _fail(f"{args.config}: cannot read: {exc.strerror}", 2)
-        except tomllib.TOMLDecodeError as exc:
-            return _fail(f"{args.config}: not valid TOML: {exc}", 2)
     try:
+        if args.config:
+            source = args.config
+            data = read_toml(args.config)
         config = parse_config(merge_tables(data, _run_overrides(args)), source)
         pin = config.resolve_pin()
         build_plugins(config)  # fail on a bad plugin before joining

@@ -151,12 +151,16 @@ def parse_config(data: dict[str, Any], source: str = "config") -> BotConfig:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def load_config(path: str | Path) -> BotConfig:
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; unreadable or invalid files are a `ConfigError` naming it."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: str | Path) -> BotConfig:
+    return parse_config(read_toml(path), str(path))

@@ -10,13 +10,12 @@ import contextlib
 import logging
 import signal
 import time
-import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from ..config import BotConfig, ConfigError, parse_config
+from ..config import BotConfig, ConfigError, parse_config, read_toml
 from .bot import Bot, BotResult
 from .builtin import BUILTIN_PLUGINS
 from .metrics import MetricsServer, registry_for
@@ -109,13 +108,7 @@ class FleetEntry:
 
 def load_fleet(path: str | Path) -> list[FleetEntry]:
     """A fleet file: optional `[defaults]` merged under each `[[bots]]` table."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path)
     defaults = data.get("defaults", {})
     bots = data.get("bots")
     if not isinstance(bots, list) or not bots:

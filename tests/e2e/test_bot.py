@@ -16,6 +16,7 @@ from agent.node import LocalNode, default_config
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import EXIT_CODES, BotState, FailureReason, Gap, StateChanged
+from tests.e2e.inspect_node import names_in, node_state, set_faults
 
 
 @pytest.fixture
@@ -38,26 +39,6 @@ def config(node: LocalNode, alias: str = "meet", **extra: Any) -> BotConfig:
         else:
             data[key] = value
     return parse_config(data)
-
-
-async def node_state(node: LocalNode) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"{node.base_url}/_node/state") as r:
-        data: dict[str, Any] = (await r.json())["result"]
-        return data
-
-
-async def set_faults(node: LocalNode, **faults: Any) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{node.base_url}/_node/faults", json=faults) as r,
-    ):
-        assert r.status == 200, await r.text()
-
-
-async def names_in(node: LocalNode, alias: str) -> list[str]:
-    return [
-        p["display_name"] for p in (await node_state(node)).get(alias, {}).get("participants", [])
-    ]
 
 
 class Recorder(Plugin[Any]):

@@ -8,12 +8,11 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from agent.node import LocalNode, default_config
+from tests.e2e.inspect_node import names_in
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,12 +31,6 @@ async def pexbot(*args: str, env: dict[str, str] | None = None) -> asyncio.subpr
         cwd=REPO,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
-
-
-async def names_in(node: LocalNode, alias: str) -> list[str]:
-    async with aiohttp.ClientSession() as http, http.get(f"{node.base_url}/_node/state") as r:
-        state: dict[str, Any] = (await r.json())["result"]
-    return [p["display_name"] for p in state.get(alias, {}).get("participants", [])]
 
 
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]

@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from agent.infinity import (
@@ -29,26 +28,13 @@ from agent.infinity import (
 )
 from agent.infinity.models.events import MessageReceived
 from agent.node import LocalNode, NodeConfig, default_config
+from tests.e2e.inspect_node import node_state, set_faults
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
     async with LocalNode(default_config()) as n:
         yield n
-
-
-async def node_state(node: LocalNode) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.get(f"{node.base_url}/_node/state") as r:
-        data: dict[str, Any] = (await r.json())["result"]
-        return data
-
-
-async def set_faults(node: LocalNode, **faults: Any) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{node.base_url}/_node/faults", json=faults) as r,
-    ):
-        assert r.status == 200, await r.text()
 
 
 def session(node: LocalNode, alias: str, name: str, **opts: Any) -> InfinitySession:
@@ -187,6 +173,5 @@ async def test_node_config_is_independent_per_node() -> None:
     # Two nodes in one process do not share state (no module-level globals).
     config = NodeConfig(services=default_config().services)
     async with LocalNode(config) as a, LocalNode() as b, session(a, "meet", "OnlyA"):
-        if True:
-            assert (await node_state(a))["meet"]["participants"]
-            assert not (await node_state(b)).get("meet", {}).get("participants")
+        assert (await node_state(a))["meet"]["participants"]
+        assert not (await node_state(b)).get("meet", {}).get("participants")

@@ -97,12 +97,12 @@ class VideoMixConfigureBody(RequestBody):
     transform_layout: MixLayout
 
 
-class ConferenceStatus(ApiModel):
-    """`conference_status` result (also the `conference_update` event payload)."""
+class ConferenceProperties(ApiModel):
+    """The conference's properties as `conference_update` events carry them: any may be absent."""
 
-    locked: bool
-    guests_muted: bool
-    started: bool
+    locked: bool | None = None
+    guests_muted: bool | None = None
+    started: bool | None = None
     live_captions_available: bool | None = None
     direct_media: bool | None = None
     all_muted: bool | None = None
@@ -118,6 +118,14 @@ class ConferenceStatus(ApiModel):
     end_time: float | None = None
     breakout_guests_allowed_to_leave: bool | None = None
     breakoutbuzz: dict[str, Any] | None = None
+
+
+class ConferenceStatus(ConferenceProperties):
+    """`conference_status` result: the schema requires these three."""
+
+    locked: bool
+    guests_muted: bool
+    started: bool
 
 
 class ThemeBackground(ApiModel):

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from .._sse import SseMessage
 from ..reasons import ReasonCode, reason_code
 from ._base import ApiModel
+from .conference import ConferenceProperties
 from .participant import ParticipantInfo
 
 __all__ = [
@@ -132,28 +133,10 @@ class ParticipantDelete(EventModel):
 # --- conference ---------------------------------------------------------------------------
 
 
-class ConferenceUpdate(EventModel):
+class ConferenceUpdate(EventModel, ConferenceProperties):
     """Conference properties (the `conference_status` fields); absent ones are `None`."""
 
     name: ClassVar[str] = "conference_update"
-    locked: bool | None = None
-    guests_muted: bool | None = None
-    started: bool | None = None
-    live_captions_available: bool | None = None
-    direct_media: bool | None = None
-    all_muted: bool | None = None
-    presentation_allowed: bool | None = None
-    breakout_rooms: bool | None = None
-    classification: dict[str, Any] | None = None
-    guests_can_unmute: bool | None = None
-    guests_can_present: bool | None = None
-    breakout: bool | None = None
-    breakout_name: str | None = None
-    breakout_description: str | None = None
-    end_action: Literal["transfer", "disconnect"] | None = None
-    end_time: float | None = None
-    breakout_guests_allowed_to_leave: bool | None = None
-    breakoutbuzz: dict[str, Any] | None = None
 
 
 class MessageReceived(EventModel):
