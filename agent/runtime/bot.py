@@ -156,6 +156,7 @@ class Bot:
         self._presentation_task: asyncio.Task[None] | None = None
         self._leave = asyncio.Event()
         self._leave_reason = "User initiated disconnect"
+        self._failure: FailureReason | None = None
         self._admitted = asyncio.Event()
         self._alone_since: float | None = None
         self._started_at = 0.0
@@ -173,9 +174,14 @@ class Bot:
     def others(self) -> list[str]:
         return [u for u in self.roster.participants if u not in self.own_uuids]
 
-    def request_leave(self, reason: str = "User initiated disconnect") -> None:
-        """Leave cleanly as soon as possible (signal handlers call this)."""
+    def request_leave(
+        self, reason: str = "User initiated disconnect", failure: FailureReason | None = None
+    ) -> None:
+        """Leave cleanly as soon as possible (signal handlers call this). With `failure`,
+        the bot ends `failed` with that reason (e.g. a recorder whose disk is full)."""
         self._leave_reason = reason
+        if failure is not None and self._failure is None:
+            self._failure = failure
         self._leave.set()
 
     def _require_session(self) -> InfinitySession:
@@ -236,7 +242,7 @@ class Bot:
                     return
                 continue
             failure: FailureReason | None = {
-                "leave": None,
+                "leave": self._failure,
                 "ended": None,
                 "token_lost": FailureReason.TOKEN_LOST,
                 "disconnected": FailureReason.DISCONNECTED,

@@ -15,6 +15,7 @@ from aiortc import MediaStreamTrack
 from ..infinity.models.participant import ParticipantInfo
 from ..media.dtmf import validate_dtmf
 from .presentation import PresentationCall
+from .states import FailureReason
 
 if TYPE_CHECKING:
     from .bot import Bot
@@ -62,6 +63,16 @@ class PluginContext:
 
     def leave(self, reason: str = "Plugin asked to leave") -> None:
         self._bot.request_leave(reason)
+
+    def fail(self, reason: FailureReason, detail: str) -> None:
+        """End the bot as `failed` with `reason` (it still leaves cleanly)."""
+        self._bot.request_leave(detail, failure=reason)
+
+    async def request_keyframe(self) -> None:
+        """Ask the sender for a video keyframe (e.g. when a recording starts mid-stream)."""
+        call = self._bot.call
+        if call is not None and call.peer is not None and "video" in call.peer.taps:
+            await call.peer.tap("video").request_keyframe()
 
     # -- acting ----------------------------------------------------------------------
 

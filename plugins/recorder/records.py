@@ -1,0 +1,90 @@
+"""Bot items -> plain timeline records (cheap: runs on the event loop inside the hook)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agent.infinity.models.events import (
+    Disconnect,
+    MessageReceived,
+    PresentationEnded,
+    PresentationStart,
+    PresentationStop,
+    Stage,
+)
+from agent.infinity.roster import Changed, Joined, Left
+from agent.runtime.states import Gap, StateChanged
+
+#: Participant fields worth a timeline line when they change (with their new value).
+_INTERESTING = (
+    "display_name",
+    "role",
+    "is_muted",
+    "is_presenting",
+    "is_video_muted",
+    "is_client_muted",
+    "spotlight",
+    "service_type",
+)
+
+
+def record_for(item: object, now: float | None = None) -> dict[str, Any] | None:
+    """The timeline record of a bot item, or None for items the timeline does not keep."""
+    at = time.monotonic() if now is None else now
+    if isinstance(item, Joined | Left):
+        p = item.participant
+        kind = "joined" if isinstance(item, Joined) else "left"
+        return {"type": kind, "at": at, "uuid": p.uuid, "name": p.display_name, "role": p.role}
+    if isinstance(item, Changed):
+        p = item.after
+        fields = sorted(item.fields)
+        values = {f: getattr(p, f, None) for f in fields if f in _INTERESTING}
+        if not values:
+            return None
+        return {"type": "changed", "at": at, "uuid": p.uuid, "name": p.display_name, **values}
+    if isinstance(item, Stage):
+        speaking = [s.participant_uuid for s in item.speakers if s.speaking]
+        return {"type": "stage", "at": at, "speaking": speaking}
+    if isinstance(item, MessageReceived):
+        return {
+            "type": "chat",
+            "at": at,
+            "uuid": item.uuid,
+            "from": item.origin,
+            "text": item.payload if item.is_text else None,
+            "message_type": item.type,
+            "direct": bool(item.direct),
+        }
+    if isinstance(item, PresentationStart):
+        if item.revoked:
+            return {"type": "presentation_stop", "at": at, "revoked": True}
+        return {
+            "type": "presentation_start",
+            "at": at,
+            "uuid": item.presenter_uuid,
+            "name": item.presenter_name,
+        }
+    if isinstance(item, PresentationStop | PresentationEnded):
+        return {"type": "presentation_stop", "at": at}
+    if isinstance(item, StateChanged):
+        return {
+            "type": "state",
+            "at": item.at,
+            "old": str(item.old),
+            "new": str(item.new),
+            "reason": None if item.reason is None else str(item.reason),
+            "detail": item.detail,
+        }
+    if isinstance(item, Gap):
+        return {
+            "type": "gap",
+            "at": item.start,
+            "kind": item.kind,
+            "start": item.start,
+            "end": item.end,
+            "seconds": round(item.end - item.start, 3),
+        }
+    if isinstance(item, Disconnect):
+        return {"type": "disconnect", "at": at, "reason": item.reason}
+    return None

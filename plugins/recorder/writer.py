@@ -1,0 +1,363 @@
+"""The recorder's writer thread: clock mapping, keyframe gate, segments, files, timeline.
+
+Everything that touches the disk or PyAV runs here; the plugin's hooks (on the event
+loop) only `put()` items. Items are `EncodedFrame`s, `("event", record)`,
+`("control", "start" | "stop" | "pause" | "resume", at)`, `("sync", threading.Event)`
+and `("close", None)`.
+
+A file holds Opus (always) and VP8 (unless audio-only). Video is written from a keyframe
+on (earlier frames are dropped and a keyframe requested), so the file must be created when
+the first keyframe arrives: until then (at most `video_wait` seconds) audio is buffered,
+then the file is created anyway with a default picture size and video still waits for a
+keyframe. Packet times are media times: the frame's time on the bot's clock (see
+`clock.py`) minus the file's start.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.media.tap import EncodedFrame
+
+from .clock import StreamClock
+from .mux import (
+    DEFAULT_SIZE,
+    EXTENSIONS,
+    Container,
+    MediaFile,
+    StorageError,
+    opus_duration,
+    vp8_is_keyframe,
+    vp8_size,
+)
+from .summary import draw_speakers, summary, write_json
+from .timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+KEYFRAME_REQUEST_INTERVAL = 1.0
+GAP_THRESHOLD = 1.0  # seconds without any packet written that count as a gap
+
+
+@dataclass
+class WriterSettings:
+    folder: Path
+    container: Container = "webm"
+    audio_only: bool = False
+    segment_seconds: float | None = None
+    video_wait: float = 2.0
+    cluster_ms: int = 1000
+    max_backlog: int = 3000
+    file_prefix: str = "recording"
+
+
+@dataclass
+class _Buffered:
+    t: float
+    data: bytes
+    duration_ms: int
+
+
+@dataclass
+class WriterStats:
+    frames: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    dropped_before_keyframe: int = 0
+    dropped_backlog: int = 0
+    ignored: int = 0
+    keyframe_requests: int = 0
+
+
+class Writer:
+    def __init__(
+        self,
+        settings: WriterSettings,
+        *,
+        request_keyframe: Callable[[], None] | None = None,
+        on_error: Callable[[StorageError], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.s = settings
+        self.request_keyframe = request_keyframe
+        self.on_error = on_error
+        self.clock = clock
+        self.error: StorageError | None = None
+        self.stats = WriterStats()
+        self.files: list[dict[str, Any]] = []
+        self.media_gaps: list[dict[str, Any]] = []
+        self.summary: dict[str, Any] | None = None
+        self.recording = False
+        self.paused = False
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._clocks: dict[str, StreamClock] = {}
+        self._file: MediaFile | None = None
+        self._file_start = 0.0
+        self._video_on = False  # video written in this file since its keyframe
+        self._video_seen = False
+        self._audio_buffer: list[_Buffered] = []
+        self._last_request = -1e9
+        self._last_written: float | None = None
+        self._resumed = False
+        self._timeline: Timeline | None = None
+        self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
+
+    # -- loop side ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the session folder and the timeline (raises StorageError), start the thread."""
+        try:
+            self.s.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.s.folder / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"recording folder {self.s.folder} is not writable: {exc}") from exc
+        self._timeline = Timeline(self.s.folder / "timeline.jsonl")
+        self._thread.start()
+
+    def put(self, item: object) -> None:
+        if isinstance(item, EncodedFrame) and self._queue.qsize() > self.s.max_backlog:
+            self.stats.dropped_backlog += 1
+            return
+        self._queue.put(item)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything put so far was handled (False on timeout or if dead)."""
+        if not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put(("sync", done))
+        return done.wait(timeout)
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- writer thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, tuple) and item[0] == "close":
+                self._close()
+                return
+            if isinstance(item, tuple) and item[0] == "sync":
+                item[1].set()
+                continue
+            if self.error is not None:
+                continue
+            try:
+                if isinstance(item, EncodedFrame):
+                    self._frame(item)
+                elif item[0] == "event":
+                    assert self._timeline is not None
+                    self._timeline.add(item[1])
+                elif item[0] == "control":
+                    self._control(item[1], item[2])
+            except StorageError as exc:
+                self._fail(exc)
+            except Exception:
+                log.exception("recorder writer: %r failed", type(item).__name__)
+
+    def _fail(self, exc: StorageError) -> None:
+        log.error("recording failed: %s", exc)
+        self.error = exc
+        if self._file is not None:
+            self._file.abandon()
+            self._file_done()
+        if self.on_error is not None:
+            self.on_error(exc)
+
+    def _event(self, kind: str, at: float) -> None:
+        if self._timeline is not None:
+            self._timeline.add({"type": kind, "at": at})
+
+    def _control(self, what: str, at: float) -> None:
+        if what == "start" and not self.recording:
+            self.recording, self.paused = True, False
+            self._event("recording_started", at)
+        elif what == "stop" and self.recording:
+            self.recording = False
+            self._close_file()
+            self._event("recording_stopped", at)
+        elif what == "pause" and self.recording and not self.paused:
+            self.paused = True
+            self._event("recording_paused", at)
+        elif what == "resume" and self.recording and self.paused:
+            self.paused, self._video_on, self._resumed = False, False, True
+            self._event("recording_resumed", at)
+            self._ask_keyframe(force=True)
+
+    def _ask_keyframe(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.request_keyframe is None or (
+            not force and now - self._last_request < KEYFRAME_REQUEST_INTERVAL
+        ):
+            return
+        self._last_request = now
+        self.stats.keyframe_requests += 1
+        self.request_keyframe()
+
+    def _frame(self, f: EncodedFrame) -> None:
+        kind = f.kind
+        if (kind, f.codec) not in (("audio", "opus"), ("video", "vp8")) or (
+            kind == "video" and self.s.audio_only
+        ):
+            self.stats.ignored += 1
+            return
+        clock = self._clocks.get(kind)
+        if clock is None:
+            clock = self._clocks[kind] = StreamClock(f.clock_rate)
+        t = clock.map(f.timestamp, f.arrival)
+        if not self.recording or self.paused:
+            return
+        if kind == "video":
+            self._video_seen = True
+        duration_ms = round(opus_duration(f.data) / 48) if kind == "audio" else 0
+        key = kind == "video" and vp8_is_keyframe(f.data)
+        if self._file is None:
+            self._open_when_ready(kind, t, f.data, duration_ms, key)
+            return
+        if self.s.segment_seconds and t - self._file_start >= self.s.segment_seconds:
+            has_video = "video" in self._file.kinds
+            late = t - self._file_start >= self.s.segment_seconds + 5
+            if not has_video or key or late:
+                size = vp8_size(f.data) if key else None
+                self._close_file()
+                self._open(t, size)
+            else:
+                self._ask_keyframe()
+        self._write(kind, t, f.data, duration_ms, key)
+
+    def _open_when_ready(self, kind: str, t: float, data: bytes, dur: int, key: bool) -> None:
+        if self.s.audio_only:
+            self._open(t, None)
+            self._write(kind, t, data, dur, key)
+            return
+        if kind == "audio":
+            self._audio_buffer.append(_Buffered(t, data, dur))
+            if t - self._audio_buffer[0].t < self.s.video_wait:
+                self._ask_keyframe()
+                return
+            self._open(self._audio_buffer[0].t, None)
+        elif key:
+            first = min([t] + [b.t for b in self._audio_buffer[:1]])
+            self._open(first, vp8_size(data))
+        else:
+            self.stats.dropped_before_keyframe += 1
+            self._ask_keyframe()
+            return
+        buffered, self._audio_buffer = self._audio_buffer, []
+        for b in buffered:
+            self._write("audio", b.t, b.data, b.duration_ms, False)
+        if kind == "video":
+            self._write(kind, t, data, dur, key)
+
+    def _open(self, t: float, size: tuple[int, int] | None) -> None:
+        index = len(self.files)
+        name = f"{self.s.file_prefix}-{index:03d}.{EXTENSIONS[self.s.container]}"
+        video = None if self.s.audio_only else (size or DEFAULT_SIZE)
+        self._file = MediaFile(
+            self.s.folder / name, self.s.container, video_size=video, cluster_ms=self.s.cluster_ms
+        )
+        self._file_start = t
+        self._video_on = False
+        assert self._timeline is not None
+        self._timeline.set_origin(t)
+        self.files.append({"file": name, "start": self._timeline.t(t)})
+        self._timeline.add({"type": "file_started", "at": t, "file": name})
+
+    def _write(self, kind: str, t: float, data: bytes, duration_ms: int, key: bool) -> None:
+        assert self._file is not None
+        if kind == "video" and not self._video_on:
+            if not key:
+                self.stats.dropped_before_keyframe += 1
+                self._ask_keyframe()
+                return
+            self._video_on = True
+        if self._last_written is not None and t - self._last_written >= GAP_THRESHOLD:
+            assert self._timeline is not None
+            self.media_gaps.append(
+                {
+                    "kind": "paused" if self._resumed else "media",
+                    "start": self._timeline.t(self._last_written),
+                    "end": self._timeline.t(t),
+                }
+            )
+        self._resumed = False
+        self._last_written = max(t, self._last_written or t)
+        self._file.write(kind, data, round((t - self._file_start) * 1000), duration_ms)
+        self.stats.frames[kind] += 1
+
+    def _close_file(self) -> None:
+        self._audio_buffer.clear()
+        if self._file is None:
+            return
+        try:
+            self._file.close()
+        finally:
+            self._file_done()
+
+    def _file_done(self) -> None:
+        f, self._file = self._file, None
+        if f is None or not self.files:
+            return
+        entry = self.files[-1]
+        entry["duration"] = round(max(f.end_ms - (f.first_ms or 0), 0) / 1000, 3)
+        entry["end_ms"] = f.end_ms
+        entry["packets"] = f.packets
+        try:
+            entry["bytes"] = f.path.stat().st_size
+        except OSError:
+            entry["bytes"] = f.bytes
+        if self._last_written is not None:
+            self._last_written = None  # a new file starts without a gap
+
+    def _close(self) -> None:
+        end = self.clock()
+        if self.error is None:
+            try:
+                self._close_file()
+            except StorageError as exc:
+                self._fail(exc)
+        timeline = self._timeline
+        if timeline is None:
+            return
+        try:
+            timeline.close(end)
+            media_end = max(
+                [f["start"] + f.get("end_ms", 0) / 1000 for f in self.files], default=0.0
+            )
+            self.summary = summary(
+                timeline,
+                end,
+                {
+                    "duration": round(max(media_end, 0.0), 3),
+                    "files": self.files,
+                    "bytes": sum(f.get("bytes", 0) for f in self.files),
+                    "gaps": self.media_gaps,
+                    "frames": self.stats.frames,
+                    "dropped_before_keyframe": self.stats.dropped_before_keyframe,
+                    "dropped_backlog": self.stats.dropped_backlog,
+                    "keyframe_requests": self.stats.keyframe_requests,
+                    "clock_resyncs": {k: c.resyncs for k, c in self._clocks.items()},
+                    "error": None if self.error is None else str(self.error),
+                },
+            )
+            write_json(self.s.folder / "summary.json", self.summary)
+            draw_speakers(self.s.folder / "speakers.png", timeline, end)
+        except StorageError as exc:
+            if self.error is None:
+                self._fail(exc)
+        except Exception:
+            log.exception("recorder: writing the session summary failed")

@@ -1,0 +1,383 @@
+"""The recorder plugin, fed synthetic encoded frames (real VP8 and Opus) and checked with
+ffprobe and by decoding what it wrote."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import shutil
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.infinity.models.events import (
+    MessageReceived,
+    PresentationStart,
+    PresentationStop,
+    Stage,
+    StageEntry,
+)
+from agent.infinity.models.participant import ParticipantInfo
+from agent.infinity.roster import Joined, Left
+from agent.media.analysis import has_tone
+from agent.media.tap import EncodedFrame
+from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
+from plugins.recorder import Recorder, RecorderConfig, StorageError
+from plugins.recorder.clock import StreamClock
+from plugins.recorder.mux import duration_element, find_duration_slot, opus_duration, vp8_size
+from tests.unit.recorder_fixtures import (
+    RATE,
+    Clip,
+    decode_audio,
+    decode_video,
+    feed,
+    ffprobe,
+    opus_clip,
+    vp8_clip,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")
+
+T0 = 1000.0  # a monotonic time for synthetic arrivals
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Context:
+    alias = "meet@example.com"
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[FailureReason, str]] = []
+
+    def fail(self, reason: FailureReason, detail: str) -> None:
+        self.failures.append((reason, detail))
+
+
+def make(tmp_path: Path, **config: Any) -> tuple[Recorder, FakeClock, list[int]]:
+    clock = FakeClock()
+    requests: list[int] = []
+    cfg = RecorderConfig(output_dir=str(tmp_path), session_folder="s", **config)
+    rec = Recorder(Context(), cfg, request_keyframe=lambda: requests.append(1), clock=clock)
+    return rec, clock, requests
+
+
+async def run(rec: Recorder, clock: FakeClock, items: Iterable[object]) -> Path:
+    """Start, feed (the clock follows the frames' arrival), stop; the session folder."""
+    await rec.start()
+    for item in items:
+        if isinstance(item, EncodedFrame):
+            clock.now = max(clock.now, item.arrival)
+        await rec.handle(item)
+    await rec.stop()
+    assert rec.folder is not None
+    return rec.folder
+
+
+def media(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".webm", ".mkv"))
+
+
+def counters(path: Path) -> list[int]:
+    return [c for _, c, _ in decode_video(path) if c is not None]
+
+
+# -- pure helpers ---------------------------------------------------------------------
+
+
+def test_opus_toc_durations() -> None:
+    assert opus_duration(b"\xf8\xff\xfe") == 960  # CELT FB 20 ms, one frame
+    assert opus_duration(bytes([(16 << 3) | 0])) == 120  # CELT 2.5 ms
+    assert opus_duration(bytes([(1 << 3) | 1])) == 2 * 960  # SILK 20 ms, two frames
+    assert opus_duration(bytes([(3 << 3) | 3, 3])) == 3 * 2880  # SILK 60 ms, code 3 x3
+    assert opus_duration(bytes([(13 << 3) | 0])) == 960  # hybrid 20 ms
+    assert all(opus_duration(d) == 960 for _, d in opus_clip(1.0).frames)
+
+
+def test_vp8_keyframe_size() -> None:
+    clip = vp8_clip(2, width=320, height=240)
+    assert vp8_size(clip.frames[0][1]) == (320, 240)
+    assert vp8_size(clip.frames[1][1]) is None  # an inter frame
+
+
+def test_duration_slot_is_found_and_element_fits() -> None:
+    void = b"\xec\x01\x00\x00\x00\x00\x00\x00\x02\x00\x00"
+    info_body = b"\x2a\xd7\xb1\x83\x0f\x42\x40" + void
+    info = b"\x15\x49\xa9\x66" + bytes([0x80 | len(info_body)]) + info_body
+    head = b"\x1a\x45\xdf\xa3\x80" + b"\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff" + info
+    slot = find_duration_slot(head)
+    assert slot is not None and head[slot : slot + 11] == void
+    assert len(duration_element(1234.0)) == 11
+    assert struct.unpack(">d", duration_element(1234.0)[3:])[0] == 1234.0
+
+
+def test_stream_clock_keeps_gaps_and_resyncs_only_when_timestamps_lie() -> None:
+    c = StreamClock(48000)
+    assert c.map(0, 10.0) == 10.0
+    assert c.map(48000, 11.3) == pytest.approx(11.0)  # jitter (< 0.5 s) does not move it
+    assert c.map(96000, 12.8) == pytest.approx(12.8)  # held up 0.8 s: placed on arrival
+    assert c.map(96960, 12.81) == pytest.approx(12.82)
+    assert c.map(144000, 13.0) == pytest.approx(13.0)  # on time again: back on the mapping
+    assert c.map(5 * 48000, 15.0) == pytest.approx(15.0)  # sender cut off 2 s: a 2 s gap
+    assert c.resyncs == 2
+    assert c.map(0, 20.0) == 20.0  # re-call: timestamps restart, re-anchored
+    assert c.map(960, 20.02) == pytest.approx(20.02)
+    assert c.map(1920, 25.0) == pytest.approx(25.0)  # timestamps stood still while away
+    assert c.map(48000 * 10, 26.0) == pytest.approx(26.0)  # jumped ahead of real time
+    assert c.resyncs == 5
+
+
+# -- recordings ---------------------------------------------------------------------------
+
+
+async def test_passthrough_opus_and_vp8(tmp_path: Path) -> None:
+    rec, clock, _ = make(tmp_path)
+    folder = await run(rec, clock, feed([vp8_clip(60), opus_clip(4.0)], T0))
+    (path,) = media(folder)
+    assert path.name == "recording-000.webm"
+    probe = ffprobe(path)
+    assert sorted(s["codec_name"] for s in probe["streams"]) == ["opus", "vp8"]
+    assert abs(float(probe["format"]["duration"]) - 4.0) < 0.5
+    samples, _ = decode_audio(path)
+    assert has_tone(samples[RATE // 2 : 3 * RATE], 440.0)
+    seen = counters(path)
+    assert seen == list(range(60))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["frames"] == {"audio": len(opus_clip(4.0).frames), "video": 60}
+    assert summary["bytes"] == path.stat().st_size
+    assert abs(summary["duration"] - 4.0) < 0.1
+
+
+async def test_video_starts_at_a_keyframe_and_one_is_requested(tmp_path: Path) -> None:
+    rec, clock, requests = make(tmp_path, video_wait=0.5)
+    video = vp8_clip(60, gop=30)
+    late = Clip(video.frames[5:], video.clock_rate, video.codec, video.kind)
+    folder = await run(rec, clock, feed([late, opus_clip(4.0)], T0))
+    (path,) = media(folder)
+    assert requests  # asked for a keyframe while video frames came without one
+    seen = counters(path)
+    assert seen[0] == 30 and seen == sorted(seen)
+    assert json.loads((folder / "summary.json").read_text())["dropped_before_keyframe"] == 25
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["rtp-continues", "rtp-restarts"])
+async def test_gap_stays_a_gap(tmp_path: Path, restart: bool) -> None:
+    rec, clock, _ = make(tmp_path)
+    video, audio = vp8_clip(30, gop=15), opus_clip(2.0)
+    # 2 s of media, 1 s where nothing arrives, 2 s more. RTP timestamps either run on
+    # through the gap (sender cut off) or restart at 0 (a re-call).
+    shift = {} if restart else {"audio": 3 * RATE, "video": 3 * 90000}
+    frames = [*feed([video, audio], T0), *feed([video, audio], T0 + 3.0, ts_offset=shift)]
+    folder = await run(rec, clock, frames)
+    (path,) = media(folder)
+    assert abs(float(ffprobe(path)["format"]["duration"]) - 5.0) < 0.5
+    times = [t for t, c, _ in decode_video(path) if c is not None]
+    assert max(b - a for a, b in itertools.pairwise(times)) == pytest.approx(1.0 + 1 / 15, abs=0.05)
+    gaps = json.loads((folder / "summary.json").read_text())["gaps"]
+    assert [g["kind"] for g in gaps] == ["media"]
+    assert gaps[0]["end"] - gaps[0]["start"] == pytest.approx(1.0, abs=0.1)
+
+
+def _click_onsets(samples: np.ndarray[Any, Any], start: float) -> list[float]:
+    loud = np.flatnonzero(np.abs(samples) > 0.4)
+    onsets: list[float] = []
+    for i in loud:
+        t = start + i / RATE
+        if not onsets or t - onsets[-1] > 0.5:
+            onsets.append(t)
+    return onsets
+
+
+async def test_audio_and_video_stay_in_sync(tmp_path: Path) -> None:
+    # The talker flashes (video) and clicks (audio) at the same instants. Its video stream
+    # starts 0.3 s after its audio (its own RTP timestamps start at 0 there), and frames
+    # arrive with up to 15 ms of jitter: only the mapping through one clock lines them up.
+    rec, clock, _ = make(tmp_path)
+    audio = opus_clip(5.0, clicks=(1.3, 3.3), tone=False)
+    video = vp8_clip(70, flashes=(15, 45), gop=30)
+    rng = random.Random(7)
+    frames = [
+        *feed([audio], T0),
+        *feed([video], T0 + 0.3),
+    ]
+    jittered = [frames[0]] + [
+        EncodedFrame(
+            f.codec, f.data, f.timestamp, f.arrival + rng.uniform(0, 0.015), f.clock_rate, f.kind
+        )
+        for f in frames[1:]
+    ]
+    jittered.sort(key=lambda f: f.arrival)
+    folder = await run(rec, clock, jittered)
+    (path,) = media(folder)
+    samples, start = decode_audio(path)
+    clicks = _click_onsets(samples, start)
+    flashes = [t for t, _, luma in decode_video(path) if luma > 200]
+    assert len(clicks) == 2 and len(flashes) == 2
+    for click, flash in zip(clicks, flashes, strict=True):
+        assert abs(click - flash) < 0.040, (clicks, flashes)
+
+
+async def test_audio_only(tmp_path: Path) -> None:
+    rec, clock, _ = make(tmp_path, audio_only=True)
+    folder = await run(rec, clock, feed([vp8_clip(30), opus_clip(2.0)], T0))
+    (path,) = media(folder)
+    assert [s["codec_name"] for s in ffprobe(path)["streams"]] == ["opus"]
+    assert abs(float(ffprobe(path)["format"]["duration"]) - 2.0) < 0.5
+
+
+async def test_segments_and_matroska(tmp_path: Path) -> None:
+    rec, clock, _ = make(tmp_path, segment_seconds=2.0, container="matroska")
+    folder = await run(rec, clock, feed([vp8_clip(75, gop=15), opus_clip(5.0)], T0))
+    paths = media(folder)
+    assert [p.name for p in paths] == [f"recording-00{i}.mkv" for i in range(3)]
+    total = 0.0
+    all_counters: list[int] = []
+    for p in paths:
+        probe = ffprobe(p)
+        assert "matroska" in probe["format"]["format_name"]
+        total += float(probe["format"]["duration"])
+        seen = counters(p)
+        assert seen and seen == sorted(seen)
+        all_counters += seen
+    assert abs(total - 5.0) < 0.5
+    assert all_counters == list(range(75))
+    files = json.loads((folder / "summary.json").read_text())["files"]
+    assert [f["start"] for f in files] == pytest.approx([0.0, 2.0, 4.0], abs=0.1)
+
+
+async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
+    rec, clock, _ = make(tmp_path)
+    frames = list(feed([vp8_clip(90, gop=15), opus_clip(6.0)], T0))
+    await rec.start()
+    for f in frames:
+        clock.now = f.arrival
+        t = f.arrival - T0
+        if 1.0 <= t < 2.0 and not rec.writer.paused:  # type: ignore[union-attr]
+            rec.pause()
+            await _settle(rec)
+        if 2.0 <= t < 3.0 and rec.writer.paused:  # type: ignore[union-attr]
+            rec.resume()
+            await _settle(rec)
+        if 4.0 <= t < 5.0 and rec.writer.recording:  # type: ignore[union-attr]
+            rec.stop_recording()
+            await _settle(rec)
+        if t >= 5.0 and not rec.writer.recording:  # type: ignore[union-attr]
+            rec.start_recording()
+            await _settle(rec)
+        await rec.handle(f)
+    await rec.stop()
+    assert rec.folder is not None
+    first, second = media(rec.folder)
+    assert abs(float(ffprobe(first)["format"]["duration"]) - 4.0) < 0.5
+    assert abs(float(ffprobe(second)["format"]["duration"]) - 1.0) < 0.5
+    summary = json.loads((rec.folder / "summary.json").read_text())
+    assert [g["kind"] for g in summary["gaps"]] == ["paused"]
+    kinds = [json.loads(line)["type"] for line in (rec.folder / "timeline.jsonl").open()]
+    assert [k for k in kinds if k.startswith("recording_")] == [
+        "recording_started",
+        "recording_paused",
+        "recording_resumed",
+        "recording_stopped",
+        "recording_started",
+    ]
+
+
+async def _settle(rec: Recorder) -> None:
+    # Controls go through the writer's queue: wait until it has taken them.
+    assert await rec.flush()
+
+
+def _person(uuid: str, name: str) -> ParticipantInfo:
+    return ParticipantInfo(uuid=uuid, display_name=name)
+
+
+def _stage(*speaking: str) -> Stage:
+    return Stage(
+        speakers=tuple(
+            StageEntry(participant_uuid=u, stage_index=i, vad=100) for i, u in enumerate(speaking)
+        )
+    )
+
+
+async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
+    alice, bob = _person("a-1", "Alice"), _person("b-2", "Bob")
+    script: dict[float, list[object]] = {
+        0.0: [Joined(alice), Joined(bob)],
+        0.5: [_stage("a-1")],
+        1.0: [MessageReceived(origin="Bob", uuid="b-2", payload="hello")],
+        2.0: [_stage("b-2"), PresentationStart(presenter_name="Alice", presenter_uuid="a-1")],
+        3.0: [_stage(), PresentationStop(), Gap("events", T0 + 3.0, T0 + 3.2)],
+        3.5: [StateChanged(BotState.IN_CALL, BotState.LEAVING, T0 + 3.5), Left(bob)],
+    }
+    items: list[object] = []
+    pending = sorted(script.items())
+    for f in feed([vp8_clip(60), opus_clip(4.0)], T0):
+        while pending and f.arrival - T0 >= pending[0][0]:
+            items += pending.pop(0)[1]
+        items.append(f)
+    rec, clock, _ = make(tmp_path)
+    folder = await run(rec, clock, items)
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_type.setdefault(line["type"], []).append(line)
+    assert [j["name"] for j in by_type["joined"]] == ["Alice", "Bob"]
+    assert [[s["name"] for s in st["speaking"]] for st in by_type["stage"]] == [
+        ["Alice"],
+        ["Bob"],
+        [],
+    ]
+    assert [st["t"] for st in by_type["stage"]] == pytest.approx([0.5, 2.0, 3.0], abs=0.05)
+    assert by_type["chat"][0]["text"] == "hello" and by_type["chat"][0]["from"] == "Bob"
+    assert by_type["presentation_start"][0]["name"] == "Alice"
+    assert by_type["presentation_stop"][0]["t"] == pytest.approx(3.0, abs=0.05)
+    assert by_type["gap"][0]["start"] == pytest.approx(3.0, abs=0.05)
+    assert by_type["state"][0]["new"] == "leaving"
+    assert by_type["left"][0]["name"] == "Bob"
+    assert all("utc" in line for line in lines)
+
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["talk_time"] == pytest.approx({"Alice": 1.5, "Bob": 1.0}, abs=0.05)
+    assert summary["chat_messages"] == 1
+    assert summary["presentations"] == [pytest.approx([2.0, 3.0], abs=0.05)]
+    assert summary["event_gaps"][0]["kind"] == "events"
+    assert {p["name"] for p in summary["participants"]} == {"Alice", "Bob"}
+
+    png = (folder / "speakers.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])
+    assert width >= 400 and height >= 100
+
+
+async def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    rec = Recorder(Context(), RecorderConfig(output_dir=str(blocker / "recordings")))
+    with pytest.raises(StorageError, match="not writable"):
+        await rec.start()
+    assert rec.context.failures[0][0] == FailureReason.STORAGE
+    await rec.handle(next(feed([opus_clip(0.1)], T0)))  # nothing to write to: no crash
+
+
+async def test_disk_full_is_a_storage_error_and_keeps_what_was_written(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "recording-001.webm").symlink_to("/dev/full")  # every write: ENOSPC
+    rec, clock, _ = make(tmp_path, segment_seconds=2.0)
+    with pytest.raises(StorageError):
+        await run(rec, clock, feed([vp8_clip(60, gop=15), opus_clip(4.0)], T0))
+    assert rec.context.failures and rec.context.failures[0][0] == FailureReason.STORAGE
+    first = folder / "recording-000.webm"
+    assert abs(float(ffprobe(first)["format"]["duration"]) - 2.0) < 0.5
+    summary = json.loads((folder / "summary.json").read_text())
+    assert "recording-001.webm" in summary["error"]
