@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import tomllib
@@ -140,6 +141,15 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """A local node, two talking bots and a recorder, for about 20 s."""
+    from agent.demo import run_demo  # noqa: PLC0415
+    from agent.runtime.logs import setup_logging  # noqa: PLC0415
+
+    setup_logging("text", level=logging.WARNING)
+    return asyncio.run(run_demo(args.seconds, args.output))
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="pexbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +181,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     fleet.add_argument("--log-format", choices=["text", "json"], default="text")
     fleet.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics here")
     commands["fleet"] = _cmd_fleet
+
+    demo = sub.add_parser("demo", help="local node + two talkers + a recorder, ~20 s")
+    demo.add_argument("--seconds", type=float, default=20.0, help="how long the talkers talk")
+    demo.add_argument("--output", default="recordings", help="where the recording goes")
+    commands["demo"] = _cmd_demo
 
     return parser, commands
 

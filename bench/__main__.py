@@ -13,13 +13,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import events, fleet
+from bench import events, fleet, node_media, recorder
 
 Benchmark = Callable[[], bool]
 
 BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ("events", "event stream: SSE parser + typed events", events.bench_event_pipeline),
     ("roster", "roster: 5,000-participant sync", events.bench_roster_sync),
+    ("node_media", "node mixer: CPU and RSS, 2/5/10 participants", node_media.bench_node_media),
+    ("recorder", "recorder: passthrough vs MediaRecorder, paced bots", recorder.bench_recorder),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
 ]
 

@@ -87,11 +87,30 @@ class DialConfig(_Model):
     reject_if_contains: list[str] = Field(default_factory=lambda: ["reject", "busy"])
 
 
+class MediaConfig(_Model):
+    """The node's media plane (the mixer in `mixer.py`).
+
+    Every participant receives the active speaker's video re-encoded at `video_width` x
+    `video_height` and `video_fps`; presentation receive calls get the slides at
+    `presentation_fps` in their own size. ICE host candidates are gathered only on
+    `ice_host_addresses` (aioice leaves loopback out by default; the local node keeps every
+    packet on 127.0.0.1). `stage_interval` is the minimum time between two `stage` events.
+    """
+
+    video_width: int = Field(default=640, ge=64, le=1920, multiple_of=2)
+    video_height: int = Field(default=360, ge=48, le=1080, multiple_of=2)
+    video_fps: float = Field(default=15.0, gt=0, le=60)
+    presentation_fps: float = Field(default=5.0, gt=0, le=30)
+    stage_interval: float = Field(default=0.25, ge=0.05)
+    ice_host_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+
+
 class NodeConfig(_Model):
     services: list[ServiceConfig] = Field(default_factory=list)
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     dial: DialConfig = Field(default_factory=DialConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
     # Seconds an old token keeps working after refresh_token handed out its successor.
     token_grace: float = Field(default=10.0, ge=0)
     pin_retries: int = Field(default=3, ge=1)

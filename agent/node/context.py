@@ -16,10 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .admin.streams import participant_streams
 from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
-from .peer import DiscardMedia, MediaHandler, NodePeer
+from .mixer import NodeMedia
+from .peer import MediaHandler, NodePeer
 from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
 from .tokens import TokenRecord, TokenStore
 
@@ -45,14 +47,17 @@ class NodeContext:
         self,
         config: NodeConfig,
         *,
-        media_factory: Callable[[], MediaHandler] = DiscardMedia,
+        media_factory: Callable[[], MediaHandler] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.state = NodeState(config.services)
         self.tokens = TokenStore(clock)
         self.faults = Faults(config.faults)
+        # None: every call's media goes through the conference mixer (`mixer.py`); a factory
+        # (e.g. `DiscardMedia`) gives each call its own handler instead.
         self.media_factory = media_factory
+        self.media = NodeMedia(config.media)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
 
@@ -80,6 +85,7 @@ class NodeContext:
         for conference in self.state.conferences.values():
             for participant in conference.participants.values():
                 await self._close_calls(participant)
+        await self.media.close()
 
     # -- lookup and auth -----------------------------------------------------------------
 
@@ -135,6 +141,7 @@ class NodeContext:
             participant.is_muted = True
         was_started = conference.started
         conference.participants[participant.uuid] = participant
+        conference.note_joined(participant)
         conference.publish_participant(participant, "participant_create")
         if conference.started != was_started:
             conference.publish_status()
@@ -171,7 +178,9 @@ class NodeContext:
             conference.events.publish("presentation_stop", None)
         self.tokens.end_participant(participant_uuid)
         self.tokens.forget_participant(participant_uuid)
+        streams = await participant_streams(participant)  # for history, before calls close
         await self._close_calls(participant)
+        self.state.record_departure(conference, participant, reason, streams)
         if conference.started != was_started:
             conference.publish_status()
 
@@ -232,8 +241,56 @@ class NodeContext:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def new_peer(self, participant_uuid: str, call_uuid: str) -> NodePeer:
-        return NodePeer(participant_uuid, call_uuid, self.media_factory())
+    def new_peer(
+        self,
+        conference: ConferenceState,
+        participant_uuid: str,
+        call_uuid: str,
+        present: str | None = None,
+    ) -> NodePeer:
+        media = self.media.mixer(conference) if self.media_factory is None else self.media_factory()
+        return NodePeer(
+            participant_uuid,
+            call_uuid,
+            media,
+            host_addresses=self.config.media.ice_host_addresses,
+            present=present,
+        )
+
+    # -- presentation --------------------------------------------------------------------
+
+    def start_presentation(
+        self, conference: ConferenceState, participant: ParticipantState
+    ) -> None:
+        """`participant` presents (a `present: "send"` call without a prior take_floor):
+        the same events take_floor sends."""
+        if conference.presenter == participant.uuid:
+            return
+        previous = conference.participants.get(conference.presenter or "")
+        if previous is not None:
+            previous.is_presenting = False
+            conference.publish_participant(previous, "participant_update")
+        conference.presenter = participant.uuid
+        participant.is_presenting = True
+        conference.publish_participant(participant, "participant_update")
+        conference.events.publish(
+            "presentation_start",
+            {
+                "presenter_name": participant.display_name,
+                "presenter_uri": participant.uri,
+                "presenter_uuid": participant.uuid,
+            },
+            exclude=(participant.uuid,),
+        )
+
+    def stop_presentation(self, conference: ConferenceState, participant: ParticipantState) -> None:
+        """`participant`'s presentation ended (its send call went): as release_floor."""
+        if conference.presenter != participant.uuid:
+            return
+        conference.presenter = None
+        participant.is_presenting = False
+        conference.publish_participant(participant, "participant_update")
+        conference.events.publish("presentation_stop", None, exclude=(participant.uuid,))
 
 
 async def close_call(call: CallState) -> None:

@@ -1,11 +1,16 @@
 """Keep the node's ICE on chosen host addresses (127.0.0.1 by default).
 
-aioice gathers host candidates from every interface *except* loopback
-(`aioice.ice.get_host_addresses`), and offers no option to choose them. Patching that module
-function would change every peer in the process (bots included), so instead each of the
-node's own ICE connections gets an instance-level `gather_candidates` that binds only the
-given addresses. It touches four private attributes of `aioice.Connection` (pinned through
-aiortc 1.16.*); `tests/e2e/test_node_calls.py` fails loudly if they move.
+One mechanism serves bots and node: `agent.media.ice`'s ContextVar-scoped wrapper around
+`aioice.ice.get_host_addresses` (see that module for why). `NodePeer.answer` gathers inside
+`ice_host_addresses(...)`, exactly like `MediaPeer`, so the node needs no private aioice
+attributes of its own.
+
+`restrict_host_addresses(pc)` remains for code that drives a raw `RTCPeerConnection` and
+calls `setLocalDescription` itself, outside any scope (some tests): it wraps each of the
+pc's ICE connections' `gather_candidates` so that gathering runs inside the scope. That
+reaches `RTCIceGatherer._connection` (private, pinned through aiortc 1.16.*);
+`check_seam` covers it and the aioice seam, and `tests/e2e/test_node_calls.py` fails
+loudly if either moves.
 """
 
 from __future__ import annotations
@@ -13,8 +18,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-LOOPBACK = ("127.0.0.1",)
-_SEAM = ("_local_candidates_start", "_local_candidates_end", "_local_candidates", "_components")
+from aiortc.rtcicetransport import RTCIceGatherer
+
+from agent.media.ice import LOOPBACK, check_host_address_seam, ice_host_addresses
+
+__all__ = ["LOOPBACK", "check_seam", "ice_host_addresses", "restrict_host_addresses"]
+
+
+def check_seam(connection: Any = None) -> None:
+    """Raise RuntimeError if a seam this module relies on moved.
+
+    `connection` (an `aioice.Connection`, optional) is checked for the method the wrapper
+    replaces.
+    """
+    check_host_address_seam()
+    if not hasattr(RTCIceGatherer(), "_connection"):
+        raise RuntimeError("aiortc changed: RTCIceGatherer._connection is gone; update ice.py")
+    if connection is not None and not callable(getattr(connection, "gather_candidates", None)):
+        raise RuntimeError("aioice changed: Connection.gather_candidates is gone")
 
 
 def _ice_connections(pc: Any) -> list[Any]:
@@ -26,36 +47,24 @@ def _ice_connections(pc: Any) -> list[Any]:
     for dtls in transports:
         if dtls is None:
             continue
-        connection = dtls.transport.iceGatherer._connection
+        connection = getattr(dtls.transport.iceGatherer, "_connection", None)
+        if connection is None:
+            raise RuntimeError("aiortc changed: RTCIceGatherer._connection is gone")
         if all(c is not connection for c in connections):
             connections.append(connection)
     return connections
 
 
-def check_seam(connection: Any) -> None:
-    missing = [name for name in _SEAM if not hasattr(connection, name)]
-    if missing or not hasattr(connection, "get_component_candidates"):
-        raise RuntimeError(f"aioice.Connection changed, ice.py needs updating: {missing}")
-
-
 def restrict_host_addresses(pc: Any, addresses: Sequence[str] = LOOPBACK) -> None:
-    """Call after setRemoteDescription and before setLocalDescription (which gathers)."""
+    """Call after the transceivers exist and before setLocalDescription (which gathers)."""
+    chosen = tuple(addresses)
     for connection in _ice_connections(pc):
-        check_seam(connection)
-        connection.gather_candidates = _gatherer(connection, list(addresses))
+        original = connection.gather_candidates
 
+        async def gather_candidates(original: Any = original) -> None:
+            # The scope is set inside the gathering coroutine itself, so it holds whatever
+            # task later awaits setLocalDescription.
+            with ice_host_addresses(chosen):
+                await original()
 
-def _gatherer(connection: Any, addresses: list[str]) -> Any:
-    async def gather_candidates() -> None:
-        # Mirrors aioice's own gather_candidates with a fixed address list; no STUN/TURN
-        # because the node's peers get an explicit empty iceServers list.
-        if connection._local_candidates_start:
-            return
-        connection._local_candidates_start = True
-        for component in connection._components:
-            connection._local_candidates += await connection.get_component_candidates(
-                component=component, addresses=addresses
-            )
-        connection._local_candidates_end = True
-
-    return gather_candidates
+        connection.gather_candidates = gather_candidates

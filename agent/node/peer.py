@@ -1,9 +1,12 @@
 """The node's side of one WebRTC call: an aiortc peer that answers the client's offer.
 
-Media is delegated to a `MediaHandler` so the mixer (media issue) can plug in: it adds its
-outgoing tracks in `prepare` (before the answer is created), gets every incoming track in
-`on_track`, starts sending on `on_ack`, and lets go in `on_close`. The default handler,
-`DiscardMedia`, only drains incoming tracks.
+Media is delegated to a `MediaHandler`: it adds its outgoing tracks in `prepare` (before the
+answer is created), gets every incoming track in `on_track`, starts sending on `on_ack`, and
+lets go in `on_close`. The node's default handler is the conference mixer (`mixer.py`);
+`DiscardMedia` only drains incoming tracks (tests and benchmarks that want no media cost).
+
+ICE host candidates are gathered inside `ice_host_addresses(...)` (see `ice.py`), like the
+bots' `MediaPeer` does.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from .ice import LOOPBACK, restrict_host_addresses
+from .ice import LOOPBACK, ice_host_addresses
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +83,12 @@ class NodePeer:
         call_uuid: str,
         media: MediaHandler,
         host_addresses: Sequence[str] = LOOPBACK,
+        present: str | None = None,
     ) -> None:
         self.participant_uuid = participant_uuid
         self.call_uuid = call_uuid
+        # None for a main call, "send"/"receive" for a presentation call.
+        self.present = present
         self.media = media
         self.host_addresses = tuple(host_addresses)
         self.frames_received: dict[str, int] = {}
@@ -115,10 +121,10 @@ class NodePeer:
             raise PeerError(f"Invalid SDP offer: {exc}") from exc
         if not self.pc.getTransceivers() and self.pc.sctp is None:
             raise PeerError("Invalid SDP offer: no usable media")
-        restrict_host_addresses(self.pc, self.host_addresses)
         self.media.prepare(self)
         answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        with ice_host_addresses(self.host_addresses):
+            await self.pc.setLocalDescription(answer)
         return str(self.pc.localDescription.sdp)
 
     async def update(self, offer_sdp: str) -> str:
@@ -146,6 +152,20 @@ class NodePeer:
             raise PeerError(f"Invalid candidate: {exc}") from exc
         parsed.sdpMid = mid
         await self.pc.addIceCandidate(parsed)
+
+    def negotiated_codecs(self) -> dict[str, tuple[str, str, int]]:
+        """mid -> (kind, codec name, clock rate) of our answer: each m-line's first codec,
+        the one aiortc sends with."""
+        local = self.pc.localDescription
+        if local is None:
+            return {}
+        out: dict[str, tuple[str, str, int]] = {}
+        for media in SessionDescription.parse(local.sdp).media:
+            if media.rtp.codecs and media.rtp.muxId:
+                codec = media.rtp.codecs[0]
+                name = codec.mimeType.split("/", 1)[-1]
+                out[media.rtp.muxId] = (media.kind, name, int(codec.clockRate))
+        return out
 
     async def stats(self) -> dict[str, Any]:
         report = await self.pc.getStats()

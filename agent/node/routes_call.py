@@ -1,4 +1,8 @@
-"""`calls` and the call-level functions under `participants/<uuid>/calls/<call_uuid>/`."""
+"""`calls` and the call-level functions under `participants/<uuid>/calls/<call_uuid>/`, and
+`presentation.jpeg` (the latest slide of the conference's media, see `mixer.py`).
+
+A `present: "send"` WebRTC call makes its participant the presenter (as take_floor would,
+if it had not been called yet); the end of that call ends the presentation."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from .context import NODE, Auth, NodeContext, close_call
 from .http import ApiError, ok, parse_body
 from .peer import PeerError
 from .routes_participant import P_PREFIX, PERMISSION_DENIED
+from .routes_token import PREFIX
 from .state import CallState, ParticipantState, new_uuid
 
 log = logging.getLogger(__name__)
@@ -61,7 +66,10 @@ async def calls(request: web.Request) -> web.Response:
         )
     if not body.sdp:
         raise ApiError(400, "WebRTC call without SDP")
-    peer = ctx.new_peer(target.uuid, call_uuid)
+    conference = auth.conference
+    if body.present == "send" and not target.is_host and not conference.service.guests_can_present:
+        raise ApiError(403, "Presentation rejected")
+    peer = ctx.new_peer(conference, target.uuid, call_uuid, body.present)
     try:
         answer = await asyncio.wait_for(peer.answer(body.sdp), ANSWER_TIMEOUT)
     except PeerError as exc:
@@ -75,7 +83,9 @@ async def calls(request: web.Request) -> web.Response:
         raise ApiError(403, "Participant has left")
     target.calls[call_uuid] = CallState(call_uuid, "WEBRTC", peer=peer, present=body.present)
     target.protocol = "webrtc"
-    auth.conference.publish_participant(target, "participant_update")
+    conference.publish_participant(target, "participant_update")
+    if body.present == "send":
+        ctx.start_presentation(conference, target)
     return ok({"call_uuid": call_uuid, "sdp": answer})
 
 
@@ -89,10 +99,12 @@ async def ack(request: web.Request) -> web.Response:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    _ctx, auth, target, call = _call(request)
+    ctx, auth, target, call = _call(request)
     target.calls.pop(call.uuid, None)
     await close_call(call)
     auth.conference.publish_participant(target, "participant_update")
+    if call.present == "send" and not any(c.present == "send" for c in target.calls.values()):
+        ctx.stop_presentation(auth.conference, target)
     return _null()
 
 
@@ -141,8 +153,20 @@ async def statistics(request: web.Request) -> web.Response:
     return _null()
 
 
+async def presentation_jpeg(request: web.Request) -> web.Response:
+    """The latest slide as a JPEG (`?id=<frame id>&token=...`; the id only busts caches)."""
+    ctx = request.app[NODE]
+    auth = ctx.authenticate(request)
+    mixer = ctx.media.existing(auth.conference)
+    jpeg = None if mixer is None else await mixer.slide_jpeg()
+    if jpeg is None:
+        raise ApiError(404, "No presentation")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get(PREFIX + "/presentation.jpeg", presentation_jpeg, name="presentation_jpeg")
     # One route for both `calls_webrtc_participant` and `calls_rtmp_participant`.
     r.add_post(P_PREFIX + "/calls", calls, name="calls")
     r.add_post(C_PREFIX + "/ack", ack, name="ack")

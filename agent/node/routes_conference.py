@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import bodies
+from . import actions, bodies
 from .context import NODE
 from .http import ok, parse_body
 from .routes_token import PREFIX
@@ -26,10 +26,7 @@ async def lock(request: web.Request) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
     ctx.require_host(auth)
-    conference = auth.conference
-    if not conference.locked:
-        conference.locked = True
-        conference.publish_status()
+    actions.lock(auth.conference)
     return ok(True)
 
 
@@ -37,13 +34,8 @@ async def unlock(request: web.Request) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
     ctx.require_host(auth)
-    conference = auth.conference
-    if conference.locked:
-        conference.locked = False
-        conference.publish_status()
     # Unlocking the conference lets everyone in the waiting room in.
-    for participant in list(conference.participants.values()):
-        ctx.admit(conference, participant)
+    actions.unlock(ctx, auth.conference)
     return ok(True)
 
 
@@ -57,13 +49,7 @@ async def _set_guests_muted(request: web.Request, muted: bool) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
     ctx.require_host(auth)
-    conference = auth.conference
-    conference.guests_muted = muted
-    for participant in conference.participants.values():
-        if not participant.is_host and participant.is_muted != muted:
-            participant.is_muted = muted
-            conference.publish_participant(participant, "participant_update")
-    conference.publish_status()
+    actions.set_guests_muted(auth.conference, muted)
     return ok(True)
 
 
@@ -89,11 +75,9 @@ async def disconnect_all(request: web.Request) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
     ctx.require_host(auth)
-    conference = auth.conference
-    for participant_uuid in list(conference.participants):
-        await ctx.remove_participant(
-            conference, participant_uuid, "Conference terminated by another participant"
-        )
+    await actions.disconnect_all(
+        ctx, auth.conference, "Conference terminated by another participant"
+    )
     return ok(True)
 
 
@@ -131,21 +115,9 @@ async def transform_layout(request: web.Request) -> web.Response:
     auth = ctx.authenticate(request)
     ctx.require_host(auth)
     body = await parse_body(request, bodies.TransformLayout)
-    conference = auth.conference
-    layout = body.transforms.layout or body.transforms.host_layout or conference.layout
-    conference.layout = layout
-    conference.events.publish(
-        "layout",
-        {
-            "view": layout,
-            "participants": list(conference.participants),
-            "requested_layout": {
-                "primary_screen": {
-                    "chair_layout": body.transforms.host_layout or layout,
-                    "guest_layout": body.transforms.guest_layout or layout,
-                }
-            },
-        },
+    transforms = body.transforms
+    actions.transform_layout(
+        auth.conference, transforms.layout, transforms.host_layout, transforms.guest_layout
     )
     return ok(True)
 

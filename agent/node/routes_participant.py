@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import bodies
+from . import actions, bodies
 from .context import NODE, Auth, NodeContext
 from .http import ApiError, ok, parse_body
 from .routes_token import PREFIX
@@ -81,9 +81,7 @@ async def unmute(request: web.Request) -> web.Response:
     conference = auth.conference
     if not auth.is_host and conference.guests_muted and not conference.guests_can_unmute:
         raise ApiError(403, "Guests cannot unmute themselves")
-    if target.is_muted:
-        target.is_muted = False
-        conference.publish_participant(target, "participant_update")
+    actions.set_muted(conference, target, False)
     return ok(True)
 
 
@@ -96,26 +94,16 @@ async def unlock(request: web.Request) -> web.Response:
 async def role(request: web.Request) -> web.Response:
     _ctx, auth, target = _target(request, self_allowed=False)
     body = await parse_body(request, bodies.Role)
-    if target.role != body.role:
-        target.role = body.role
-        auth.conference.publish_participant(target, "participant_update")
+    actions.set_role(auth.conference, target, body.role)
     return ok(True)
 
 
 async def transfer(request: web.Request) -> web.Response:
     ctx, auth, target = _target(request, self_allowed=False)
     body = await parse_body(request, bodies.Transfer)
-    destination = ctx.state.by_alias(body.conference_alias)
-    if destination is None or destination.service.kind == "reception":
+    role: actions.JoinRole = "HOST" if body.role == "host" else "GUEST"
+    if not await actions.transfer(ctx, auth.conference, target, body.conference_alias, role):
         raise ApiError(403, "transfer failed")
-    # Like a real node: a `refer` with a one-time token; the client re-joins with it.
-    join_token = ctx.state.add_refer(destination.name, "HOST" if body.role == "host" else "GUEST")
-    auth.conference.events.publish(
-        "refer",
-        {"alias": body.conference_alias, "token": join_token, "target": "conference"},
-        to=(target.uuid,),
-    )
-    await ctx.remove_participant(auth.conference, target.uuid, None)
     return ok(True)
 
 

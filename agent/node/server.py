@@ -21,10 +21,11 @@ from . import (
     routes_test,
     routes_token,
 )
+from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
 from .context import NODE, NodeContext
 from .http import ApiError, error_response
-from .peer import DiscardMedia, MediaHandler
+from .peer import MediaHandler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def build_app(ctx: NodeContext) -> web.Application:
         routes_participant,
         routes_call,
         routes_test,
+        admin_routes,
     ):
         module.add_routes(app)
     return app
@@ -79,7 +81,8 @@ class LocalNode:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        media_factory: Callable[[], MediaHandler] = DiscardMedia,
+        # None: the conference mixer (real media); DiscardMedia: drain only.
+        media_factory: Callable[[], MediaHandler] | None = None,
     ) -> None:
         self.config = config if config is not None else default_config()
         self.host = host

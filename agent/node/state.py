@@ -1,8 +1,8 @@
 """In-memory conference state: conferences, participants, calls.
 
 Plain dataclasses inside; the wire shapes (participant objects, conference status) are built
-through the shared pydantic models at the boundary. The management API (a later round) reads
-and commands the same objects.
+through the shared pydantic models at the boundary. The management API (`admin/`) reads and
+commands the same objects; ended conferences and participants are kept in `NodeState.history`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid as uuidlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -128,6 +129,16 @@ class ConferenceState:
     presenter: str | None = None
     started_at: float = field(default_factory=time.time)
     events: EventHub = field(default_factory=EventHub)
+    # The current conference instance (management API): it starts with its first
+    # participant and ends when the last one leaves (`NodeState.record_departure`).
+    instance_id: str = field(default_factory=new_uuid)
+    instance_start: float | None = None
+    instance_participants: list[str] = field(default_factory=list)
+
+    def note_joined(self, participant: ParticipantState) -> None:
+        if self.instance_start is None:
+            self.instance_start = time.time()
+        self.instance_participants.append(participant.uuid)
 
     @classmethod
     def from_service(cls, service: ServiceConfig) -> ConferenceState:
@@ -178,10 +189,45 @@ class ConferenceState:
         self.events.publish("conference_update", self.status())
 
 
+@dataclass
+class EndedParticipant:
+    """A participant that left, for the management history API."""
+
+    participant: ParticipantState  # as it was when it left
+    conference_id: str
+    conference_name: str
+    end_time: float
+    disconnect_reason: str
+    # The figures of its calls' media streams just before they closed.
+    media_streams: list[dict[str, Any]]
+
+
+@dataclass
+class EndedConference:
+    """A conference instance that ended (its last participant left)."""
+
+    id: str
+    name: str
+    service_kind: str
+    start_time: float
+    end_time: float
+    participant_ids: list[str]
+
+
+class History:
+    """Ended conferences and participants, newest last (bounded like a real node's)."""
+
+    def __init__(self, max_conferences: int = 10000, max_participants: int = 50000) -> None:
+        self.conferences: deque[EndedConference] = deque(maxlen=max_conferences)
+        self.participants: deque[EndedParticipant] = deque(maxlen=max_participants)
+
+
 class NodeState:
     """All conferences of one node, keyed by service name, with an alias index."""
 
     def __init__(self, services: list[ServiceConfig]) -> None:
+        self.started_at = time.time()
+        self.history = History()
         self.conferences: dict[str, ConferenceState] = {
             s.name: ConferenceState.from_service(s) for s in services
         }
@@ -214,3 +260,45 @@ class NodeState:
             if participant_uuid in conference.participants:
                 return conference
         return None
+
+    def record_departure(
+        self,
+        conference: ConferenceState,
+        participant: ParticipantState,
+        reason: str | None,
+        media_streams: list[dict[str, Any]],
+    ) -> None:
+        """History of a participant that left; the conference instance ends with its last."""
+        now = time.time()
+        conference_id = conference.instance_id
+        if participant.uuid not in conference.instance_participants:
+            # Its instance already ended (another participant's departure finished first).
+            for ended in reversed(self.history.conferences):
+                if ended.name == conference.name and participant.uuid in ended.participant_ids:
+                    conference_id = ended.id
+                    break
+        self.history.participants.append(
+            EndedParticipant(
+                participant=participant,
+                conference_id=conference_id,
+                conference_name=conference.name,
+                end_time=now,
+                disconnect_reason=reason or "Call disconnected",
+                media_streams=media_streams,
+            )
+        )
+        if conference.participants or conference.instance_start is None:
+            return
+        self.history.conferences.append(
+            EndedConference(
+                id=conference.instance_id,
+                name=conference.name,
+                service_kind=conference.service.kind,
+                start_time=conference.instance_start,
+                end_time=now,
+                participant_ids=list(conference.instance_participants),
+            )
+        )
+        conference.instance_id = new_uuid()
+        conference.instance_start = None
+        conference.instance_participants = []
