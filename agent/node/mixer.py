@@ -559,12 +559,17 @@ class ConferenceMixer:
             mine = own.get(call.participant_uuid)
             own[call.participant_uuid] = wide if mine is None else mine + wide
         shared = SILENCE if total is None else _clip(total)
+        # A test call plays each participant's own media back to it (a loopback check).
+        loopback = self.conference.service.kind == "test_call"
         jobs: list[tuple[MixTrack, Samples]] = []
         for call in self._mains.values():
             if not call.acked or call.audio_out is None:
                 continue
             mine = own.get(call.participant_uuid)
-            mix = shared if mine is None or total is None else _clip(total - mine)
+            if loopback:
+                mix = SILENCE if mine is None else _clip(mine)
+            else:
+                mix = shared if mine is None or total is None else _clip(total - mine)
             if call.audio_out.opus:
                 jobs.append((call.audio_out, mix))
             else:
@@ -644,6 +649,9 @@ class ConferenceMixer:
         (join order); None (black) if nobody else sends video.
         """
         with_video: dict[str, _MainCall] = {}
+        if self.conference.service.kind == "test_call":
+            mine = [c for c in self._mains.values() if c.participant_uuid == participant_uuid]
+            return next((c for c in mine if c.video is not None), None)
         for call in self._mains.values():
             if call.video is not None and call.participant_uuid != participant_uuid:
                 with_video.setdefault(call.participant_uuid, call)

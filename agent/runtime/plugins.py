@@ -67,7 +67,9 @@ class Plugin(Generic[ConfigT]):
 
     async def handle(self, item: object) -> None:
         """Every item the bot delivers; the default dispatches by type to `on_*` hooks."""
-        hook = getattr(self, _hook_name(type(item)), None)
+        # An item may name its hook per instance (a decoded frame: audio or video).
+        name = getattr(item, "hook", None)
+        hook = getattr(self, name if isinstance(name, str) else _hook_name(type(item)), None)
         if hook is not None:
             await hook(item)
         else:
