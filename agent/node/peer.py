@@ -131,6 +131,24 @@ class NodePeer:
         """Renegotiation: same as the first offer on the existing connection."""
         return await self.answer(offer_sdp)
 
+    async def offer(self) -> str:
+        """A server-initiated offer on the existing connection (sent as `new_offer`)."""
+        offer = await self.pc.createOffer()
+        with ice_host_addresses(self.host_addresses):
+            await self.pc.setLocalDescription(offer)
+        return str(self.pc.localDescription.sdp)
+
+    @property
+    def awaiting_answer(self) -> bool:
+        return self.pc.signalingState == "have-local-offer"
+
+    async def apply_answer(self, answer_sdp: str) -> None:
+        """The client's answer to our `new_offer`, which arrives in `ack {sdp}`."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+        except Exception as exc:
+            raise PeerError(f"Invalid SDP answer: {exc}") from exc
+
     def ack(self) -> None:
         if not self.acked:
             self.acked = True

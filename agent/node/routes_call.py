@@ -91,7 +91,13 @@ async def calls(request: web.Request) -> web.Response:
 
 async def ack(request: web.Request) -> web.Response:
     _ctx, _auth, _target, call = _call(request)
-    await parse_body(request, bodies.Ack)
+    body = await parse_body(request, bodies.Ack)
+    if body.sdp and not body.offer_ignored and call.peer is not None and call.peer.awaiting_answer:
+        # The answer to a server-initiated offer (`new_offer`/`update_sdp`).
+        try:
+            await asyncio.wait_for(call.peer.apply_answer(body.sdp), ANSWER_TIMEOUT)
+        except PeerError as exc:
+            raise ApiError(403, str(exc)) from None
     call.acked = True
     if call.peer is not None:
         call.peer.ack()  # media (the mixer's) starts only now

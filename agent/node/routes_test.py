@@ -91,6 +91,19 @@ async def push_event(request: web.Request) -> web.Response:
     return ok(True)
 
 
+async def renegotiate(request: web.Request) -> web.Response:
+    """Make the node offer first on an existing call: `new_offer {sdp}` to its participant
+    (as a node does on escalation); the answer comes back in `ack {sdp}`."""
+    ctx = request.app[NODE]
+    conference, found = _participant(ctx, request.match_info["participant"])
+    call = found.calls.get(request.match_info["call"])
+    if call is None or call.peer is None:
+        raise ApiError(404, "No such WebRTC call")
+    sdp = await call.peer.offer()
+    conference.events.publish("new_offer", {"sdp": sdp}, to=(found.uuid,))
+    return ok(True)
+
+
 async def get_faults(request: web.Request) -> web.Response:
     return ok(request.app[NODE].faults.config.model_dump(mode="json"))
 
@@ -116,5 +129,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_node/participants/{participant}", participant)
     r.add_get("/_node/participants/{participant}/dtmf", dtmf)
     r.add_post("/_node/participants/{participant}/events", push_event)
+    r.add_post("/_node/participants/{participant}/calls/{call}/renegotiate", renegotiate)
     r.add_get("/_node/faults", get_faults)
     r.add_post("/_node/faults", set_faults)

@@ -205,6 +205,16 @@ class BotCall:
             log.warning("server offer not answered: %s", exc)
             self.peer.report_lost(MediaLost("connection_failed", f"server offer: {exc}"))
 
+    async def renegotiate(self) -> None:
+        """Client-side renegotiation through `update` (e.g. after a media change)."""
+        if self.peer is None or self.call_uuid is None:
+            raise RuntimeError("no call to renegotiate")
+        offer = await self.peer.create_offer()
+        answer = await self.session.me.call(self.call_uuid).update(sdp=offer)
+        await self.peer.apply_answer(answer)
+        # Pexip's SDK refreshes the token after a successful update; so do we.
+        self.session.request_refresh()
+
     def server_disconnected_call(self, call_uuid: str) -> None:
         """`call_disconnected` for our call: treat it as media loss (a re-call follows)."""
         if self.peer is not None and call_uuid == self.call_uuid:

@@ -219,3 +219,37 @@ async def test_test_call_plays_the_bot_back_to_itself(node: LocalNode) -> None:
         assert has_tone(ears.since(time.monotonic() - 1.0), 440)
     finally:
         await stop(*running)
+
+
+async def test_server_offer_and_client_update_keep_media_flowing(node: LocalNode) -> None:
+    ears_a, ears_b = Ears(), Ears()
+    a = Bot(cfg(node, "A", "tone:440"), [ears_a])
+    b = Bot(cfg(node, "B", "tone:880"), [ears_b])
+    running = [(bot, await start(bot)) for bot in (a, b)]
+    try:
+        assert a.call is not None and a.call.call_uuid is not None
+        uuid = next(iter(a.own_uuids))
+        call_uuid = a.call.call_uuid
+        node_call = next(
+            p
+            for c in node.ctx.state.conferences.values()
+            for p in c.participants.values()
+            if p.uuid == uuid
+        ).calls[call_uuid]
+        assert node_call.peer is not None
+        # The node offers first: `new_offer` -> the bot answers through `ack {sdp}`.
+        async with aiohttp.ClientSession() as http:
+            url = f"{node.base_url}/_node/participants/{uuid}/calls/{call_uuid}/renegotiate"
+            async with http.post(url) as r:
+                assert r.status == 200
+        async with asyncio.timeout(5):
+            while node_call.peer.awaiting_answer:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # The bot renegotiates through `update`.
+        await a.call.renegotiate()
+        assert a.call.recalls == 0 and a.call.call_uuid == call_uuid
+        await asyncio.sleep(1.5)
+        t = time.monotonic() - 1.0
+        assert has_tone(ears_a.since(t), 880) and has_tone(ears_b.since(t), 440)
+    finally:
+        await stop(*running)
