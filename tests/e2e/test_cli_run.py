@@ -109,3 +109,58 @@ async def test_fleet_runs_every_bot_and_summarises(node: LocalNode, tmp_path: Pa
     assert proc.returncode == 1, err.decode()
     assert "2 of 3 bots left cleanly" in text
     assert "invalid_pin" in text
+
+
+async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) -> None:
+    import json
+
+    from agent.config import parse_config
+    from agent.runtime.bot import Bot
+
+    talker = Bot(
+        parse_config(
+            {
+                "node": node.base_url,
+                "alias": "meet",
+                "display_name": "Talker",
+                "media": {"audio": "tone:440", "video": "pattern", "receive_video": False},
+                "leave": {"alone_seconds": None},
+            }
+        )
+    )
+    talking = asyncio.create_task(talker.run())
+    cfg = tmp_path / "rec.toml"
+    cfg.write_text(
+        f'node = "{node.base_url}"\nalias = "meet"\ndisplay_name = "Rec"\n'
+        '[media]\naudio = "none"\nvideo = "none"\n'
+        f'[[plugins]]\nname = "recorder"\nconfig = {{ output_dir = "{tmp_path}" }}\n'
+    )
+    proc = await pexbot("run", str(cfg))
+    try:
+        async with asyncio.timeout(20):
+            while "Rec" not in await names_in(node, "meet"):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(3.0)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        assert "Rec" not in await names_in(node, "meet")  # release_token reached the node
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        talker.request_leave()
+        await asyncio.wait_for(talking, 15)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    media = folder / "recording-000.webm"
+    probe = await asyncio.create_subprocess_exec(
+        "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name",
+        "-of", "json", str(media),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await probe.communicate()
+    info = json.loads(out)
+    assert {s["codec_name"] for s in info["streams"]} == {"opus", "vp8"}
+    assert float(info["format"]["duration"]) > 2.0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["talk_time"].get("Talker", 0) > 1.0
