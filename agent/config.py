@@ -70,8 +70,10 @@ class LeaveRules(_Strict):
     duration: float | None = Field(default=None, gt=0)
     #: Leave after being the only participant for this many seconds.
     alone_seconds: float | None = Field(default=60.0, gt=0)
-    on_conference_end: bool = True
-    on_host_disconnect: bool = True
+    #: Leave once every host (chair) other than the bot has left, after one was seen.
+    #: (Being disconnected always ends the bot: at conference end it has `left`, when a
+    #: host or an administrator disconnects it, it has `failed` with `disconnected`.)
+    when_hosts_leave: bool = False
     #: Give up waiting in the waiting room after this many seconds.
     waiting_room_timeout: float | None = Field(default=600.0, gt=0)
     #: Bound on clean shutdown (call disconnect, release_token, plugin flush).

@@ -205,6 +205,22 @@ class MediaPeer:
             self._sources[kind] = source
         return source
 
+    def replace_source(self, kind: str, track: MediaStreamTrack) -> None:
+        """Send `track` instead of the current `kind` source (no renegotiation needed)."""
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind == kind and transceiver.direction in ("sendrecv", "sendonly"):
+                old = self._sources.get(kind)
+                transceiver.sender.replaceTrack(track)
+                self._sources[kind] = track
+                if old is not None and old in self._owned_sources:
+                    self._owned_sources.remove(old)
+                    old.stop()
+                return
+        raise ValueError(
+            f"{self.name}: this call does not send {kind}; "
+            f"place it with a {kind} source (media.{kind}) to replace it later"
+        )
+
     def _ensure_transceivers(self) -> None:
         if self._transceivers_ready:
             return

@@ -159,6 +159,10 @@ class Bot:
         self._failure: FailureReason | None = None
         self._admitted = asyncio.Event()
         self._alone_since: float | None = None
+        self._seen_host = False
+        self._waiting_since: float | None = None
+        # Set while rejoining: the next event stream's first open closes this events gap.
+        self._rejoin_gap_start: float | None = None
         self._started_at = 0.0
 
     # -- what plugins and users call --------------------------------------------------
@@ -230,6 +234,7 @@ class Bot:
             outcome = await self._stay()
             if outcome.kind == "token_lost" and self.rejoins < self.config.leave.max_rejoins:
                 self.state.to(BotState.RECONNECTING, detail=outcome.detail)
+                self._rejoin_gap_start = self.clock.monotonic()
                 await self._drop_session()
                 self.rejoins += 1
                 await self._sleep_or_leave(backoff.next_delay())
@@ -332,7 +337,7 @@ class Bot:
             await self.stop_presentation()
 
     async def _events(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
-        gap_start: float | None = None
+        gap_start, self._rejoin_gap_start = self._rejoin_gap_start, None
         try:
             async for item in session.events(max_attempts=8):
                 self.events_seen += 1
@@ -411,6 +416,8 @@ class Bot:
         uuid = (change.after if isinstance(change, Changed) else change.participant).uuid
         if uuid in self.own_uuids:
             return
+        if not isinstance(change, Left) and self.roster.participants[uuid].role == "chair":
+            self._seen_host = True  # even a host who leaves before the next rules check
         self.plugins.publish(change)
         if isinstance(change, Joined | Left):
             log.info(
@@ -429,34 +436,44 @@ class Bot:
             self.state.to(BotState.CONNECTED)
 
     async def _rules(self, finish: Callable[[_Outcome], None]) -> None:
-        rules = self.config.leave
-        waiting_since = self.clock.monotonic()
         while True:
-            now = self.clock.monotonic()
-            if rules.duration is not None and now - self._started_at >= rules.duration:
-                finish(_Outcome("leave", "Duration reached"))
+            outcome = self._check_rules(self.clock.monotonic())
+            if outcome is not None:
+                finish(outcome)
                 return
-            if self.state.state == BotState.WAITING_ROOM:
-                if (
-                    rules.waiting_room_timeout is not None
-                    and now - waiting_since >= rules.waiting_room_timeout
-                ):
-                    finish(_Outcome("waiting_timeout", "Timeout waiting to be admitted"))
-                    return
-            elif rules.alone_seconds is not None and not self.roster.syncing:
-                if self.others():
-                    self._alone_since = None
-                elif self._alone_since is None:
-                    self._alone_since = now
-                elif now - self._alone_since >= rules.alone_seconds:
-                    finish(_Outcome("leave", "Alone in the conference"))
-                    return
             await self.clock.sleep(0.25)
 
     @property
     def media_enabled(self) -> bool:
         m = self.config.media
         return m.audio != "none" or m.video != "none" or m.receive_audio or m.receive_video
+
+    def _check_rules(self, now: float) -> _Outcome | None:
+        """The leave rule that fires now, if any (checked four times a second)."""
+        rules = self.config.leave
+        if rules.duration is not None and now - self._started_at >= rules.duration:
+            return _Outcome("leave", "Duration reached")
+        if self.state.state == BotState.WAITING_ROOM:
+            if self._waiting_since is None:
+                self._waiting_since = now
+            timeout = rules.waiting_room_timeout
+            if timeout is not None and now - self._waiting_since >= timeout:
+                return _Outcome("waiting_timeout", "Timeout waiting to be admitted")
+            return None
+        if self.roster.syncing:
+            return None  # a half-replayed roster says nothing about who is there
+        others = self.others()
+        hosts_here = any(self.roster.participants[u].role == "chair" for u in others)
+        if rules.when_hosts_leave and self._seen_host and not hosts_here:
+            return _Outcome("leave", "All hosts left")
+        if rules.alone_seconds is not None:
+            if others:
+                self._alone_since = None
+            elif self._alone_since is None:
+                self._alone_since = now
+            elif now - self._alone_since >= rules.alone_seconds:
+                return _Outcome("leave", "Alone in the conference")
+        return None
 
     async def _media(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
         await self._admitted.wait()

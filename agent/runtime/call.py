@@ -126,6 +126,8 @@ class BotCall:
         self._readers: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._owned: list[Any] = []
+        #: Sources a plugin set; they survive re-calls.
+        self._overrides: dict[str, MediaStreamTrack] = {}
         self._closed = False
 
     # -- setup -----------------------------------------------------------------------
@@ -141,6 +143,8 @@ class BotCall:
         media = self.media
         audio_src, video_src, owned = build_sources(media)
         self._owned = owned
+        audio_src = self._overrides.get("audio", audio_src)
+        video_src = self._overrides.get("video", video_src)
         peer = MediaPeer(
             self._ice(),
             audio=_direction(audio_src is not None, media.receive_audio),
@@ -204,6 +208,12 @@ class BotCall:
             # A renegotiation we cannot follow: replace the call rather than limp on.
             log.warning("server offer not answered: %s", exc)
             self.peer.report_lost(MediaLost("connection_failed", f"server offer: {exc}"))
+
+    def set_source(self, kind: str, track: MediaStreamTrack) -> None:
+        """Send `track` as the `kind` media from now on, also after re-calls."""
+        if self.peer is not None:
+            self.peer.replace_source(kind, track)
+        self._overrides[kind] = track
 
     async def renegotiate(self) -> None:
         """Client-side renegotiation through `update` (e.g. after a media change)."""

@@ -14,6 +14,7 @@ from aiortc import MediaStreamTrack
 
 from ..infinity.models.participant import ParticipantInfo
 from ..media.dtmf import validate_dtmf
+from .call import BotCall
 from .presentation import PresentationCall
 from .states import FailureReason
 
@@ -97,6 +98,20 @@ class PluginContext:
         if call is None or call.call_uuid is None:
             raise RuntimeError("no call to send DTMF on yet")
         await call.session.me.call(call.call_uuid).dtmf(digits)
+
+    def set_audio_source(self, track: MediaStreamTrack) -> None:
+        """What the bot sends as audio from now on (the call must send audio)."""
+        self._require_call().set_source("audio", track)
+
+    def set_video_source(self, track: MediaStreamTrack) -> None:
+        """What the bot sends as video from now on (the call must send video)."""
+        self._require_call().set_source("video", track)
+
+    def _require_call(self) -> BotCall:
+        call = self._bot.call
+        if call is None:
+            raise RuntimeError("the bot has no call yet (wait for the in_call state)")
+        return call
 
     async def present(self, source: MediaStreamTrack) -> None:
         """Take the floor and send `source` as the presentation until `stop_presenting()`."""

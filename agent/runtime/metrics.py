@@ -6,6 +6,7 @@ only bump plain integers. Each run or fleet has its own registry: no global stat
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from aiohttp import web
@@ -49,8 +50,27 @@ class BotCollector(Collector):
             "Items dropped for slow plugins",
             labels=["bot", "plugin", "kind"],
         )
+        transitions = CounterMetricFamily(
+            "pexbot_state_transitions",
+            "Lifecycle transitions into each state",
+            labels=["bot", "state"],
+        )
+        plugin_values = GaugeMetricFamily(
+            "pexbot_plugin_value",
+            "Counters plugins keep in context.metrics",
+            labels=["bot", "plugin", "name"],
+        )
         for bot in self._bots():
             name = bot.config.display_name
+            entered = Counter(change.new for change in bot.state.history)
+            for s in BotState:
+                transitions.add_metric([name, s.value], entered.get(s, 0))
+            for p in bot.plugins.plugins:
+                values = getattr(p.context, "metrics", None)
+                if isinstance(values, Counter):
+                    label = p.name or type(p).__name__
+                    for key, value in values.items():
+                        plugin_values.add_metric([name, label, str(key)], float(value))
             for s in BotState:
                 state.add_metric([name, s.value], 1.0 if bot.state.state == s else 0.0)
             rejoins.add_metric([name], bot.rejoins)
@@ -66,17 +86,8 @@ class BotCollector(Collector):
                 errors.add_metric([name, plugin], stats.errors)
                 drops.add_metric([name, plugin, "media"], stats.dropped_media)
                 drops.add_metric([name, plugin, "events"], stats.dropped_events)
-        yield from (
-            state,
-            rejoins,
-            reconnects,
-            recalls,
-            events,
-            packets,
-            participants,
-            errors,
-            drops,
-        )
+        yield from (state, transitions, rejoins, reconnects, recalls, events, packets)
+        yield from (participants, errors, drops, plugin_values)
 
 
 def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:

@@ -146,6 +146,8 @@ async def test_refused_refresh_rejoins_as_one_session_for_plugins(node: LocalNod
         result = await asyncio.wait_for(task, 10)
     assert result.state == BotState.LEFT and result.rejoins >= 1
     assert BotState.RECONNECTING in rec.states()
+    # The rejoin's stretch without events is reported as a gap, not hidden.
+    assert [g.kind for g in rec.of(Gap)][:1] == ["events"]
     # The human joined once and never left, from the plugin's view; the bot never shows.
     joins = [c.participant.display_name for c in rec.of(Joined)]
     assert joins == ["Human"]
@@ -233,8 +235,10 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
 async def test_prometheus_metrics_report_the_bot(node: LocalNode) -> None:
     from agent.runtime.metrics import MetricsServer, registry_for
 
-    bot = Bot(config(node, "meet"))
+    rec = Recorder()
+    bot = Bot(config(node, "meet"), [rec])
     task = await run_until(bot, lambda: bot.state.state == BotState.CONNECTED)
+    rec.context.metrics["greetings"] += 2
     async with (
         MetricsServer(registry_for(lambda: [bot])) as server,
         aiohttp.ClientSession() as http,
@@ -246,6 +250,8 @@ async def test_prometheus_metrics_report_the_bot(node: LocalNode) -> None:
     assert 'pexbot_bot_state{bot="TestBot",state="connected"} 1.0' in text
     assert 'pexbot_rejoins_total{bot="TestBot"} 0.0' in text
     assert "pexbot_events_total" in text
+    assert 'pexbot_state_transitions_total{bot="TestBot",state="connected"} 1.0' in text
+    assert 'pexbot_plugin_value{bot="TestBot",name="greetings",plugin="recorder-test"} 2.0' in text
 
 
 async def test_lifecycle_webhooks_are_signed_and_retried(
@@ -326,3 +332,15 @@ async def test_progress_line_on_a_terminal(node: LocalNode) -> None:
     )
     assert result.state == BotState.LEFT
     assert "\r\x1b[K" in out.getvalue() and "participants" in out.getvalue()
+
+
+async def test_leaves_when_the_hosts_have_left(node: LocalNode) -> None:
+    bot = Bot(config(node, leave={"when_hosts_leave": True}))
+    task = await run_until(bot, lambda: bot.state.state == BotState.CONNECTED)
+    async with InfinitySession.connect(node.base_url, "meet", JoinOptions(display_name="Chair")):
+        async with asyncio.timeout(5):
+            while not bot.others():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert not task.done()
+    result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT and result.detail == "All hosts left"

@@ -253,3 +253,25 @@ async def test_server_offer_and_client_update_keep_media_flowing(node: LocalNode
         assert has_tone(ears_a.since(t), 880) and has_tone(ears_b.since(t), 440)
     finally:
         await stop(*running)
+
+
+async def test_plugin_replaces_the_audio_source_mid_call(node: LocalNode) -> None:
+    from agent.media.sources import ToneSource
+    from agent.runtime.context import PluginContext
+
+    ears = Ears()
+    a = Bot(cfg(node, "A", "tone:440"))
+    b = Bot(cfg(node, "B", "silence"), [ears])
+    running = [(bot, await start(bot)) for bot in (a, b)]
+    try:
+        ctx = PluginContext(a, "test")
+        await asyncio.sleep(1.0)
+        ctx.set_audio_source(ToneSource(660))
+        switched = time.monotonic()
+        await asyncio.sleep(1.5)
+        after = ears.since(switched + 0.7)
+        assert has_tone(after, 660) and not has_tone(after, 440)
+        with pytest.raises(ValueError, match="does not send video"):
+            ctx.set_video_source(TestPatternSource())
+    finally:
+        await stop(*running)

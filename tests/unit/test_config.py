@@ -11,7 +11,7 @@ def test_minimal_config_has_sensible_defaults() -> None:
     cfg = parse_config({"node": "http://127.0.0.1:8080", "alias": "meet"})
     assert cfg.display_name == "pexbot"
     assert cfg.media.audio == "silence"
-    assert cfg.leave.on_conference_end
+    assert not cfg.leave.when_hosts_leave
     assert cfg.resolve_pin() is None
 
 
