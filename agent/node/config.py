@@ -102,6 +102,9 @@ class MediaConfig(_Model):
     video_fps: float = Field(default=15.0, gt=0, le=60)
     presentation_fps: float = Field(default=5.0, gt=0, le=30)
     stage_interval: float = Field(default=0.25, ge=0.05)
+    # Seconds a receiver keeps seeing the same speaker before video switches again: two
+    # people talking at once must not make everyone's picture flap.
+    video_switch_hold: float = Field(default=2.0, ge=0)
     ice_host_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 
 

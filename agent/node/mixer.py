@@ -359,6 +359,8 @@ class ConferenceMixer:
         self._speech: dict[str, _Speech] = {}  # by participant uuid
         self._joins = 0
         self._order: list[str] = []  # participant uuids, stage order
+        # receiver participant uuid -> (shown participant uuid, since when)
+        self._shown: dict[str, tuple[str, float]] = {}
         self._published: tuple[tuple[str, int], ...] | None = None
         self._published_at = float("-inf")
         self._frame_event_at = float("-inf")
@@ -436,6 +438,7 @@ class ConferenceMixer:
         await _cancel(call.tasks)
         if not any(c.participant_uuid == call.participant_uuid for c in self._mains.values()):
             self._speech.pop(call.participant_uuid, None)
+            self._shown.pop(call.participant_uuid, None)
         if not (self._mains or self._senders or self._receivers):
             await self.close()
 
@@ -655,12 +658,31 @@ class ConferenceMixer:
         for call in self._mains.values():
             if call.video is not None and call.participant_uuid != participant_uuid:
                 with_video.setdefault(call.participant_uuid, call)
+        choice: _MainCall | None = None
         for uuid in self._order:
             # `_order` is recomputed on the next tick: a call that just closed may linger.
             speech = self._speech.get(uuid)
             if speech is not None and speech.last_spoken and uuid in with_video:
-                return with_video[uuid]
-        return next(iter(with_video.values()), None)
+                choice = with_video[uuid]
+                break
+        else:
+            choice = next(iter(with_video.values()), None)
+        # Hold the picture for a moment after each switch (see `video_switch_hold`).
+        now = time.monotonic()
+        shown = self._shown.get(participant_uuid)
+        if (
+            shown is not None
+            and shown[0] in with_video
+            and choice is not None
+            and (
+                shown[0] != choice.participant_uuid
+                and now - shown[1] < self.config.video_switch_hold
+            )
+        ):
+            return with_video[shown[0]]
+        if choice is not None and (shown is None or shown[0] != choice.participant_uuid):
+            self._shown[participant_uuid] = (choice.participant_uuid, now)
+        return choice
 
     def video_for(self, call: _MainCall) -> Yuv:
         source = self.video_source(call.participant_uuid)
