@@ -275,3 +275,15 @@ async def test_plugin_replaces_the_audio_source_mid_call(node: LocalNode) -> Non
             ctx.set_video_source(TestPatternSource())
     finally:
         await stop(*running)
+
+
+async def test_no_task_of_the_bot_outlives_it(node: LocalNode) -> None:
+    ours = ("bot:", "keepalive:", "plugin:", "call:", "media-watchdog:", "presentation")
+    bot = Bot(cfg(node, "Leaky", "tone:440", "pattern"), [Ears()])
+    running = [(bot, await start(bot))]
+    await asyncio.sleep(0.5)
+    assert any(t.get_name().startswith(ours) for t in asyncio.all_tasks())
+    await stop(*running)
+    await asyncio.sleep(0.1)
+    left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(ours)]
+    assert left == []
