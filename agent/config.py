@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 _AUDIO = re.compile(r"^(none|silence|tone:\d+(\.\d+)?|file:.+)$")
-_VIDEO = re.compile(r"^(none|black|pattern|file:.+)$")
+_VIDEO = re.compile(r"^(none|black|pattern(:\d{2,4}x\d{2,4}(@\d{1,2})?)?|file:.+)$")
 
 
 class ConfigError(ValueError):
@@ -38,7 +38,8 @@ class _Strict(BaseModel):
 class MediaConfig(_Strict):
     #: What the bot sends: `none`, `silence`, `tone:<Hz>`, `file:<path>`.
     audio: str = "silence"
-    #: `none`, `black`, `pattern` (moving test pattern with a frame counter), `file:<path>`.
+    #: `none`, `black`, `pattern` (moving test pattern with a frame counter; optionally
+    #: `pattern:640x480` or `pattern:640x480@30`), `file:<path>`.
     video: str = "none"
     receive_audio: bool = True
     receive_video: bool = True
@@ -61,7 +62,7 @@ class MediaConfig(_Strict):
     @classmethod
     def _video(cls, value: str) -> str:
         if not _VIDEO.match(value):
-            raise ValueError("must be none, black, pattern or file:<path>")
+            raise ValueError("must be none, black, pattern[:WxH[@FPS]] or file:<path>")
         return value
 
 

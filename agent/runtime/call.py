@@ -67,6 +67,16 @@ def _direction(send: bool, receive: bool) -> Direction | None:
     return None
 
 
+def _pattern(spec: str) -> TestPatternSource:
+    """`pattern`, `pattern:640x480` or `pattern:640x480@30` (validated by the config)."""
+    _, _, size = spec.partition(":")
+    if not size:
+        return TestPatternSource()
+    dims, _, fps = size.partition("@")
+    width, height = (int(v) for v in dims.split("x"))
+    return TestPatternSource(width, height, fps=float(fps) if fps else 15.0)
+
+
 def build_sources(
     media: MediaConfig,
 ) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
@@ -88,8 +98,8 @@ def build_sources(
         audio = ToneSource(float(media.audio.removeprefix("tone:")))
     if media.video == "black":
         video = BlackVideoSource()
-    elif media.video == "pattern":
-        video = TestPatternSource()
+    elif media.video.startswith("pattern"):
+        video = _pattern(media.video)
     owned.extend(t for t in (audio, video) if t is not None)
     return audio, video, owned
 

@@ -65,3 +65,15 @@ def test_malformed_toml_is_a_clear_error(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_pattern_size_and_rate_are_configurable() -> None:
+    from agent.runtime.call import build_sources
+
+    cfg = parse_config({"node": "http://n", "alias": "a", "media": {"video": "pattern:640x480@30"}})
+    _audio, video, owned = build_sources(cfg.media)
+    assert video is not None and (video.width, video.height) == (640, 480)
+    for track in owned:
+        track.stop()
+    with pytest.raises(ConfigError, match=r"media\.video"):
+        parse_config({"node": "http://n", "alias": "a", "media": {"video": "pattern:big"}})
