@@ -72,7 +72,10 @@ def test_pattern_size_and_rate_are_configurable() -> None:
 
     cfg = parse_config({"node": "http://n", "alias": "a", "media": {"video": "pattern:640x480@30"}})
     _audio, video, owned = build_sources(cfg.media)
-    assert video is not None and (video.width, video.height) == (640, 480)
+    from agent.media.sources import TestPatternSource
+
+    assert isinstance(video, TestPatternSource)
+    assert (video.width, video.height) == (640, 480)
     for track in owned:
         track.stop()
     with pytest.raises(ConfigError, match=r"media\.video"):
