@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -57,13 +57,21 @@ async def page_server(node: LocalNode) -> AsyncIterator[PageServer]:
         yield server
 
 
+class LaunchChromium(Protocol):
+    """The `chromium` fixture: start Chromium on a URL (with extra command-line flags)."""
+
+    def __call__(self, url: str, *, extra_flags: Sequence[str] = ()) -> Awaitable[Chromium]: ...
+
+
 @pytest.fixture
-async def chromium(tmp_path: Path) -> AsyncIterator[Callable[[str], Awaitable[Chromium]]]:
+async def chromium(tmp_path: Path) -> AsyncIterator[LaunchChromium]:
     """Start Chromium on a URL; every browser started is killed and reaped at teardown."""
     started: list[Chromium] = []
 
-    async def launch(url: str) -> Chromium:
-        browser = Chromium(url, log_path=tmp_path / f"chromium-{len(started)}.log")
+    async def launch(url: str, *, extra_flags: Sequence[str] = ()) -> Chromium:
+        browser = Chromium(
+            url, log_path=tmp_path / f"chromium-{len(started)}.log", extra_flags=extra_flags
+        )
         started.append(browser)
         await browser.start()
         return browser

@@ -1,13 +1,15 @@
 """Harness for the browser interop test: a same-origin web server and a headless Chromium.
 
-`PageServer` serves the test page and the esbuild bundle of Pexip's web SDK, and
+`PageServer` serves the test pages (`page.html`; `media.html`, the camera/microphone page)
+and the esbuild bundle of Pexip's web SDK, and
 reverse-proxies `/api/client/v2/...` (the streaming `events` response included, unbuffered)
 to a node, so the page and the API share one origin and no CORS is involved. It also has
 test-only routes: `POST /log` (the page's reports, JSON) and `GET /gate/<name>` (the page
 waits there until the test opens the gate).
 
 `Chromium` starts Debian's `chromium` headless as an asyncio subprocess in its own process
-group, and always kills and reaps the whole group at exit.
+group (extra flags, e.g. `FAKE_MEDIA_FLAGS`, per browser), and always kills and reaps the
+whole group at exit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +36,8 @@ from aiohttp import web
 HERE = Path(__file__).resolve().parent
 SDK_DIR = HERE / "sdk"
 PAGE = SDK_DIR / "page.html"
+# The camera/microphone page of the media interop test (test_media_interop.py).
+MEDIA_PAGE = SDK_DIR / "media.html"
 BUNDLE = SDK_DIR / "dist" / "sdk.js"
 
 INSTALL_HINT = (
@@ -57,6 +61,14 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
     "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
+)
+
+# For a page that calls getUserMedia: Chromium's fake camera (a moving pattern, here at
+# 15 fps) and fake microphone (a short beep twice a second, see test_media_interop.py),
+# and no permission prompt.
+FAKE_MEDIA_FLAGS = (
+    "--use-fake-device-for-media-stream=fps=15",
+    "--use-fake-ui-for-media-stream",
 )
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) plus the ones aiohttp recomputes.
@@ -154,6 +166,9 @@ class PageServer:
     def page_url(self, **query: str) -> str:
         return f"{self.base_url}/page.html?{urlencode(query)}"
 
+    def media_page_url(self, **query: str) -> str:
+        return f"{self.base_url}/media.html?{urlencode(query)}"
+
     async def start(self) -> None:
         # No total/read timeout: the proxied event stream stays open for the whole test.
         self._http = aiohttp.ClientSession(
@@ -164,6 +179,7 @@ class PageServer:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_get("/", self._page)
         app.router.add_get("/page.html", self._page)
+        app.router.add_get("/media.html", self._media_page)
         app.router.add_get("/sdk.js", self._bundle)
         app.router.add_post("/log", self._log)
         app.router.add_get("/gate/{name}", self._gate)
@@ -249,6 +265,9 @@ class PageServer:
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(PAGE, headers={"Cache-Control": "no-store"})
 
+    async def _media_page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(MEDIA_PAGE, headers={"Cache-Control": "no-store"})
+
     async def _bundle(self, request: web.Request) -> web.StreamResponse:
         if not BUNDLE.is_file():
             raise web.HTTPNotFound(text=f"SDK bundle not built; {INSTALL_HINT}")
@@ -333,9 +352,17 @@ class PageServer:
 class Chromium:
     """Headless Chromium on one URL, in its own process group; killed and reaped at exit."""
 
-    def __init__(self, url: str, *, binary: str | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        binary: str | None = None,
+        log_path: Path | None = None,
+        extra_flags: Sequence[str] = (),
+    ):
         self.url = url
         self.binary = binary or find_chromium()
+        self.extra_flags = tuple(extra_flags)
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
         self._profile: str | None = None
@@ -346,6 +373,7 @@ class Chromium:
         return [
             self.binary,
             *CHROMIUM_FLAGS,
+            *self.extra_flags,
             f"--user-data-dir={self._profile}",
             "--enable-logging=stderr",
             "--v=0",
