@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import events, fleet, node_media, recorder
+from bench import bots_media, events, fleet, node_media, recorder
 
 Benchmark = Callable[[], bool]
 
@@ -22,7 +22,13 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ("roster", "roster: 5,000-participant sync", events.bench_roster_sync),
     ("node_media", "node mixer: CPU and RSS, 2/5/10 participants", node_media.bench_node_media),
     ("recorder", "recorder: passthrough vs MediaRecorder, paced bots", recorder.bench_recorder),
+    (
+        "recorder_bots",
+        "recorder: recording bots (audio + 640x480 video) one process sustains",
+        recorder.bench_recorder_bots,
+    ),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
+    ("bots_media", "receive-only media bots: CPU and RSS, 1 vs 10", bots_media.bench_bots_media),
 ]
 
 

@@ -5,6 +5,11 @@ track onto the bot's monotonic clock (`clock.py`), starts video at a keyframe, w
 media files (`mux.py`), `timeline.jsonl` (`timeline.py`) and, at the end, `summary.json`
 and `speakers.png` (`summary.py`). Output: `<output_dir>/<alias>-<UTC start>/`.
 
+Presentation: with `record_presentation` (the default, not in audio-only mode) the plugin
+sets `wants_presentation`, so the bot places a receive-only presentation call while
+someone else presents; its VP8 frames (`PresentationMedia`) go to their own files,
+`presentation-NNN.webm`, listed with their start offsets in `summary.json`.
+
 Control: `autostart`/`start_paused` in the config; `start_recording()`, `stop_recording()`,
 `pause()`, `resume()` on the plugin. A storage failure raises `StorageError` (from the next
 hook and from `stop()`), and is reported through `context.fail(FailureReason.STORAGE, ...)`
@@ -27,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.media.tap import EncodedFrame
 from agent.runtime.plugins import Plugin
+from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import FailureReason
 
 from .mux import StorageError
@@ -56,6 +62,8 @@ class RecorderConfig(BaseModel):
     #: Matroska cluster length: also how much a crash can lose at most.
     cluster_ms: int = Field(default=1000, ge=100, le=30_000)
     stop_timeout: float = Field(default=30.0, gt=0)
+    #: Record the presentation (slides) to its own files; ignored in audio-only mode.
+    record_presentation: bool = True
 
 
 def _safe(name: str) -> str:
@@ -66,6 +74,8 @@ class Recorder(Plugin[RecorderConfig]):
     name: ClassVar[str] = "recorder"
     Config: ClassVar[type[BaseModel]] = RecorderConfig
     wants_encoded: ClassVar[bool] = True
+    #: Per instance: off with `record_presentation = false` or `audio_only` (see __init__).
+    wants_presentation: ClassVar[bool] = True
     #: About 5 s of audio + 30 fps video: the loop may be busy for a moment.
     media_queue_size: ClassVar[int] = 512
 
@@ -76,11 +86,16 @@ class Recorder(Plugin[RecorderConfig]):
         *,
         alias: str | None = None,
         request_keyframe: Callable[[], object] | None = None,
+        request_presentation_keyframe: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(context, config)
+        self.record_presentation = self.config.record_presentation and not self.config.audio_only
+        # The host reads the flag from the instance: no presentation call when not recorded.
+        vars(self)["wants_presentation"] = self.record_presentation
         self._alias = alias
         self._request_keyframe = request_keyframe
+        self._request_presentation_keyframe = request_presentation_keyframe
         self._clock = clock
         self.folder: Path | None = None
         self.writer: Writer | None = None
@@ -114,6 +129,7 @@ class Recorder(Plugin[RecorderConfig]):
                 cluster_ms=cfg.cluster_ms,
             ),
             request_keyframe=self._keyframe_from_thread,
+            request_presentation_keyframe=self._presentation_keyframe_from_thread,
             on_error=self._error_from_thread,
             clock=self._clock,
         )
@@ -185,6 +201,10 @@ class Recorder(Plugin[RecorderConfig]):
         if isinstance(item, EncodedFrame):
             writer.put(item)
             return
+        if isinstance(item, PresentationMedia):
+            if self.record_presentation:
+                writer.put(("presentation", item.frame))
+            return
         record = record_for(item, self._clock())
         if record is not None:
             writer.put(("event", record))
@@ -195,8 +215,19 @@ class Recorder(Plugin[RecorderConfig]):
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._ask_keyframe)
 
-    def _ask_keyframe(self) -> None:
-        request = self._request_keyframe or getattr(self.context, "request_keyframe", None)
+    def _presentation_keyframe_from_thread(self) -> None:
+        # The runtime has no presentation keyframe request (yet): without one given to the
+        # constructor or offered by the context, the writer just waits for a keyframe.
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._ask_keyframe, True)
+
+    def _ask_keyframe(self, presentation: bool = False) -> None:
+        if presentation:
+            request = self._request_presentation_keyframe or getattr(
+                self.context, "request_presentation_keyframe", None
+            )
+        else:
+            request = self._request_keyframe or getattr(self.context, "request_keyframe", None)
         if request is None:
             return
         try:

@@ -1,9 +1,9 @@
 """The recorder's writer thread: clock mapping, keyframe gate, segments, files, timeline.
 
 Everything that touches the disk or PyAV runs here; the plugin's hooks (on the event
-loop) only `put()` items. Items are `EncodedFrame`s, `("event", record)`,
-`("control", "start" | "stop" | "pause" | "resume", at)`, `("sync", threading.Event)`
-and `("close", None)`.
+loop) only `put()` items. Items are `EncodedFrame`s, `("presentation", EncodedFrame)`,
+`("event", record)`, `("control", "start" | "stop" | "pause" | "resume", at)`,
+`("sync", threading.Event)` and `("close", None)`.
 
 A file holds Opus (always) and VP8 (unless audio-only). Video is written from a keyframe
 on (earlier frames are dropped and a keyframe requested), so the file must be created when
@@ -11,6 +11,15 @@ the first keyframe arrives: until then (at most `video_wait` seconds) audio is b
 then the file is created anyway with a default picture size and video still waits for a
 keyframe. Packet times are media times: the frame's time on the bot's clock (see
 `clock.py`) minus the file's start.
+
+The presentation (the slides call's VP8) goes to its own files, `presentation-NNN.webm`:
+one per presentation, and a new one at a keyframe when the picture size changes or after
+`segment_seconds`. Its frames are mapped through their own stream clock onto the same bot
+clock, so a file's `start` in `summary.json` is on the timeline's axis (next to the
+`presentation_start` / `presentation_stop` lines). A file starts at a keyframe; the
+frames before it are dropped (a keyframe is asked for only when the runtime offers a way
+to). A `presentation_stop` closes the file; presentation frames that arrived before it
+(still queued behind it) are dropped so they cannot open a stray file.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ class WriterSettings:
     cluster_ms: int = 1000
     max_backlog: int = 3000
     file_prefix: str = "recording"
+    presentation_prefix: str = "presentation"
 
 
 @dataclass
@@ -72,6 +82,18 @@ class WriterStats:
     dropped_backlog: int = 0
     ignored: int = 0
     keyframe_requests: int = 0
+    presentation_frames: int = 0
+    presentation_dropped_before_keyframe: int = 0
+    presentation_dropped_after_stop: int = 0
+    presentation_keyframe_requests: int = 0
+
+
+@dataclass
+class _PresentationFile:
+    file: MediaFile
+    start: float  # bot clock
+    size: tuple[int, int]
+    entry: dict[str, Any]
 
 
 class Writer:
@@ -80,16 +102,20 @@ class Writer:
         settings: WriterSettings,
         *,
         request_keyframe: Callable[[], None] | None = None,
+        request_presentation_keyframe: Callable[[], None] | None = None,
         on_error: Callable[[StorageError], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.s = settings
         self.request_keyframe = request_keyframe
+        self.request_presentation_keyframe = request_presentation_keyframe
         self.on_error = on_error
         self.clock = clock
         self.error: StorageError | None = None
         self.stats = WriterStats()
         self.files: list[dict[str, Any]] = []
+        #: Presentation files; `start` is filled in (timeline time) when the session closes.
+        self.presentation_files: list[dict[str, Any]] = []
         self.media_gaps: list[dict[str, Any]] = []
         self.summary: dict[str, Any] | None = None
         self.recording = False
@@ -105,6 +131,11 @@ class Writer:
         self._last_written: float | None = None
         self._resumed = False
         self._timeline: Timeline | None = None
+        self._pres: _PresentationFile | None = None
+        self._pres_on = False  # presentation written in this file since a keyframe
+        self._pres_starts: list[float] = []  # bot-clock start of each presentation file
+        self._pres_stopped_at: float | None = None
+        self._last_pres_request = -1e9
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
 
     # -- loop side ---------------------------------------------------------------------
@@ -122,7 +153,10 @@ class Writer:
         self._thread.start()
 
     def put(self, item: object) -> None:
-        if isinstance(item, EncodedFrame) and self._queue.qsize() > self.s.max_backlog:
+        media = isinstance(item, EncodedFrame) or (
+            isinstance(item, tuple) and item[0] == "presentation"
+        )
+        if media and self._queue.qsize() > self.s.max_backlog:
             self.stats.dropped_backlog += 1
             return
         self._queue.put(item)
@@ -159,9 +193,13 @@ class Writer:
             try:
                 if isinstance(item, EncodedFrame):
                     self._frame(item)
+                elif item[0] == "presentation":
+                    self._presentation_frame(item[1])
                 elif item[0] == "event":
                     assert self._timeline is not None
                     self._timeline.add(item[1])
+                    if item[1].get("type") == "presentation_stop":
+                        self._presentation_stopped(float(item[1]["at"]))
                 elif item[0] == "control":
                     self._control(item[1], item[2])
             except StorageError as exc:
@@ -175,6 +213,9 @@ class Writer:
         if self._file is not None:
             self._file.abandon()
             self._file_done()
+        if self._pres is not None:
+            self._pres.file.abandon()
+            self._presentation_done()
         if self.on_error is not None:
             self.on_error(exc)
 
@@ -189,12 +230,14 @@ class Writer:
         elif what == "stop" and self.recording:
             self.recording = False
             self._close_file()
+            self._close_presentation()
             self._event("recording_stopped", at)
         elif what == "pause" and self.recording and not self.paused:
             self.paused = True
             self._event("recording_paused", at)
         elif what == "resume" and self.recording and self.paused:
             self.paused, self._video_on, self._resumed = False, False, True
+            self._pres_on = False
             self._event("recording_resumed", at)
             self._ask_keyframe(force=True)
 
@@ -323,6 +366,99 @@ class Writer:
         if self._last_written is not None:
             self._last_written = None  # a new file starts without a gap
 
+    # -- presentation ------------------------------------------------------------------
+
+    def _ask_presentation_keyframe(self) -> None:
+        now = time.monotonic()
+        request = self.request_presentation_keyframe
+        if request is None or now - self._last_pres_request < KEYFRAME_REQUEST_INTERVAL:
+            return
+        self._last_pres_request = now
+        self.stats.presentation_keyframe_requests += 1
+        request()
+
+    def _presentation_frame(self, f: EncodedFrame) -> None:
+        if f.codec != "vp8" or self.s.audio_only:
+            self.stats.ignored += 1
+            return
+        clock = self._clocks.get("presentation")
+        if clock is None:
+            clock = self._clocks["presentation"] = StreamClock(f.clock_rate)
+        t = clock.map(f.timestamp, f.arrival)
+        if self._pres_stopped_at is not None and f.arrival <= self._pres_stopped_at:
+            self.stats.presentation_dropped_after_stop += 1
+            return
+        if not self.recording or self.paused:
+            return
+        key = vp8_is_keyframe(f.data)
+        size = vp8_size(f.data) if key else None
+        pres = self._pres
+        if pres is not None and key:
+            segment = self.s.segment_seconds
+            if (size is not None and size != pres.size) or (segment and t - pres.start >= segment):
+                self._close_presentation()
+                pres = None
+        if pres is None or not self._pres_on:
+            if not key:
+                self.stats.presentation_dropped_before_keyframe += 1
+                self._ask_presentation_keyframe()
+                return
+            if pres is None:
+                pres = self._open_presentation(t, size or DEFAULT_SIZE)
+            self._pres_on = True
+        pres.file.write("video", f.data, round((t - pres.start) * 1000))
+        self.stats.presentation_frames += 1
+
+    def _open_presentation(self, t: float, size: tuple[int, int]) -> _PresentationFile:
+        index = len(self.presentation_files)
+        name = f"{self.s.presentation_prefix}-{index:03d}.{EXTENSIONS[self.s.container]}"
+        media = MediaFile(
+            self.s.folder / name,
+            self.s.container,
+            video_size=size,
+            audio=False,
+            cluster_ms=self.s.cluster_ms,
+        )
+        entry: dict[str, Any] = {"file": name, "start": None, "width": size[0], "height": size[1]}
+        self.presentation_files.append(entry)
+        self._pres_starts.append(t)
+        self._pres = _PresentationFile(media, t, size, entry)
+        self._pres_on = False
+        self._event_record({"type": "presentation_file_started", "at": t, "file": name})
+        return self._pres
+
+    def _event_record(self, record: dict[str, Any]) -> None:
+        if self._timeline is not None:
+            self._timeline.add(record)
+
+    def _presentation_stopped(self, at: float) -> None:
+        self._pres_stopped_at = at
+        self._close_presentation()
+
+    def _close_presentation(self) -> None:
+        if self._pres is None:
+            return
+        try:
+            self._pres.file.close()
+        finally:
+            self._presentation_done()
+
+    def _presentation_done(self) -> None:
+        pres, self._pres = self._pres, None
+        self._pres_on = False
+        if pres is None:
+            return
+        f, entry = pres.file, pres.entry
+        entry["duration"] = round(max(f.end_ms - (f.first_ms or 0), 0) / 1000, 3)
+        entry["end_ms"] = f.end_ms
+        entry["packets"] = f.packets
+        try:
+            entry["bytes"] = f.path.stat().st_size
+        except OSError:
+            entry["bytes"] = f.bytes
+
+    # -- the end -------------------------------------------------------------------------
+
     def _close(self) -> None:
         end = self.clock()
         if self.error is None:
@@ -330,11 +466,19 @@ class Writer:
                 self._close_file()
             except StorageError as exc:
                 self._fail(exc)
+        if self.error is None:
+            try:
+                self._close_presentation()
+            except StorageError as exc:
+                self._fail(exc)
         timeline = self._timeline
         if timeline is None:
             return
         try:
             timeline.close(end)
+            # Start offsets on the timeline's axis (its origin may have come after the file).
+            for entry, start in zip(self.presentation_files, self._pres_starts, strict=True):
+                entry["start"] = timeline.t(start)
             media_end = max(
                 [f["start"] + f.get("end_ms", 0) / 1000 for f in self.files], default=0.0
             )
@@ -351,6 +495,13 @@ class Writer:
                     "dropped_backlog": self.stats.dropped_backlog,
                     "keyframe_requests": self.stats.keyframe_requests,
                     "clock_resyncs": {k: c.resyncs for k, c in self._clocks.items()},
+                    "presentation_files": self.presentation_files,
+                    "presentation_frames": self.stats.presentation_frames,
+                    "presentation_dropped_before_keyframe": (
+                        self.stats.presentation_dropped_before_keyframe
+                    ),
+                    "presentation_keyframe_requests": self.stats.presentation_keyframe_requests,
+                    "presentation_dropped_after_stop": self.stats.presentation_dropped_after_stop,
                     "error": None if self.error is None else str(self.error),
                 },
             )

@@ -1,5 +1,6 @@
 """The recorder on the local node: two talker bots (tones + test pattern) and a recording
-bot for 20 s; the recording is checked with ffprobe and by decoding it."""
+bot for 20 s; the recording is checked with ffprobe and by decoding it. And a presenter
+bot's slides (test pattern) recorded to their own file, marked in the timeline."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import pytest
 
 from agent.config import BotConfig, parse_config
 from agent.media.analysis import has_tone
+from agent.media.sources import TestPatternSource
 from agent.media.tap import EncodedFrame
 from agent.node import LocalNode, NodeConfig
 from agent.runtime.bot import Bot
+from agent.runtime.context import PluginContext
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
 from tests.unit.recorder_fixtures import RATE, decode_audio, decode_video, ffprobe
@@ -152,3 +155,84 @@ async def test_two_talkers_recorded(node: LocalNode, tmp_path: Path) -> None:
     assert [line["name"] for line in lines if line["type"] == "left"] == ["Bob"]
     png = (folder / "speakers.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+PRESENT_SECONDS = 3.0
+
+
+async def _in_call(bot: Bot) -> asyncio.Task[Any]:
+    task = asyncio.create_task(bot.run())
+    async with asyncio.timeout(15):
+        while bot.state.state != BotState.IN_CALL:
+            assert not task.done(), bot.state.history
+            await asyncio.sleep(0.05)
+    return task
+
+
+async def test_presentation_recorded_to_its_own_file(node: LocalNode, tmp_path: Path) -> None:
+    recorder = Recorder(None, RecorderConfig(output_dir=str(tmp_path), session_folder="p"))
+    rec_bot = Bot(
+        bot_config(
+            node,
+            "Recorder",
+            {"audio": "none", "video": "none", "receive_audio": True, "receive_video": True},
+            60,
+        ),
+        [recorder],
+    )
+    presenter = Bot(
+        bot_config(
+            node,
+            "Presenter",
+            {"audio": "tone:440", "video": "none", "receive_audio": False, "receive_video": False},
+            60,
+        )
+    )
+    bots = [rec_bot, presenter]
+    tasks = [await _in_call(bot) for bot in bots]
+    try:
+        await asyncio.sleep(1.0)
+        slides = TestPatternSource(fps=5)
+        ctx = PluginContext(presenter, "test")
+        await ctx.present(slides)
+        await asyncio.sleep(PRESENT_SECONDS)
+        await ctx.stop_presenting()
+        slides.stop()
+        await asyncio.sleep(1.0)
+        assert rec_bot.presentation is None
+    finally:
+        for bot in bots:
+            bot.request_leave()
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 20)
+    assert results[0].state == BotState.LEFT, results[0]
+
+    folder = tmp_path / "p"
+    (path,) = sorted(folder.glob("presentation-*.webm"))
+    assert path.name == "presentation-000.webm"
+    probe = ffprobe(path)
+    assert [(s["codec_name"], s["width"], s["height"]) for s in probe["streams"]] == [
+        ("vp8", 320, 240)
+    ]
+    counters = [c for _, c, _ in decode_video(path) if c is not None]
+    # The node re-sends the latest slide at 5 fps: counters go up (a slide may repeat).
+    assert len(counters) >= 2 * PRESENT_SECONDS, counters
+    assert counters == sorted(counters) and counters[-1] > counters[0], counters
+
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    marks = {ln["type"]: ln["t"] for ln in lines if ln["type"].startswith("presentation")}
+    assert set(marks) == {"presentation_start", "presentation_file_started", "presentation_stop"}
+    summary = json.loads((folder / "summary.json").read_text())
+    (entry,) = summary["presentation_files"]
+    assert entry["file"] == path.name
+    # The file starts on the timeline's axis just after the start mark (the receive call is
+    # placed then) and lasts until about the stop mark.
+    assert entry["start"] == pytest.approx(marks["presentation_file_started"], abs=0.01)
+    assert 0 <= entry["start"] - marks["presentation_start"] < 2.0, (entry, marks)
+    duration = float(probe["format"]["duration"])
+    assert abs(entry["start"] + duration - marks["presentation_stop"]) < 0.6, (entry, marks)
+    assert summary["presentations"][0] == pytest.approx(
+        [marks["presentation_start"], marks["presentation_stop"]], abs=0.01
+    )
+    # The main recording is there too, and the presentation is not in it.
+    (main,) = sorted(folder.glob("recording-*.webm"))
+    assert sorted(s["codec_name"] for s in ffprobe(main)["streams"]) == ["opus", "vp8"]

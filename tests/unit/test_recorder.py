@@ -3,6 +3,7 @@ ffprobe and by decoding what it wrote."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
@@ -26,6 +27,7 @@ from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
 from agent.media.tap import EncodedFrame
+from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
 from plugins.recorder.clock import StreamClock
@@ -381,3 +383,160 @@ async def test_disk_full_is_a_storage_error_and_keeps_what_was_written(tmp_path:
     assert abs(float(ffprobe(first)["format"]["duration"]) - 2.0) < 0.5
     summary = json.loads((folder / "summary.json").read_text())
     assert "recording-001.webm" in summary["error"]
+
+
+# -- presentation -------------------------------------------------------------------------
+
+SLIDE_FPS = 5
+
+
+def _slides(clip: Clip, start: float, skip: int = 0) -> list[PresentationMedia]:
+    """The clip's frames from `skip` on as the presentation call delivers them."""
+    tail = Clip(clip.frames[skip:], clip.clock_rate, clip.codec, clip.kind)
+    # RTP timestamps relative to the stream's first frame (as aiortc hands them over).
+    shift = {"video": -tail.frames[0][0]}
+    return [PresentationMedia(f) for f in feed([tail], start, ts_offset=shift)]
+
+
+def _merge(*streams: Iterable[object], script: dict[float, list[object]]) -> list[object]:
+    """Frames (PresentationMedia or EncodedFrame) in arrival order, events at their times."""
+    frames: list[Any] = [f for s in streams for f in s]
+    frames.sort(key=lambda f: (f.frame if isinstance(f, PresentationMedia) else f).arrival)
+    items: list[object] = []
+    pending = sorted(script.items())
+    for f in frames:
+        arrival = (f.frame if isinstance(f, PresentationMedia) else f).arrival
+        while pending and arrival - T0 >= pending[0][0]:
+            items += pending.pop(0)[1]
+        items.append(f)
+    for _, events in pending:
+        items += events
+    return items
+
+
+async def test_presentation_goes_to_its_own_files_on_the_same_clock(tmp_path: Path) -> None:
+    # Main media for 8 s. A first presentation (640x480 slides at 5 fps) from 1.5 s to
+    # 4.5 s whose call delivers frames from 2.0 s on, starting mid-GOP (the first keyframe
+    # is slide 5, at 2.4 s); a second one (320x240, RTP timestamps from 0 again) from 5.0 s
+    # to 7.0 s. A last frame of the first one (a keyframe) is still queued behind its stop.
+    first = vp8_clip(11, fps=SLIDE_FPS, width=640, height=480, gop=5)
+    second = vp8_clip(9, fps=SLIDE_FPS, gop=50)
+    slides_1 = _slides(first, T0 + 2.0 - 3 / SLIDE_FPS, skip=3)
+    slides_2 = _slides(second, T0 + 5.2)
+    straggler = slides_1.pop()
+    alice = _person("a-1", "Alice")
+    items = _merge(
+        feed([vp8_clip(120, gop=30), opus_clip(8.0)], T0),
+        slides_1,
+        slides_2,
+        script={
+            1.5: [PresentationStart(presenter_name="Alice", presenter_uuid="a-1")],
+            4.5: [PresentationStop(), straggler],
+            5.0: [PresentationStart(presenter_name="Alice", presenter_uuid="a-1")],
+            7.0: [PresentationStop()],
+            0.0: [Joined(alice)],
+        },
+    )
+    rec, clock, _ = make(tmp_path)
+    assert rec.wants_presentation
+    folder = await run(rec, clock, items)
+
+    assert [p.name for p in media(folder)] == [
+        "presentation-000.webm",
+        "presentation-001.webm",
+        "recording-000.webm",
+    ]
+    pres = [folder / "presentation-000.webm", folder / "presentation-001.webm"]
+    for path, size in zip(pres, [(640, 480), (320, 240)], strict=True):
+        (stream,) = ffprobe(path)["streams"]
+        assert (stream["codec_name"], stream["width"], stream["height"]) == ("vp8", *size)
+    assert counters(pres[0]) == list(range(5, 10))  # from the keyframe; not the straggler
+    assert counters(pres[1]) == list(range(9))
+    assert abs(float(ffprobe(pres[0])["format"]["duration"]) - 1.0) < 0.3  # 5 slides
+
+    summary = json.loads((folder / "summary.json").read_text())
+    files = summary["presentation_files"]
+    assert [f["file"] for f in files] == [p.name for p in pres]
+    assert [f["start"] for f in files] == pytest.approx([2.4, 5.2], abs=0.05)
+    assert [f["packets"] for f in files] == [5, 9]
+    assert summary["presentation_frames"] == 14
+    assert summary["presentation_dropped_after_stop"] == 1
+    assert summary["presentation_dropped_before_keyframe"] == 2
+    assert summary["frames"] == {"audio": len(opus_clip(8.0).frames), "video": 120}
+    assert summary["presentations"] == [
+        pytest.approx([1.5, 4.5], abs=0.05),
+        pytest.approx([5.0, 7.0], abs=0.05),
+    ]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    marks = [(ln["type"], ln["t"], ln.get("file")) for ln in lines if "presentation" in ln["type"]]
+    assert [m[0] for m in marks] == [
+        "presentation_start",
+        "presentation_file_started",
+        "presentation_stop",
+        "presentation_start",
+        "presentation_file_started",
+        "presentation_stop",
+    ]
+    assert [m[1] for m in marks] == pytest.approx([1.5, 2.4, 4.5, 5.0, 5.2, 7.0], abs=0.05)
+    # A presentation frame at media time x of a file is at timeline time start + x.
+    t_first = decode_video(pres[1])[0][0]
+    assert files[1]["start"] + t_first == pytest.approx(5.2, abs=0.05)
+
+
+async def test_presentation_segments_and_size_changes(tmp_path: Path) -> None:
+    small = vp8_clip(25, fps=SLIDE_FPS, gop=5)  # keyframes at 0.5, 1.5, ... 4.5 s
+    big = vp8_clip(10, fps=SLIDE_FPS, width=640, height=480, gop=50)
+    slides = _slides(small, T0 + 0.5)
+    # The presenter's picture grows at 5.5 s (same stream: timestamps run on).
+    for f in feed([big], T0 + 5.5, ts_offset={"video": 5 * 90000}):
+        slides.append(PresentationMedia(f))
+    rec, clock, _ = make(tmp_path, segment_seconds=1.5)
+    folder = await run(rec, clock, _merge(feed([opus_clip(7.0)], T0), slides, script={}))
+    names = [p.name for p in media(folder) if p.name.startswith("presentation")]
+    # At 0.5 s, at the first keyframe >= 1.5 s later (2.5 s), again (4.5 s), new size (5.5 s).
+    assert names == [f"presentation-00{i}.webm" for i in range(4)]
+    summary = json.loads((folder / "summary.json").read_text())
+    starts = [f["start"] for f in summary["presentation_files"]]
+    assert starts == pytest.approx([0.5, 2.5, 4.5, 5.5], abs=0.05)
+    assert [f["width"] for f in summary["presentation_files"]] == [320, 320, 320, 640]
+    assert summary["presentation_frames"] == 35
+
+
+@pytest.mark.parametrize("config", [{"record_presentation": False}, {"audio_only": True}])
+async def test_presentation_not_recorded_when_off(tmp_path: Path, config: dict[str, Any]) -> None:
+    rec, clock, _ = make(tmp_path, **config)
+    assert not rec.wants_presentation and Recorder.wants_presentation
+    slides = _slides(vp8_clip(10, fps=SLIDE_FPS), T0 + 0.5)
+    folder = await run(rec, clock, _merge(feed([opus_clip(3.0)], T0), slides, script={}))
+    assert [p.name for p in media(folder)] == ["recording-000.webm"]
+    assert json.loads((folder / "summary.json").read_text())["presentation_files"] == []
+
+
+async def test_presentation_waits_for_a_keyframe_after_resume(tmp_path: Path) -> None:
+    asked: list[int] = []
+    cfg = RecorderConfig(output_dir=str(tmp_path), session_folder="s")
+    clock = FakeClock()
+    rec = Recorder(
+        Context(), cfg, request_presentation_keyframe=lambda: asked.append(1), clock=clock
+    )
+    slides = _slides(vp8_clip(25, fps=SLIDE_FPS, gop=10), T0)
+    await rec.start()
+    for item in _merge(feed([opus_clip(5.0)], T0), slides, script={}):
+        frame = item.frame if isinstance(item, PresentationMedia) else item
+        assert isinstance(frame, EncodedFrame)
+        clock.now = frame.arrival
+        if frame.arrival - T0 >= 1.0 and not rec.writer.paused and not asked:  # type: ignore[union-attr]
+            rec.pause()
+            await _settle(rec)
+        if frame.arrival - T0 >= 1.5 and rec.writer.paused:  # type: ignore[union-attr]
+            rec.resume()
+            await _settle(rec)
+        await rec.handle(item)
+    await rec.flush()
+    await asyncio.sleep(0.05)  # the request goes through the event loop
+    await rec.stop()
+    assert rec.folder is not None
+    (path,) = [p for p in media(rec.folder) if p.name.startswith("presentation")]
+    # 0..4 before the pause; after it, slides from the next keyframe (10) on.
+    assert counters(path) == [0, 1, 2, 3, 4, *range(10, 25)]
+    assert asked  # the recorder asked for one (through the given callable)
