@@ -102,6 +102,9 @@ class BotConfig(_Strict):
     pin: SecretStr | None = None
     pin_env: str | None = None
     pin_file: Path | None = None
+    #: The role the bot means to have: `host` needs a PIN; `guest` joins without one where
+    #: guests need none. The node decides (by the PIN); a different outcome is logged.
+    role: Literal["host", "guest"] | None = None
     #: Virtual Reception: the alias to be forwarded to.
     extension: str | None = None
     call_tag: str | None = None
@@ -116,6 +119,8 @@ class BotConfig(_Strict):
         sources = [s for s in ("pin", "pin_env", "pin_file") if getattr(self, s) is not None]
         if len(sources) > 1:
             raise ValueError(f"give at most one of pin, pin_env, pin_file (got {sources})")
+        if self.role == "host" and not sources:
+            raise ValueError("role host needs a host PIN (pin, pin_env or pin_file)")
         return self
 
     def resolve_pin(self) -> str | None:

@@ -292,6 +292,11 @@ class Bot:
             return False
         self.session = session
         self.own_uuids.add(session.participant_uuid)
+        wanted = {"host": "HOST", "guest": "GUEST"}.get(cfg.role or "")
+        if wanted is not None and session.role != wanted:
+            log.warning(
+                "joined %s as %s, not as the configured %s", cfg.alias, session.role, cfg.role
+            )
         if session.in_waiting_room:
             self.state.to(BotState.WAITING_ROOM)
         else:

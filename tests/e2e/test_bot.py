@@ -344,3 +344,21 @@ async def test_leaves_when_the_hosts_have_left(node: LocalNode) -> None:
         assert not task.done()
     result = await asyncio.wait_for(task, 10)
     assert result.state == BotState.LEFT and result.detail == "All hosts left"
+
+
+async def test_recorder_storage_failure_fails_the_bot_with_reason_storage(
+    node: LocalNode, tmp_path: Any
+) -> None:
+    from agent.runtime.launch import build_plugins
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the recordings folder should be")
+    cfg = config(
+        node,
+        media={"receive_audio": True},
+        plugins=[{"name": "recorder", "config": {"output_dir": str(blocker)}}],
+    )
+    result = await asyncio.wait_for(Bot(cfg, build_plugins(cfg)).run(), 15)
+    assert result.state == BotState.FAILED and result.reason == FailureReason.STORAGE
+    assert result.exit_code == EXIT_CODES[FailureReason.STORAGE]
+    assert "TestBot" not in await names_in(node, "meet")

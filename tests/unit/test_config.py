@@ -80,3 +80,9 @@ def test_pattern_size_and_rate_are_configurable() -> None:
         track.stop()
     with pytest.raises(ConfigError, match=r"media\.video"):
         parse_config({"node": "http://n", "alias": "a", "media": {"video": "pattern:big"}})
+
+
+def test_host_role_needs_a_pin() -> None:
+    with pytest.raises(ConfigError, match="role host needs a host PIN"):
+        parse_config({"node": "http://n", "alias": "a", "role": "host"})
+    assert parse_config({"node": "http://n", "alias": "a", "role": "guest"}).role == "guest"
