@@ -262,8 +262,7 @@ class NodeContext:
     def start_presentation(
         self, conference: ConferenceState, participant: ParticipantState
     ) -> None:
-        """`participant` presents (a `present: "send"` call without a prior take_floor):
-        the same events take_floor sends."""
+        """`participant` presents (take_floor, or a `present: "send"` call without one)."""
         if conference.presenter == participant.uuid:
             return
         previous = conference.participants.get(conference.presenter or "")
@@ -284,7 +283,7 @@ class NodeContext:
         )
 
     def stop_presentation(self, conference: ConferenceState, participant: ParticipantState) -> None:
-        """`participant`'s presentation ended (its send call went): as release_floor."""
+        """`participant` stopped presenting (release_floor, or its send call went)."""
         if conference.presenter != participant.uuid:
             return
         conference.presenter = None

@@ -144,37 +144,17 @@ async def dtmf(request: web.Request) -> web.Response:
 
 
 async def take_floor(request: web.Request) -> web.Response:
-    _ctx, auth, target = _target(request, self_allowed=True)
+    ctx, auth, target = _target(request, self_allowed=True)
     conference = auth.conference
     if not target.is_host and not conference.service.guests_can_present:
         raise ApiError(403, "Presentation rejected")
-    previous = conference.participants.get(conference.presenter or "")
-    if previous is not None and previous is not target:
-        previous.is_presenting = False
-        conference.publish_participant(previous, "participant_update")
-    conference.presenter = target.uuid
-    target.is_presenting = True
-    conference.publish_participant(target, "participant_update")
-    conference.events.publish(
-        "presentation_start",
-        {
-            "presenter_name": target.display_name,
-            "presenter_uri": target.uri,
-            "presenter_uuid": target.uuid,
-        },
-        exclude=(target.uuid,),
-    )
+    ctx.start_presentation(conference, target)
     return web.json_response({"status": "success", "result": None})
 
 
 async def release_floor(request: web.Request) -> web.Response:
-    _ctx, auth, target = _target(request, self_allowed=True)
-    conference = auth.conference
-    if conference.presenter == target.uuid:
-        conference.presenter = None
-        target.is_presenting = False
-        conference.publish_participant(target, "participant_update")
-        conference.events.publish("presentation_stop", None, exclude=(target.uuid,))
+    ctx, auth, target = _target(request, self_allowed=True)
+    ctx.stop_presentation(auth.conference, target)
     return web.json_response({"status": "success", "result": None})
 
 

@@ -15,11 +15,10 @@ from .status import (
     PROTOCOLS,
     QUALITY_LABELS,
     SERVICE_TYPES,
-    as_float,
-    as_int,
     classify,
     iso,
 )
+from .streams import stream_counters, video_size
 from .tastypie import ALL, Resource
 
 HISTORY = "/api/admin/history/v1"
@@ -59,8 +58,6 @@ class HistoryView:
         self, raw: dict[str, Any], participant_uri: str, end: float
     ) -> HistoryMediaStream:
         kind = raw.get("stream_type") or "audio"
-        media = self.ctx.config.media
-        video_size = f"{media.video_width}x{media.video_height}" if kind == "video" else ""
         stream_id = _stream_id(raw)
         return HistoryMediaStream(
             id=stream_id,
@@ -70,18 +67,7 @@ class HistoryView:
             stream_type=kind,
             start_time=iso(raw.get("start_time")),
             end_time=iso(raw.get("end_time") or end),
-            rx_bitrate=as_int(raw.get("rx_bitrate")),
-            rx_codec=raw.get("rx_codec") or "",
-            rx_packet_loss=as_float(raw.get("rx_packet_loss")),
-            rx_packets_lost=as_int(raw.get("rx_packets_lost")),
-            rx_packets_received=as_int(raw.get("rx_packets_received")),
-            rx_resolution="",
-            tx_bitrate=as_int(raw.get("tx_bitrate")),
-            tx_codec=raw.get("tx_codec") or "",
-            tx_packet_loss=as_float(raw.get("tx_packet_loss")),
-            tx_packets_lost=as_int(raw.get("tx_packets_lost")),
-            tx_packets_sent=as_int(raw.get("tx_packets_sent")),
-            tx_resolution=video_size if raw.get("tx_packets_sent") else "",
+            **stream_counters(raw, video_size(self.ctx.config.media, kind)),
             resource_uri=f"{HISTORY}/media_stream/{stream_id}/",
         )
 

@@ -24,7 +24,7 @@ from .models import (
     SystemLocationStatus,
     WorkerVmStatus,
 )
-from .streams import participant_streams
+from .streams import as_float, as_int, participant_streams, stream_counters, video_size
 from .tastypie import ALL, Resource
 
 STATUS = "/api/admin/status/v1"
@@ -75,15 +75,6 @@ def classify(streams: list[dict[str, Any]], started: float, now: float) -> int:
             level = min(level + 1, 4)
         worst = max(worst, level)
     return worst
-
-
-def as_int(value: Any) -> int:
-    """A figure of `media_stats` (None before the first report) as the API's integer."""
-    return round(value) if isinstance(value, int | float) else 0
-
-
-def as_float(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 @dataclass
@@ -206,28 +197,15 @@ class StatusView:
 
     def media_stream(self, raw: dict[str, Any]) -> MediaStreamStatus:
         kind = raw.get("stream_type") or "audio"
-        media = self.ctx.config.media
-        video_size = f"{media.video_width}x{media.video_height}" if kind == "video" else ""
         return MediaStreamStatus(
             id=str(raw.get("stream_id", "")),
             node=self.node_ip,
             type=kind,
             start_time=iso(raw.get("start_time")),
             end_time=iso(raw.get("end_time")),
-            rx_bitrate=as_int(raw.get("rx_bitrate")),
-            rx_codec=raw.get("rx_codec") or "",
             rx_jitter=as_float(raw.get("rx_jitter")),
-            rx_packet_loss=as_float(raw.get("rx_packet_loss")),
-            rx_packets_lost=as_int(raw.get("rx_packets_lost")),
-            rx_packets_received=as_int(raw.get("rx_packets_received")),
-            rx_resolution="",
-            tx_bitrate=as_int(raw.get("tx_bitrate")),
-            tx_codec=raw.get("tx_codec") or "",
             tx_jitter=as_float(raw.get("tx_jitter")),
-            tx_packet_loss=as_float(raw.get("tx_packet_loss")),
-            tx_packets_lost=as_int(raw.get("tx_packets_lost")),
-            tx_packets_sent=as_int(raw.get("tx_packets_sent")),
-            tx_resolution=video_size if raw.get("tx_packets_sent") else "",
+            **stream_counters(raw, video_size(self.ctx.config.media, kind)),
         )
 
     async def media_streams(self, participant_id: str) -> list[dict[str, Any]] | None:

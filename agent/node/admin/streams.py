@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import MediaConfig
 from ..media_stats import media_stats
 from ..state import CallState, ParticipantState
 
@@ -20,3 +21,36 @@ async def participant_streams(participant: ParticipantState) -> list[dict[str, A
     for call in list(participant.calls.values()):
         streams.extend(await call_streams(call))
     return streams
+
+
+def as_int(value: Any) -> int:
+    """A figure of `media_stats` (None before the first report) as the API's integer."""
+    return round(value) if isinstance(value, int | float) else 0
+
+
+def as_float(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def video_size(media: MediaConfig, kind: str) -> str:
+    """The resolution the node sends on a video stream ("" for audio)."""
+    return f"{media.video_width}x{media.video_height}" if kind == "video" else ""
+
+
+def stream_counters(raw: dict[str, Any], video_size: str) -> dict[str, Any]:
+    """The rx/tx fields that status and history media streams share, from `media_stats`."""
+    sent = raw.get("tx_packets_sent")
+    return {
+        "rx_bitrate": as_int(raw.get("rx_bitrate")),
+        "rx_codec": raw.get("rx_codec") or "",
+        "rx_packet_loss": as_float(raw.get("rx_packet_loss")),
+        "rx_packets_lost": as_int(raw.get("rx_packets_lost")),
+        "rx_packets_received": as_int(raw.get("rx_packets_received")),
+        "rx_resolution": "",
+        "tx_bitrate": as_int(raw.get("tx_bitrate")),
+        "tx_codec": raw.get("tx_codec") or "",
+        "tx_packet_loss": as_float(raw.get("tx_packet_loss")),
+        "tx_packets_lost": as_int(raw.get("tx_packets_lost")),
+        "tx_packets_sent": as_int(sent),
+        "tx_resolution": video_size if sent else "",
+    }
