@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._proc import cpu_seconds, rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 SECONDS = float(os.environ.get("PEXBOT_BENCH_BOTS_MEDIA_SECONDS", "10"))
 WARMUP = 2.0
@@ -49,13 +51,7 @@ REF_DECODE_CPU_PER_BOT = 100 / 14
 REF_DECODE_MB_PER_BOT = 5.0
 # A receiver that gets less than this share of the nominal frame rate is not "receiving".
 MIN_RATE_SHARE = 0.5
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 NODE_CMD = [sys.executable, "-m", "agent.cli", "node"]
-
-
-def _cpu_seconds(pid: int | str) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 def _status(field: str) -> int:
@@ -64,10 +60,6 @@ def _status(field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise KeyError(field)
-
-
-def _rss_mb() -> float:
-    return _status("VmRSS") / 1024
 
 
 def _vp8_size(data: bytes) -> tuple[int, int] | None:
@@ -149,7 +141,7 @@ async def _receive(url: str, bots: int, decode: bool, seconds: float, node_pid: 
     from agent.config import parse_config
     from agent.runtime.bot import Bot
 
-    base_rss = _rss_mb()
+    base_rss = rss_mb()
     t_start = time.monotonic()
     counters = [_counter_plugin() for _ in range(bots)] if decode else []
     fleet = []
@@ -220,13 +212,13 @@ async def _receive(url: str, bots: int, decode: bool, seconds: float, node_pid: 
             undo()
         await asyncio.sleep(WARMUP)
         f0, b0 = frames(), received_bytes()
-        c0, n0, w0 = time.process_time(), _cpu_seconds(node_pid), time.monotonic()
+        c0, n0, w0 = time.process_time(), cpu_seconds(node_pid), time.monotonic()
         d0 = [(c.audio, c.video) for c in counters]
         await asyncio.sleep(seconds)
         wall = time.monotonic() - w0
         out["cpu"] = 100 * (time.process_time() - c0) / wall
-        out["node_cpu"] = 100 * (_cpu_seconds(node_pid) - n0) / wall
-        out["rss"] = _rss_mb()
+        out["node_cpu"] = 100 * (cpu_seconds(node_pid) - n0) / wall
+        out["rss"] = rss_mb()
         f1 = frames()
         out["kbps"] = 8 * (received_bytes() - b0) / wall / bots / 1000
         out["audio_fps"] = [(b[0] - a[0]) / wall for a, b in zip(f0, f1, strict=True)]

@@ -15,17 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._proc import rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MB_PER_BOT = 2.0
 BOTS = int(os.environ.get("PEXBOT_BENCH_FLEET_BOTS", "100"))
 SECONDS = float(os.environ.get("PEXBOT_BENCH_FLEET_SECONDS", "60"))
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _fleet_file(directory: Path, node: str, bots: int, seconds: float) -> Path:
@@ -58,7 +53,7 @@ def _run_fleet(path: Path, seconds: float) -> tuple[float, str, int]:
         text=True,
     )
     time.sleep(max(1.0, seconds - 3.0))
-    rss = _rss_mb(proc.pid)
+    rss = rss_mb(proc.pid)
     out, _ = proc.communicate(timeout=seconds + 60)
     return rss, out, proc.returncode
 

@@ -12,7 +12,6 @@ of one core) and RSS are sampled over `SECONDS`. Everything stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import aiohttp
 from agent.media.ice import IceSettings
 from agent.media.peer import MediaPeer
 from agent.media.sources import TestPatternSource, ToneSource
+from bench._proc import cpu_seconds, rss_mb
 
 SIZES = (2, 5, 10)
 SECONDS = 5.0
@@ -32,19 +32,6 @@ WARMUP = 1.5
 TARGET_CPU_AT_10 = 120.0  # % of one core
 NODE_CMD = [sys.executable, "-m", "agent.cli"]  # the node under test, as a user runs it
 REPO = Path(__file__).resolve().parents[1]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class _Participant:
@@ -113,13 +100,13 @@ async def _round(http: aiohttp.ClientSession, api: str, pid: int, n: int) -> dic
         await asyncio.gather(*(p.join() for p in people))
         await asyncio.sleep(WARMUP)
         frames0, lost0 = _received(people), await _audio_lost(people)
-        cpu0, own0, wall0 = _cpu_seconds(pid), time.process_time(), time.monotonic()
+        cpu0, own0, wall0 = cpu_seconds(pid), time.process_time(), time.monotonic()
         await asyncio.sleep(SECONDS)
         wall = time.monotonic() - wall0
         frames1, lost1 = _received(people), await _audio_lost(people)
         return {
-            "cpu": 100 * (_cpu_seconds(pid) - cpu0) / wall,
-            "rss": _rss_mb(pid),
+            "cpu": 100 * (cpu_seconds(pid) - cpu0) / wall,
+            "rss": rss_mb(pid),
             "clients_cpu": 100 * (time.process_time() - own0) / wall,
             # What each participant got from the node: shows whether the node keeps pace
             # (50 audio frames/s, 15 video frames/s when it does).
@@ -143,7 +130,7 @@ async def _run() -> list[tuple[int, dict[str, float]]]:
         assert proc.stdout is not None
         base = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
         api = f"{base}/api/client/v2/conferences/meet"
-        idle_rss = _rss_mb(proc.pid)
+        idle_rss = rss_mb(proc.pid)
         print(f"  node idle RSS {idle_rss:6.1f} MB")
         results = []
         async with aiohttp.ClientSession() as http:

@@ -37,6 +37,7 @@ from agent.config import parse_config
 from agent.media.tap import EncodedFrame
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
+from bench._proc import cpu_seconds, rss_mb
 from plugins.recorder import Recorder, RecorderConfig
 from tests.unit.recorder_fixtures import feed, opus_clip, vp8_clip
 
@@ -201,19 +202,6 @@ MACHINE_SATURATED = 0.95
 #: Cores used by processes outside the benchmark above which the run is flagged as noisy.
 OTHERS_NOISE = 0.25
 REPO = Path(__file__).resolve().parents[1]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def _rss_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _machine_busy() -> tuple[float, float]:
@@ -249,7 +237,7 @@ def _tap_frames(bot: Any) -> dict[str, int]:
 
 async def _bots_child(base_url: str, n: int, folder: str) -> dict[str, Any]:
     """The measured process: N recording bots; prints MEASURE/MEASURED marks for the parent."""
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     bots: list[Bot] = []
     recorders: list[_CountingRecorder] = []
     for i in range(n):
@@ -291,7 +279,7 @@ async def _bots_child(base_url: str, n: int, folder: str) -> dict[str, Any]:
     wall = time.monotonic() - w0
     cpu = (time.process_time() - c0) / wall
     print("MEASURED", flush=True)
-    rss = _rss_mb()
+    rss = rss_mb()
     frames1 = [_tap_frames(b) for b in bots]
     lost1 = [await _rtp_lost(b) for b in bots]
     for b in bots:
@@ -380,7 +368,7 @@ async def _bots_step(base_url: str, n: int, pids: dict[str, int], folder: str) -
         async for raw in proc.stdout:
             line = raw.decode().strip()
             if line in ("MEASURE", "MEASURED"):
-                cpus = {name: _proc_cpu(pid) for name, pid in pids.items()}
+                cpus = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 marks[line] = (cpus, _machine_busy(), time.monotonic())
             elif line.startswith("RESULT "):
                 result = json.loads(line[7:])
