@@ -42,3 +42,18 @@ def test_every_endpoint_is_reachable_from_the_client_classes() -> None:
             n for n, v in vars(infinity.endpoints).items() if v is endpoint and n.isupper()
         )
         assert f"ep.{constant}" in source, f"no client method for {key}"
+
+
+def test_top_level_surface_for_plugin_authors() -> None:
+    import agent
+
+    for name in agent.__all__:
+        assert getattr(agent, name) is not None, name
+    assert agent.Plugin.__module__ == "agent.runtime.plugins"
+    assert agent.events.Stage.name == "stage"
+
+
+def test_agent_all_matches_the_lazy_exports() -> None:
+    import agent
+
+    assert agent.__all__ == sorted(agent._EXPORTS)
