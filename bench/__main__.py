@@ -27,6 +27,11 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "recorder: recording bots (audio + 640x480 video) one process sustains",
         recorder.bench_recorder_bots,
     ),
+    (
+        "recorder_sync",
+        "recorder: A/V sync and gap lengths over a simulated hour, drifting sender clock",
+        recorder.bench_recorder_sync,
+    ),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
     ("bots_media", "receive-only media bots: CPU and RSS, 1 vs 10", bots_media.bench_bots_media),
 ]

@@ -40,6 +40,7 @@ from agent.runtime.states import BotState
 from bench._proc import cpu_seconds, rss_mb
 from plugins.recorder import Recorder, RecorderConfig
 from tests.unit.recorder_fixtures import feed, opus_clip, vp8_clip
+from tests.unit.test_recorder_sync import Gap, simulate
 
 MEDIA_SECONDS = 15
 FPS = 30
@@ -513,6 +514,54 @@ def bench_recorder_bots() -> bool:
             "the machine was not quiet, the figures understate what it sustains"
         )
     return True
+
+
+# -- A/V sync over an hour ------------------------------------------------------------------
+
+SYNC_MINUTES = 60
+SYNC_PPM = (200.0, -200.0, 50.0, -50.0)
+SYNC_TARGET = 0.040  # s, |click - flash| at every minute
+GAP_TARGET = 0.050  # s, |measured - true| gap length
+#: Sender seconds: lost 3 s (RTP timestamps run on) and re-calls (timestamps restart at 0).
+SYNC_GAPS = [
+    Gap(620.0, 3.0, recall=False),
+    Gap(1520.0, 3.0, recall=True),
+    Gap(2420.0, 3.0, recall=False),
+    Gap(3140.0, 5.0, recall=True),
+]
+
+
+def bench_recorder_sync() -> bool:
+    """One simulated hour per drift through the writer (injected clock, no real time):
+    jitter 0-30 ms, 200-300 ms stalls, the gaps above; the file read back."""
+    ok = True
+    gaps = ", ".join(f"{g.length:.0f} s" + (" re-call" if g.recall else "") for g in SYNC_GAPS)
+    print(
+        f"  {SYNC_MINUTES} min of Opus + VP8 (15 fps) per run, jitter 0-30 ms, 200-300 ms "
+        f"stalls, gaps {gaps}"
+    )
+    for ppm in SYNC_PPM:
+        with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+            r = simulate(Path(tmp), SYNC_MINUTES, ppm, SYNC_GAPS)
+        ms = sorted(o * 1000 for o in r.offsets)
+        errors = ", ".join(f"{e * 1000:+.1f}" for e in r.gap_errors)
+        run_ok = (
+            not r.missing
+            and len(r.offsets) == SYNC_MINUTES
+            and r.max_offset <= SYNC_TARGET
+            and r.max_gap_error <= GAP_TARGET
+        )
+        ok = ok and run_ok
+        print(
+            f"  {ppm:+5.0f} ppm: A/V offset per minute ({len(ms)} of {SYNC_MINUTES}) "
+            f"min {ms[0]:+.1f} / median {ms[len(ms) // 2]:+.1f} / max {ms[-1]:+.1f} ms, "
+            f"max |offset| {r.max_offset * 1000:.1f} ms (target <= {SYNC_TARGET * 1000:.0f} ms); "
+            f"gap errors (audio, then video) [{errors}] ms (target <= {GAP_TARGET * 1000:.0f} ms); "
+            f"clock resyncs {r.resyncs}; {r.frames} frames in {r.seconds:.1f} s"
+            f"{'' if run_ok else '  MISSED'}"
+            + (f"; minutes without click/flash: {r.missing}" if r.missing else "")
+        )
+    return ok
 
 
 if __name__ == "__main__":
