@@ -55,6 +55,9 @@ class RecorderConfig(BaseModel):
     audio_only: bool = False
     #: Start a new file at the first keyframe after this many seconds (names sort).
     segment_seconds: float | None = Field(default=None, gt=0)
+    #: Start a new file once the current one holds this many bytes (with segment_seconds:
+    #: whichever comes first).
+    segment_bytes: int | None = Field(default=None, ge=10_000)
     autostart: bool = True
     start_paused: bool = False
     #: Seconds of audio to hold while waiting for the first video keyframe.
@@ -125,6 +128,7 @@ class Recorder(Plugin[RecorderConfig]):
                 container=cfg.container,
                 audio_only=cfg.audio_only,
                 segment_seconds=cfg.segment_seconds,
+                segment_bytes=cfg.segment_bytes,
                 video_wait=cfg.video_wait,
                 cluster_ms=cfg.cluster_ms,
             ),

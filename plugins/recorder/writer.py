@@ -61,6 +61,7 @@ class WriterSettings:
     container: Container = "webm"
     audio_only: bool = False
     segment_seconds: float | None = None
+    segment_bytes: int | None = None
     video_wait: float = 2.0
     cluster_ms: int = 1000
     max_backlog: int = 3000
@@ -124,6 +125,7 @@ class Writer:
         self._clocks: dict[str, StreamClock] = {}
         self._file: MediaFile | None = None
         self._file_start = 0.0
+        self._due_at: float | None = None  # when the current file became due to roll over
         self._video_on = False  # video written in this file since its keyframe
         self._video_seen = False
         self._audio_buffer: list[_Buffered] = []
@@ -271,9 +273,11 @@ class Writer:
         if self._file is None:
             self._open_when_ready(kind, t, f.data, duration_ms, key)
             return
-        if self.s.segment_seconds and t - self._file_start >= self.s.segment_seconds:
+        if self._segment_due(t):
+            due_at = self._due_at = t if self._due_at is None else self._due_at
             has_video = "video" in self._file.kinds
-            late = t - self._file_start >= self.s.segment_seconds + 5
+            # Wait for a keyframe to start the next file with; give up waiting after 5 s.
+            late = t - due_at >= 5
             if not has_video or key or late:
                 size = vp8_size(f.data) if key else None
                 self._close_file()
@@ -281,6 +285,13 @@ class Writer:
             else:
                 self._ask_keyframe()
         self._write(kind, t, f.data, duration_ms, key)
+
+    def _segment_due(self, t: float) -> bool:
+        assert self._file is not None
+        seconds, size = self.s.segment_seconds, self.s.segment_bytes
+        return bool(
+            (seconds and t - self._file_start >= seconds) or (size and self._file.bytes >= size)
+        )
 
     def _open_when_ready(self, kind: str, t: float, data: bytes, dur: int, key: bool) -> None:
         if self.s.audio_only:
@@ -314,6 +325,7 @@ class Writer:
             self.s.folder / name, self.s.container, video_size=video, cluster_ms=self.s.cluster_ms
         )
         self._file_start = t
+        self._due_at = None
         self._video_on = False
         assert self._timeline is not None
         self._timeline.set_origin(t)

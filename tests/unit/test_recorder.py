@@ -257,6 +257,20 @@ async def test_segments_and_matroska(tmp_path: Path) -> None:
     assert [f["start"] for f in files] == pytest.approx([0.0, 2.0, 4.0], abs=0.1)
 
 
+async def test_segments_by_size(tmp_path: Path) -> None:
+    rec, clock, _ = make(tmp_path, segment_bytes=25_000)  # the whole clip is ~80 kB
+    folder = await run(rec, clock, feed([vp8_clip(75, gop=15), opus_clip(5.0)], T0))
+    paths = media(folder)
+    assert len(paths) >= 2 and [p.name for p in paths] == sorted(p.name for p in paths)
+    all_counters: list[int] = []
+    for p in paths[:-1]:
+        # Each file rolls over at the first keyframe after reaching the size.
+        assert p.stat().st_size >= 25_000
+    for p in paths:
+        all_counters += counters(p)
+    assert all_counters == list(range(75))
+
+
 async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
     rec, clock, _ = make(tmp_path)
     frames = list(feed([vp8_clip(90, gop=15), opus_clip(6.0)], T0))
