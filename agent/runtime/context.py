@@ -69,6 +69,12 @@ class PluginContext:
         """End the bot as `failed` with `reason` (it still leaves cleanly)."""
         self._bot.request_leave(detail, failure=reason)
 
+    async def request_presentation_keyframe(self) -> None:
+        """Ask the presenter for a keyframe on the presentation call (if one is up)."""
+        call = self._bot.presentation
+        if call is not None and call.peer is not None and "video" in call.peer.taps:
+            await call.peer.tap("video").request_keyframe()
+
     async def request_keyframe(self) -> None:
         """Ask the sender for a video keyframe (e.g. when a recording starts mid-stream)."""
         call = self._bot.call
