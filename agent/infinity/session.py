@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from ._backoff import Backoff
-from ._clock import Clock, SystemClock
+from ._clock import Clock, SystemClock, sleep_or_event
 from ._http import ApiClient
 from ._transport import Transport, TransportError
 from .client import ConferenceClient, ParticipantClient
@@ -322,7 +322,7 @@ class InfinitySession:
 
     async def _keepalive_loop(self, interval: float) -> None:
         while True:
-            await self._wait_or_requested(interval)
+            await sleep_or_event(self._clock, interval, self._refresh_requested)
             self._refresh_requested.clear()
             lost = await self._refresh_until_done(interval)
             if lost is not None:
@@ -330,16 +330,6 @@ class InfinitySession:
                 if self._lost is not None and not self._lost.done():
                     self._lost.set_result(lost)
                 return
-
-    async def _wait_or_requested(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
-        waiter = asyncio.ensure_future(self._refresh_requested.wait())
-        try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waiter):
-                task.cancel()
-            await asyncio.gather(sleeper, waiter, return_exceptions=True)
 
     async def _refresh_until_done(self, interval: float) -> TokenLost | None:
         backoff = Backoff(base=0.5, max_delay=max(1.0, interval), rng=self._rng)

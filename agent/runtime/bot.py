@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ..config import BotConfig
 from ..infinity._backoff import Backoff
-from ..infinity._clock import Clock, SystemClock
+from ..infinity._clock import Clock, SystemClock, sleep_or_event
 from ..infinity._http import ApiClient
 from ..infinity._transport import Transport, TransportError
 from ..infinity.client import ConferenceClient
@@ -237,7 +237,7 @@ class Bot:
                 self._rejoin_gap_start = self.clock.monotonic()
                 await self._drop_session()
                 self.rejoins += 1
-                await self._sleep_or_leave(backoff.next_delay())
+                await sleep_or_event(self.clock, backoff.next_delay(), self._leave)
                 if self._leave.is_set():
                     await self._leave_now(None, self._leave_reason, failed=False)
                     return
@@ -257,16 +257,6 @@ class Bot:
             }[outcome.kind]
             await self._leave_now(failure, outcome.detail, failed=failure is not None)
             return
-
-    async def _sleep_or_leave(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-        leaver = asyncio.ensure_future(self._leave.wait())
-        try:
-            await asyncio.wait({sleeper, leaver}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in (sleeper, leaver):
-                t.cancel()
-            await asyncio.gather(sleeper, leaver, return_exceptions=True)
 
     async def _join(self) -> bool:
         cfg = self.config
