@@ -151,7 +151,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    parser = argparse.ArgumentParser(prog="pexbot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="pexbot",
+        description="Headless conference bots for Pexip Infinity, and a local node to try them on.",
+        epilog="Start with `pexbot demo`; `pexbot COMMAND --help` for each command.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
 
@@ -170,7 +174,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     run.add_argument("--extension", help="Virtual Reception: alias to be forwarded to")
     run.add_argument("--call-tag", help="call tag")
     run.add_argument("--audio", help="silence | tone:HZ | file:PATH | none")
-    run.add_argument("--video", help="none | black | pattern | file:PATH")
+    run.add_argument("--video", help="none | black | pattern[:WxH[@FPS]] | file:PATH")
     run.add_argument("--plugin", action="append", help="plugin name (repeatable)")
     run.add_argument("--duration", type=float, help="leave after this many seconds")
     run.add_argument("--log-format", choices=["text", "json"])
