@@ -39,6 +39,7 @@ PAGE = SDK_DIR / "page.html"
 # The camera/microphone page of the media interop test (test_media_interop.py).
 MEDIA_PAGE = SDK_DIR / "media.html"
 BUNDLE = SDK_DIR / "dist" / "sdk.js"
+REPORT_JS = SDK_DIR / "report.js"
 
 INSTALL_HINT = (
     "run `make test` (it installs Debian chromium/nodejs/npm and builds the bundle), or by "
@@ -181,6 +182,7 @@ class PageServer:
         app.router.add_get("/page.html", self._page)
         app.router.add_get("/media.html", self._media_page)
         app.router.add_get("/sdk.js", self._bundle)
+        app.router.add_get("/report.js", self._report_js)
         app.router.add_post("/log", self._log)
         app.router.add_get("/gate/{name}", self._gate)
         app.router.add_get("/favicon.ico", self._no_content)
@@ -272,6 +274,9 @@ class PageServer:
         if not BUNDLE.is_file():
             raise web.HTTPNotFound(text=f"SDK bundle not built; {INSTALL_HINT}")
         return web.FileResponse(BUNDLE, headers={"Cache-Control": "no-store"})
+
+    async def _report_js(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(REPORT_JS, headers={"Cache-Control": "no-store"})
 
     async def _no_content(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
