@@ -367,14 +367,7 @@ class Writer:
         f, self._file = self._file, None
         if f is None or not self.files:
             return
-        entry = self.files[-1]
-        entry["duration"] = round(max(f.end_ms - (f.first_ms or 0), 0) / 1000, 3)
-        entry["end_ms"] = f.end_ms
-        entry["packets"] = f.packets
-        try:
-            entry["bytes"] = f.path.stat().st_size
-        except OSError:
-            entry["bytes"] = f.bytes
+        _finish_entry(self.files[-1], f)
         if self._last_written is not None:
             self._last_written = None  # a new file starts without a gap
 
@@ -460,14 +453,7 @@ class Writer:
         self._pres_on = False
         if pres is None:
             return
-        f, entry = pres.file, pres.entry
-        entry["duration"] = round(max(f.end_ms - (f.first_ms or 0), 0) / 1000, 3)
-        entry["end_ms"] = f.end_ms
-        entry["packets"] = f.packets
-        try:
-            entry["bytes"] = f.path.stat().st_size
-        except OSError:
-            entry["bytes"] = f.bytes
+        _finish_entry(pres.entry, pres.file)
 
     # -- the end -------------------------------------------------------------------------
 
@@ -524,3 +510,14 @@ class Writer:
                 self._fail(exc)
         except Exception:
             log.exception("recorder: writing the session summary failed")
+
+
+def _finish_entry(entry: dict[str, Any], f: MediaFile) -> None:
+    """Fill a closed file's summary entry (the size on disk, or what was handed to it)."""
+    entry["duration"] = round(max(f.end_ms - (f.first_ms or 0), 0) / 1000, 3)
+    entry["end_ms"] = f.end_ms
+    entry["packets"] = f.packets
+    try:
+        entry["bytes"] = f.path.stat().st_size
+    except OSError:
+        entry["bytes"] = f.bytes
