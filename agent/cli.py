@@ -132,10 +132,10 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, secrets=pins)
     results = asyncio.run(run_fleet(entries, metrics_port=args.metrics_port))
     width = max(len(name) for name in results)
-    print(f"{'bot':<{width}}  {'state':<8} {'rejoins':>7}  reason", flush=True)
+    print(f"{'bot':<{width}}  {'state':<8} {'rejoins':>7} {'recalls':>7}  reason", flush=True)
     for name, r in results.items():
         why = f"{r.reason}: {r.detail}" if r.reason else r.detail
-        print(f"{name:<{width}}  {r.state:<8} {r.rejoins:>7}  {why}")
+        print(f"{name:<{width}}  {r.state:<8} {r.rejoins:>7} {r.recalls:>7}  {why}")
     failed = sum(1 for r in results.values() if r.reason is not None)
     print(f"{len(results) - failed} of {len(results)} bots left cleanly")
     return 0 if not failed else 1

@@ -89,6 +89,8 @@ class BotResult:
     detail: str
     exit_code: int
     rejoins: int
+    #: Calls re-placed after media loss, over the whole session.
+    recalls: int = 0
 
 
 @dataclass
@@ -148,6 +150,7 @@ class Bot:
         self.session: InfinitySession | None = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
+        self.recalls = 0
         #: Counters for metrics and reports (read at scrape time; never reset).
         self.events_seen = 0
         self.stream_reconnects = 0
@@ -223,7 +226,7 @@ class Bot:
         finally:
             await self.api.aclose()
         sm = self.state
-        return BotResult(sm.state, sm.reason, sm.detail, sm.exit_code(), self.rejoins)
+        return BotResult(sm.state, sm.reason, sm.detail, sm.exit_code(), self.rejoins, self.recalls)
 
     async def _run(self) -> None:
         if not await self._join():
@@ -487,6 +490,7 @@ class Bot:
             finish(_Outcome("media_failed", reason))
         finally:
             self.call = None
+            self.recalls += call.recalls
             await call.aclose()
 
     async def _leave_now(self, reason: FailureReason | None, detail: str, *, failed: bool) -> None:

@@ -78,7 +78,7 @@ class BotCollector(Collector):
             events.add_metric([name], bot.events_seen)
             participants.add_metric([name], len(bot.others()))
             call = bot.call
-            recalls.add_metric([name], call.recalls if call is not None else 0)
+            recalls.add_metric([name], bot.recalls + (call.recalls if call is not None else 0))
             if call is not None and call.peer is not None:
                 for kind, tap in call.peer.taps.items():
                     packets.add_metric([name, kind], tap.frames)

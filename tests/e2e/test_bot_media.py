@@ -183,6 +183,7 @@ async def test_recall_after_forced_media_loss_restores_audio(node: LocalNode) ->
         assert [g.kind for g in ears_a.gaps] == ["media"]
     finally:
         await stop(*running)
+    assert (await running[0][1]).recalls >= 1
 
 
 async def test_presentation_reaches_a_receiving_bot(node: LocalNode) -> None:
