@@ -297,6 +297,13 @@ class SlideTrack(_PacedVideoTrack):
                 return video_frame(yuv, n * self._ticks)
 
 
+@dataclass(frozen=True)
+class _Shown:
+    uuid: str
+    since: float
+    speaker: bool  # chosen as a speaker (held), or as the fallback picture (not held)
+
+
 @dataclass(eq=False)
 class _Call:
     peer: NodePeer
@@ -359,8 +366,8 @@ class ConferenceMixer:
         self._speech: dict[str, _Speech] = {}  # by participant uuid
         self._joins = 0
         self._order: list[str] = []  # participant uuids, stage order
-        # receiver participant uuid -> (shown participant uuid, since when)
-        self._shown: dict[str, tuple[str, float]] = {}
+        # receiver participant uuid -> whose video it is shown, since when
+        self._shown: dict[str, _Shown] = {}
         self._published: tuple[tuple[str, int], ...] | None = None
         self._published_at = float("-inf")
         self._frame_event_at = float("-inf")
@@ -659,29 +666,33 @@ class ConferenceMixer:
             if call.video is not None and call.participant_uuid != participant_uuid:
                 with_video.setdefault(call.participant_uuid, call)
         choice: _MainCall | None = None
+        speaker = False
         for uuid in self._order:
             # `_order` is recomputed on the next tick: a call that just closed may linger.
             speech = self._speech.get(uuid)
             if speech is not None and speech.last_spoken and uuid in with_video:
-                choice = with_video[uuid]
+                choice, speaker = with_video[uuid], True
                 break
         else:
             choice = next(iter(with_video.values()), None)
-        # Hold the picture for a moment after each switch (see `video_switch_hold`).
+        # Hold a speaker's picture for a moment after a switch (see `video_switch_hold`), so
+        # two people talking at once do not make it flap. A fallback picture (nobody has
+        # spoken yet) gives way to the first speaker at once.
         now = time.monotonic()
         shown = self._shown.get(participant_uuid)
         if (
             shown is not None
-            and shown[0] in with_video
+            and shown.speaker
+            and shown.uuid in with_video
             and choice is not None
-            and (
-                shown[0] != choice.participant_uuid
-                and now - shown[1] < self.config.video_switch_hold
-            )
+            and shown.uuid != choice.participant_uuid
+            and now - shown.since < self.config.video_switch_hold
         ):
-            return with_video[shown[0]]
-        if choice is not None and (shown is None or shown[0] != choice.participant_uuid):
-            self._shown[participant_uuid] = (choice.participant_uuid, now)
+            return with_video[shown.uuid]
+        if choice is not None and (
+            shown is None or shown.uuid != choice.participant_uuid or shown.speaker != speaker
+        ):
+            self._shown[participant_uuid] = _Shown(choice.participant_uuid, now, speaker)
         return choice
 
     def video_for(self, call: _MainCall) -> Yuv:
