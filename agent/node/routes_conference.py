@@ -6,7 +6,7 @@ from aiohttp import web
 
 from . import actions, bodies
 from .context import NODE
-from .http import ok, parse_body
+from .http import ApiError, ok, parse_body
 from .routes_token import PREFIX
 
 LAYOUTS = ["1:0", "1:7", "1:21", "2:21", "1:33", "4:0", "5:7", "ac", "teams"]
@@ -86,6 +86,8 @@ async def message(request: web.Request) -> web.Response:
     auth = ctx.authenticate(request)
     body = await parse_body(request, bodies.Message)
     sender = auth.participant
+    if not auth.conference.service.chat_enabled:
+        raise ApiError(403, "Chat is disabled for this conference")
     auth.conference.events.publish(
         "message_received",
         {

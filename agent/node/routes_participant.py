@@ -120,6 +120,8 @@ async def message(request: web.Request) -> web.Response:
     auth = ctx.authenticate(request)
     target = ctx.target(auth, request.match_info["participant"])
     body = await parse_body(request, bodies.Message)
+    if not auth.conference.service.chat_enabled:
+        raise ApiError(403, "Chat is disabled for this conference")
     auth.conference.events.publish(
         "message_received",
         {

@@ -175,3 +175,16 @@ async def test_node_config_is_independent_per_node() -> None:
     async with LocalNode(config) as a, LocalNode() as b, session(a, "meet", "OnlyA"):
         assert (await node_state(a))["meet"]["participants"]
         assert not (await node_state(b)).get("meet", {}).get("participants")
+
+
+async def test_chat_disabled_service_refuses_messages() -> None:
+    from agent.infinity import ForbiddenError
+    from agent.node.config import ServiceConfig
+
+    config = NodeConfig(services=[ServiceConfig(name="quiet", chat_enabled=False)])
+    async with LocalNode(config) as n, session(n, "quiet", "Talker") as s:
+        assert s.joined.chat_enabled is False
+        with pytest.raises(ForbiddenError, match="Chat is disabled"):
+            await s.conference.send_message("anyone?")
+        with pytest.raises(ForbiddenError, match="Chat is disabled"):
+            await s.me.send_message("note to self")
