@@ -107,24 +107,21 @@ class _Outcome:
     detail: str = ""
 
 
+# Most specific first: the first matching class gives the reason.
+_JOIN_FAILURES: tuple[tuple[type[BaseException], FailureReason], ...] = (
+    (PinRequiredError, FailureReason.PIN_REQUIRED),
+    (InvalidPinError, FailureReason.INVALID_PIN),
+    (PinRetriesExceededError, FailureReason.PIN_RETRIES_EXCEEDED),
+    (ExtensionRequiredError, FailureReason.EXTENSION_REQUIRED),
+    (ExtensionNotFoundError, FailureReason.EXTENSION_NOT_FOUND),
+    (NotFoundError, FailureReason.CONFERENCE_NOT_FOUND),
+    (TransportError, FailureReason.NODE_UNREACHABLE),
+    (InfinityError, FailureReason.NODE_ERROR),
+)
+
+
 def failure_for_join_error(exc: BaseException) -> FailureReason:
-    if isinstance(exc, PinRequiredError):
-        return FailureReason.PIN_REQUIRED
-    if isinstance(exc, InvalidPinError):
-        return FailureReason.INVALID_PIN
-    if isinstance(exc, PinRetriesExceededError):
-        return FailureReason.PIN_RETRIES_EXCEEDED
-    if isinstance(exc, ExtensionRequiredError):
-        return FailureReason.EXTENSION_REQUIRED
-    if isinstance(exc, ExtensionNotFoundError):
-        return FailureReason.EXTENSION_NOT_FOUND
-    if isinstance(exc, NotFoundError):
-        return FailureReason.CONFERENCE_NOT_FOUND
-    if isinstance(exc, TransportError):
-        return FailureReason.NODE_UNREACHABLE
-    if isinstance(exc, InfinityError):
-        return FailureReason.NODE_ERROR
-    return FailureReason.INTERNAL
+    return next((r for kind, r in _JOIN_FAILURES if isinstance(exc, kind)), FailureReason.INTERNAL)
 
 
 class Bot:
