@@ -6,8 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSDEPS := $(VENV)/.sysdeps
-# Debian packages the tests need: chromium (browser interop), ffmpeg (ffprobe checks of
-# recordings), nodejs/npm (bundling Pexip's web SDK for the interop test).
+# Debian packages the tests need are installed one tool at a time by scripts/sysdeps.sh.
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Pexip's web SDK, bundled for the browser interop test (versions pinned by the lock file).
 SDK_DIR    := tests/interop/sdk
@@ -21,12 +20,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(SYSDEPS): $(STAMP)
-	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null \
-	    || ! command -v npm >/dev/null; then \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium ffmpeg nodejs npm; \
-	fi
+$(SYSDEPS): $(STAMP) scripts/sysdeps.sh
+	SUDO=$(SUDO) sh scripts/sysdeps.sh
 	touch $(SYSDEPS)
 
 sysdeps: $(SYSDEPS)
