@@ -6,36 +6,62 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pydantic import ValidationError
+from agent._run_args import seconds_or_none
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"pexbot: {message}", file=sys.stderr)
+    return code
+
+
+def _config_problems(problems: str) -> int:
+    """Exit 2 with one line per problem (each names its file or flag and its key)."""
+    for line in problems.splitlines():
+        _fail(f"invalid configuration: {line}", 2)
+    return 2
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> int:
+    if exc.errno == errno.EADDRINUSE:
+        return _fail(f"port {port} is in use", 2)
+    return _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
     """Run the local Infinity node until Ctrl-C or SIGTERM."""
     # Imported here: aiortc and av are slow to import and other subcommands do not need them.
-    from agent.node import LocalNode, default_config, load_config  # noqa: PLC0415
+    from agent.config import ConfigError  # noqa: PLC0415
+    from agent.node import LocalNode, default_config  # noqa: PLC0415
+    from agent.node.config import load_node_config  # noqa: PLC0415
 
     try:
-        config = load_config(args.config) if args.config else default_config()
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        print(f"pexbot node: bad config {args.config}: {exc}", file=sys.stderr)
-        return 2
+        config = load_node_config(args.config) if args.config else default_config()
+    except ConfigError as exc:
+        return _config_problems(str(exc))
 
-    async def run() -> None:
+    async def run() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # not on Windows
                 loop.add_signal_handler(sig, stop.set)
-        async with LocalNode(config, host=args.host, port=args.port) as node:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                node = await stack.enter_async_context(
+                    LocalNode(config, host=args.host, port=args.port)
+                )
+            except OSError as exc:
+                return _cannot_listen(args.host, args.port, exc)
             # The base URL is the first line: scripts and tests read it to find the node.
             print(node.base_url, flush=True)
             print(
@@ -52,85 +78,64 @@ def _cmd_node(args: argparse.Namespace) -> int:
                 extra = f" ({', '.join(pins)})" if pins else ""
                 print(f"  {service.kind:<10} {', '.join(service.aliases)}{extra}", flush=True)
             await stop.wait()
+        return 0
 
-    asyncio.run(run())
-    return 0
-
-
-def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The flags given on the command line, shaped like the config file (flags win)."""
-    over: dict[str, Any] = {}
-    for flag, key in (
-        ("node", "node"),
-        ("alias", "alias"),
-        ("name", "display_name"),
-        ("pin_env", "pin_env"),
-        ("extension", "extension"),
-        ("call_tag", "call_tag"),
-        ("log_format", "log_format"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            over[key] = value
-    media = {k: getattr(args, k) for k in ("audio", "video") if getattr(args, k) is not None}
-    if media:
-        over["media"] = media
-    if args.duration is not None:
-        over["leave"] = {"duration": args.duration}
-    if args.plugin:
-        over["plugins"] = [{"name": name} for name in args.plugin]
-    return over
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"pexbot: {message}", file=sys.stderr)
-    return code
+    return asyncio.run(run())
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run one bot until it leaves; the exit code says how it ended."""
-    from agent.config import ConfigError, parse_config, read_toml  # noqa: PLC0415
-    from agent.runtime.launch import (  # noqa: PLC0415
-        PluginLoadError,
-        build_plugins,
-        merge_tables,
-        run_bot,
-    )
+    from agent._run_args import apply_plugin_settings, run_overrides  # noqa: PLC0415
+    from agent.config import ConfigError, parse_config, read_bot_toml  # noqa: PLC0415
+    from agent.runtime.launch import check_config, merge_tables, run_bot  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
+    from agent.runtime.metrics import ListenError  # noqa: PLC0415
 
     data: dict[str, Any] = {}
     source = "command line"
     try:
         if args.config:
             source = args.config
-            data = read_toml(args.config)
-        config = parse_config(merge_tables(data, _run_overrides(args)), source)
-        pin = config.resolve_pin()
-        build_plugins(config)  # fail on a bad plugin before joining
-    except (ConfigError, PluginLoadError) as exc:
-        return _fail(f"invalid configuration:\n{exc}", 2)
+            data = read_bot_toml(args.config)
+        data = merge_tables(data, run_overrides(args))
+        data = apply_plugin_settings(data, args.plugin_config or [])
+        config = parse_config(data, source)
+        pin = check_config(config, source)  # before joining: PIN readable, plugins load
+    except ConfigError as exc:
+        return _config_problems(str(exc))
     setup_logging(config.log_format, secrets=[pin] if pin else [])
     # A progress line on a terminal; plain log lines otherwise (files, journald, CI).
-    result = asyncio.run(run_bot(config, progress=sys.stderr if sys.stderr.isatty() else None))
+    progress = sys.stderr if sys.stderr.isatty() else None
+    try:
+        result = asyncio.run(run_bot(config, progress=progress))
+    except ListenError as exc:
+        return _cannot_listen(exc.host, exc.port, exc)
     if result.reason is not None:
         return _fail(f"failed ({result.reason}): {result.detail}", result.exit_code)
-    print(f"pexbot: left {config.alias} ({result.detail or 'done'})", file=sys.stderr)
+    print(
+        f"pexbot: left {result.conference or config.alias} ({result.detail or 'done'})",
+        file=sys.stderr,
+    )
     return 0
 
 
 def _cmd_fleet(args: argparse.Namespace) -> int:
     """Run many bots in one process; print a summary when all have left."""
     from agent.config import ConfigError  # noqa: PLC0415
-    from agent.runtime.launch import PluginLoadError, load_fleet, run_fleet  # noqa: PLC0415
+    from agent.runtime.launch import load_fleet, run_fleet  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
+    from agent.runtime.metrics import ListenError  # noqa: PLC0415
 
     try:
-        entries = load_fleet(args.file)
-    except (ConfigError, PluginLoadError) as exc:
-        return _fail(f"invalid fleet file:\n{exc}", 2)
-    pins = [p for e in entries if (p := e.config.resolve_pin())]
+        entries = load_fleet(args.file)  # every bot checked as `run` checks one
+        pins = [p for e in entries if (p := e.config.resolve_pin())]
+    except ConfigError as exc:
+        return _config_problems(str(exc))
     setup_logging(args.log_format, secrets=pins)
-    results = asyncio.run(run_fleet(entries, metrics_port=args.metrics_port))
+    try:
+        results = asyncio.run(run_fleet(entries, metrics_port=args.metrics_port))
+    except ListenError as exc:
+        return _cannot_listen(exc.host, exc.port, exc)
     width = max(len(name) for name in results)
     print(f"{'bot':<{width}}  {'state':<8} {'rejoins':>7} {'recalls':>7}  reason", flush=True)
     for name, r in results.items():
@@ -141,8 +146,13 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+#: `pexbot demo`'s default talking time, and what starting and finishing add to it.
+DEMO_SECONDS = 20.0
+DEMO_EXTRA = 5.0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """A local node, two talking bots and a recorder, for about 20 s."""
+    """A local node, two talking bots and a recorder (see DEMO_SECONDS)."""
     from agent.demo import run_demo  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
 
@@ -150,22 +160,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(args.seconds, args.output))
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    parser = argparse.ArgumentParser(
-        prog="pexbot",
-        description="Headless conference bots for Pexip Infinity, and a local node to try them on.",
-        epilog="Start with `pexbot demo`; `pexbot COMMAND --help` for each command.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    commands: dict[str, Command] = {}
+_LOG_FORMAT_HELP = "log lines on stderr: text (default) or json (one object per line)"
 
-    node = sub.add_parser("node", help="run the local Infinity node")
-    node.add_argument("--config", help="services TOML file (default: built-in set)")
-    node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
-    commands["node"] = _cmd_node
+_RUN_EPILOG = """\
+leave rules ([leave] in the config file; the bot also leaves when the conference ends,
+when it is disconnected, and on Ctrl-C or SIGTERM):
+{rules}
 
-    run = sub.add_parser("run", help="run one bot (config file and/or flags; flags win)")
+plugin settings: --plugin recorder --plugin-config recorder.output_dir=/data/rec
+  sets `output_dir` in the recorder's config; values are TOML (3600, true, "x"),
+  anything else is a string. Repeatable; works on plugins from the config file too.
+"""
+
+
+def _add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("config", nargs="?", help="bot TOML file")
     run.add_argument("--node", help="node URL, e.g. https://pexip.example.com")
     run.add_argument("--alias", help="conference alias")
@@ -175,19 +183,91 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     run.add_argument("--call-tag", help="call tag")
     run.add_argument("--audio", help="silence | tone:HZ | file:PATH | none")
     run.add_argument("--video", help="none | black | pattern[:WxH[@FPS]] | file:PATH")
-    run.add_argument("--plugin", action="append", help="plugin name (repeatable)")
-    run.add_argument("--duration", type=float, help="leave after this many seconds")
-    run.add_argument("--log-format", choices=["text", "json"])
+    run.add_argument(
+        "--plugin",
+        action="append",
+        help="built-in or entry-point name, module:Class (from the working directory) "
+        "or ./file.py:Class (repeatable)",
+    )
+    run.add_argument(
+        "--plugin-config",
+        action="append",
+        metavar="NAME.KEY=VALUE",
+        help="set KEY in plugin NAME's config (repeatable; see below)",
+    )
+
+    def seconds(flag: str, what: str) -> None:
+        run.add_argument(flag, type=seconds_or_none, metavar="SECONDS|none", help=what)
+
+    seconds("--duration", "leave after this long (default: none)")
+    seconds("--alone-seconds", "leave after being alone this long (default: none)")
+    run.add_argument(
+        "--when-hosts-leave",
+        action=argparse.BooleanOptionalAction,
+        help="leave once every host has left (default: no)",
+    )
+    seconds("--waiting-room-timeout", "fail if not admitted within this time (default: 600)")
+    run.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT"
+    )
+    run.add_argument("--log-format", choices=["text", "json"], help=_LOG_FORMAT_HELP)
+
+
+def _version() -> str:
+    try:
+        return version("pexbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    from agent.config import leave_rules_help  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="pexbot",
+        description="Headless conference bots for Pexip Infinity, and a local node to try them on.",
+        epilog="Start with `pexbot demo`; `pexbot COMMAND --help` for each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"pexbot {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Command] = {}
+
+    node = sub.add_parser("node", help="run the local Infinity node")
+    node.add_argument("--config", help="services TOML file (default: built-in set)")
+    node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+    commands["node"] = _cmd_node
+
+    run = sub.add_parser(
+        "run",
+        help="run one bot (config file and/or flags; flags win)",
+        description="Run one bot until it leaves; the exit code says how it ended.",
+        epilog=_RUN_EPILOG.format(rules=leave_rules_help()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_flags(run)
     commands["run"] = _cmd_run
 
     fleet = sub.add_parser("fleet", help="run many bots from one file in one process")
     fleet.add_argument("file", help="fleet TOML file ([defaults] + [[bots]])")
-    fleet.add_argument("--log-format", choices=["text", "json"], default="text")
-    fleet.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics here")
+    fleet.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help=_LOG_FORMAT_HELP
+    )
+    fleet.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT"
+    )
     commands["fleet"] = _cmd_fleet
 
-    demo = sub.add_parser("demo", help="local node + two talkers + a recorder, ~20 s")
-    demo.add_argument("--seconds", type=float, default=20.0, help="how long the talkers talk")
+    demo = sub.add_parser(
+        "demo",
+        help=f"local node + two talkers + a recorder, about {DEMO_SECONDS + DEMO_EXTRA:g} s",
+        description=f"A local node, two talking bots and a recorder: about "
+        f"{DEMO_SECONDS + DEMO_EXTRA:g} s with the default --seconds (the talking time, "
+        f"plus about {DEMO_EXTRA:g} s to start and to finish the recording).",
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=DEMO_SECONDS, help="how long the talkers talk (default 20)"
+    )
     demo.add_argument("--output", default="recordings", help="where the recording goes")
     commands["demo"] = _cmd_demo
 

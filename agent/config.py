@@ -67,20 +67,49 @@ class MediaConfig(_Strict):
 
 
 class LeaveRules(_Strict):
-    #: Leave after this many seconds in the conference (None: stay).
-    duration: float | None = Field(default=None, gt=0)
-    #: Leave after being the only participant for this many seconds.
-    alone_seconds: float | None = Field(default=60.0, gt=0)
-    #: Leave once every host (chair) other than the bot has left, after one was seen.
-    #: (Being disconnected always ends the bot: at conference end it has `left`, when a
-    #: host or an administrator disconnects it, it has `failed` with `disconnected`.)
-    when_hosts_leave: bool = False
-    #: Give up waiting in the waiting room after this many seconds.
-    waiting_room_timeout: float | None = Field(default=600.0, gt=0)
-    #: Bound on clean shutdown (call disconnect, release_token, plugin flush).
-    shutdown_timeout: float = Field(default=10.0, gt=0)
-    #: Rejoins allowed after a lost token before the bot fails.
-    max_rejoins: int = Field(default=5, ge=0)
+    """When the bot leaves. By default it stays until the conference ends, it is
+    disconnected, or it is stopped (Ctrl-C, SIGTERM): what a recorder started before the
+    meeting needs. The rule that fires is logged and is the reason `pexbot run` prints.
+
+    (Being disconnected always ends the bot: at conference end it has `left`; when a host or
+    an administrator disconnects it, it has `failed` with `disconnected`.)"""
+
+    duration: float | None = Field(
+        default=None, gt=0, description="leave after this many seconds in the conference"
+    )
+    alone_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="leave after being the only participant for this many seconds",
+    )
+    when_hosts_leave: bool = Field(
+        default=False,
+        description="leave once every host (chair) but the bot has left, after one was seen",
+    )
+    waiting_room_timeout: float | None = Field(
+        default=600.0, gt=0, description="fail after waiting this many seconds to be admitted"
+    )
+    shutdown_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="bound on a clean leave (hang up, release the token, flush plugins)",
+    )
+    max_rejoins: int = Field(
+        default=5, ge=0, description="rejoins allowed after a lost token before the bot fails"
+    )
+
+
+def leave_rules_help() -> str:
+    """Every leave rule with its default, one line each (for `--help`)."""
+    lines = []
+    for name, info in LeaveRules.model_fields.items():
+        default = info.default
+        if default is None or isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = f"{default:g}"
+        lines.append(f"  {name + ' = ' + shown:<28} {info.description}")
+    return "\n".join(lines)
 
 
 class PluginConfig(_Strict):
@@ -101,6 +130,7 @@ class BotConfig(_Strict):
     display_name: str = Field(default="pexbot", min_length=1)
     pin: SecretStr | None = None
     pin_env: str | None = None
+    #: Relative to the config file's folder.
     pin_file: Path | None = None
     #: The role the bot means to have: `host` needs a PIN; `guest` joins without one where
     #: guests need none. The node decides (by the PIN); a different outcome is logged.
@@ -159,6 +189,15 @@ def parse_config(data: dict[str, Any], source: str = "config") -> BotConfig:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+def relative_to_file(table: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """`table` with a relative `pin_file` made relative to the folder of the config file
+    `path` came from (not to the working directory, which depends on who starts the bot)."""
+    pin_file = table.get("pin_file")
+    if not isinstance(pin_file, str) or Path(pin_file).is_absolute():
+        return table
+    return {**table, "pin_file": str(Path(path).parent / pin_file)}
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """A TOML file as a dict; unreadable or invalid files are a `ConfigError` naming it."""
     path = Path(path)
@@ -170,5 +209,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
+def read_bot_toml(path: str | Path) -> dict[str, Any]:
+    """A bot config file as a dict, its relative paths resolved against its folder."""
+    return relative_to_file(read_toml(path), path)
+
+
 def load_config(path: str | Path) -> BotConfig:
-    return parse_config(read_toml(path), str(path))
+    return parse_config(read_bot_toml(path), str(path))

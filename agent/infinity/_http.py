@@ -18,7 +18,14 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._transport import AiohttpTransport, HttpRequest, HttpResponse, StreamResponse, Transport
+from ._transport import (
+    AiohttpTransport,
+    HttpRequest,
+    HttpResponse,
+    StreamResponse,
+    Transport,
+    public_url,
+)
 from .errors import (
     BadRequestError,
     ExtensionNotFoundError,
@@ -27,6 +34,7 @@ from .errors import (
     IdpRequiredError,
     InfinityHTTPError,
     NotFoundError,
+    NotPexipError,
     PinRequiredError,
     ResponseValidationError,
     ServerError,
@@ -135,7 +143,7 @@ class ApiClient:
         )
         response = await self._transport.send(request, timeout=self.timeout)
         log.debug("%s %s -> %d", endpoint.method, endpoint.key, response.status)
-        return parse_response(endpoint, response)
+        return parse_response(endpoint, response, url=public_url(request.url))
 
     def _build(
         self,
@@ -247,7 +255,9 @@ def _forbidden_token_shape(endpoint: str, result: object) -> ForbiddenError | No
     return None
 
 
-def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse) -> ResultT:
+def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse, url: str = "") -> ResultT:
+    """The endpoint's result, or the typed error. `url` (without query) names the server in
+    errors that say it is not a Pexip node."""
     status = response.status
     key = endpoint.key
     if status in endpoint.text_statuses:
@@ -255,6 +265,10 @@ def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse) -> Resul
     if status == 204 and 204 in endpoint.statuses:
         return endpoint.result.validate_python(None)
     is_json = response.content_type.lower().startswith("application/json")
+    if not is_json and endpoint.raw_content_type is None:
+        # A Pexip node answers every other status with a JSON envelope: an HTML page or a
+        # plain-text 404 means the URL points at some other web server.
+        raise NotPexipError(key, status, response.content_type, url)
     if status == 200 and 200 in endpoint.statuses and endpoint.raw_content_type is not None:
         if not response.content_type.lower().startswith(endpoint.raw_content_type):
             got = response.content_type or "nothing"
@@ -280,10 +294,6 @@ def parse_response(endpoint: Endpoint[ResultT], response: HttpResponse) -> Resul
         ):
             raise ExtensionNotFoundError(key, status, _reason_from(response))
         raise error_for_status(key, status, _reason_from(response))
-    if not is_json:
-        raise ResponseValidationError(
-            key, status, f"expected application/json, got {response.content_type or 'nothing'!r}"
-        )
     try:
         data = json.loads(response.body)
     except ValueError:

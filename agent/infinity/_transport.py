@@ -7,10 +7,12 @@ aiohttp session. Kept deliberately small: a request/response call and a streamin
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -70,6 +72,34 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+def public_url(url: str) -> str:
+    """`url` without its query string, which may carry the token (`events?token=`)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def describe_failure(exc: BaseException, url: str) -> str:
+    """One line saying why no response came back, naming the URL (without its query)."""
+    where = public_url(url)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"TLS handshake failed: {where}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(
+        getattr(exc, "os_error", None), socket.gaierror
+    ):
+        return f"unknown host: {where}"
+    if isinstance(exc, ConnectionRefusedError) or isinstance(
+        getattr(exc, "os_error", None), ConnectionRefusedError
+    ):
+        return f"connection refused: {where}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {where}: {exc.strerror or type(exc.os_error).__name__}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"server closed the connection: {where}"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return f"bad HTTP response from {where}"
+    return f"{type(exc).__name__}: {where}"
+
+
 class _AiohttpStream:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
@@ -99,7 +129,8 @@ class _AiohttpStream:
 class AiohttpTransport:
     """One pooled aiohttp session for every request of a bot.
 
-    Error texts never include the URL: it may carry the token (`events?token=`).
+    Error texts name the URL without its query string: that may carry the token
+    (`events?token=`).
     """
 
     def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
@@ -129,9 +160,10 @@ class AiohttpTransport:
                 body = await resp.read()
                 return HttpResponse(resp.status, resp.headers.get("Content-Type", ""), body)
         except TimeoutError:
-            raise TransportError(f"{request.method} timed out after {timeout:g} s") from None
+            where = public_url(request.url)
+            raise TransportError(f"no answer in {timeout:g} s: {where}") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"{request.method} failed: {type(exc).__name__}") from None
+            raise TransportError(describe_failure(exc, request.url)) from None
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[StreamResponse]:
@@ -147,9 +179,10 @@ class AiohttpTransport:
                 allow_redirects=False,
             )
         except TimeoutError:
-            raise TransportError("event stream connect timed out") from None
+            where = public_url(request.url)
+            raise TransportError(f"event stream: no answer in 10 s: {where}") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"event stream connect failed: {type(exc).__name__}") from None
+            raise TransportError(f"event stream: {describe_failure(exc, request.url)}") from None
         try:
             yield _AiohttpStream(resp)
         finally:

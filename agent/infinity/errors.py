@@ -22,6 +22,7 @@ __all__ = [
     "InvalidPinError",
     "InvalidTokenError",
     "NotFoundError",
+    "NotPexipError",
     "PinRequiredError",
     "PinRetriesExceededError",
     "ResponseValidationError",
@@ -44,6 +45,22 @@ class ResponseValidationError(InfinityError):
         self.endpoint = endpoint
         self.status = status
         self.detail = detail
+
+
+class NotPexipError(ResponseValidationError):
+    """The server answered, but not as a Pexip client API does (an HTML page, a plain 404
+    of some other web server): the node URL is probably wrong."""
+
+    def __init__(self, endpoint: str, status: int, content_type: str, url: str = "") -> None:
+        got = content_type.split(";", maxsplit=1)[0].strip() or "no content type"
+        where = url or endpoint
+        suffix = "" if status == 200 else f" (HTTP {status})"
+        InfinityError.__init__(self, f"not a Pexip client API: got {got} from {where}{suffix}")
+        self.endpoint = endpoint
+        self.status = status
+        self.detail = f"got {got}"
+        self.content_type = content_type
+        self.url = url
 
 
 class InfinityHTTPError(InfinityError):

@@ -30,6 +30,9 @@ __all__ = ["Changed", "Joined", "Left", "Roster", "RosterChange", "changed_field
 @dataclass(frozen=True, slots=True)
 class Joined:
     participant: ParticipantInfo
+    #: Already in the conference when the roster's first sync arrived, i.e. before whoever
+    #: keeps the roster joined (a greeter greets only those with `initial` False).
+    initial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +65,12 @@ _MISSING = object()
 class Roster:
     """Apply every event of the stream (other events are ignored) with `apply()`."""
 
-    __slots__ = ("_current", "_snapshot")
+    __slots__ = ("_current", "_snapshot", "_synced")
 
     def __init__(self) -> None:
         self._current: dict[str, ParticipantInfo] = {}
         self._snapshot: dict[str, ParticipantInfo] | None = None  # set while syncing
+        self._synced = False  # a sync has completed (later syncs are reconnects)
 
     @property
     def participants(self) -> Mapping[str, ParticipantInfo]:
@@ -127,13 +131,14 @@ class Roster:
         if snapshot is None:
             return []  # an end without a begin: nothing was collected
         self._snapshot = None
+        initial, self._synced = not self._synced, True
         old = self._current
         self._current = snapshot
         changes: list[RosterChange] = [Left(p) for uuid, p in old.items() if uuid not in snapshot]
         for uuid, p in snapshot.items():
             before = old.get(uuid)
             if before is None:
-                changes.append(Joined(p))
+                changes.append(Joined(p, initial=initial))
             elif before.__dict__ != p.__dict__:
                 changes.append(Changed(before, p, changed_fields(before, p)))
         return changes

@@ -92,11 +92,19 @@ async def join_token(api: ApiClient, alias: str, options: JoinOptions) -> Reques
     Reception and no extension configured), `ExtensionNotFoundError`, `NotFoundError`
     (unknown alias) or `ServerError`.
     """
+    result, _forwarded = await _join_token(api, alias, options)
+    return result
+
+
+async def _join_token(
+    api: ApiClient, alias: str, options: JoinOptions
+) -> tuple[RequestTokenResult, bool]:
+    """`join_token`, also saying whether a Virtual Reception forwarded the bot."""
     pin: str | None = None
     extension: str | None = None
     while True:
         try:
-            return await api.call(REQUEST_TOKEN, alias, pin=pin, body=options.body(extension))
+            result = await api.call(REQUEST_TOKEN, alias, pin=pin, body=options.body(extension))
         except PinRequiredError as exc:
             if pin is not None:
                 # The node asked again although a PIN was sent: it will not take it.
@@ -111,6 +119,8 @@ async def join_token(api: ApiClient, alias: str, options: JoinOptions) -> Reques
             if extension is not None or options.extension is None:
                 raise
             extension = options.extension
+        else:
+            return result, extension is not None
 
 
 class InfinitySession:
@@ -142,6 +152,7 @@ class InfinitySession:
         self._lost: asyncio.Future[TokenLost] | None = None
         self._server_reason: str | None = None
         self._closed = False
+        self._forwarded = False
         self.refreshes = 0
 
     @classmethod
@@ -184,6 +195,20 @@ class InfinitySession:
     @property
     def service_type(self) -> str:
         return self._service_type or self.joined.current_service_type
+
+    @property
+    def forwarded(self) -> bool:
+        """A Virtual Reception forwarded the session (by `JoinOptions.extension`)."""
+        return self._forwarded
+
+    @property
+    def conference_name(self) -> str:
+        """The conference joined: after a Virtual Reception forward, the target, not the
+        reception's alias (requests still go through that alias)."""
+        joined = self.joined
+        if joined.conference_name:
+            return joined.conference_name
+        return self.options.extension if self._forwarded and self.options.extension else self.alias
 
     @property
     def in_waiting_room(self) -> bool:
@@ -258,7 +283,7 @@ class InfinitySession:
         if self._joined is not None:
             raise RuntimeError("the session is already open")
         try:
-            result = await join_token(self.api, self.alias, self.options)
+            result, self._forwarded = await _join_token(self.api, self.alias, self.options)
         except BaseException:
             if self._owns_api:
                 await self.api.aclose()
@@ -270,7 +295,14 @@ class InfinitySession:
         self._keepalive = asyncio.create_task(
             self._keepalive_loop(result.expires_seconds / 3), name=f"keepalive:{self.alias}"
         )
-        log.info("joined %s as %s (%s)", self.alias, result.role, result.current_service_type)
+        via = f" (via {self.alias})" if self._forwarded else ""
+        log.info(
+            "joined %s%s as %s (%s)",
+            self.conference_name,
+            via,
+            result.role,
+            result.current_service_type,
+        )
 
     async def wait_lost(self) -> TokenLost:
         """Block until the token is lost (never returns while it stays alive)."""

@@ -22,8 +22,9 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..config import ConfigError, format_validation_error
 from .faults import FaultConfig
 
 ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
@@ -63,6 +64,11 @@ class ServiceConfig(_Model):
             raise ValueError(f"service {self.name!r}: a guest PIN needs a host PIN")
         if self.guest_pin is not None and self.guest_pin == self.host_pin:
             raise ValueError(f"service {self.name!r}: host and guest PIN must differ")
+        if self.extensions and self.kind != "reception":
+            raise ValueError(
+                f'service {self.name!r}: extensions apply only to kind = "reception", '
+                f"not {self.kind!r}"
+            )
         return self
 
     @property
@@ -150,11 +156,25 @@ def default_config() -> NodeConfig:
     return NodeConfig(services=default_services())
 
 
-def load_config(path: str | Path) -> NodeConfig:
-    """Read a TOML file; a file without `[[services]]` gets the built-in set."""
-    with Path(path).open("rb") as fh:
-        data = tomllib.load(fh)
-    config = NodeConfig.model_validate(data)
+def load_node_config(path: str | Path) -> NodeConfig:
+    """Read a TOML file; a file without `[[services]]` gets the built-in set.
+
+    Raises `ConfigError` with one line per problem, `path: key: message`, never echoing a
+    value (pydantic's own message would show the PINs)."""
+    try:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = NodeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
     if not config.services:
         config = config.model_copy(update={"services": default_services()})
     return config
+
+
+load_config = load_node_config

@@ -53,6 +53,7 @@ from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
 from .call import BotCall, MediaSetupError
 from .context import PluginContext
+from .logs import current_bot
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
@@ -91,6 +92,9 @@ class BotResult:
     rejoins: int
     #: Calls re-placed after media loss, over the whole session.
     recalls: int = 0
+    #: The conference the bot was in (after a Virtual Reception: the one it was forwarded
+    #: to); empty if it never joined.
+    conference: str = ""
 
 
 @dataclass
@@ -133,8 +137,11 @@ class Bot:
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        bot_id: str | None = None,
     ) -> None:
         self.config = config
+        #: Names the bot in logs and metrics; unique in a fleet (display names need not be).
+        self.id = bot_id or config.display_name
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self.api = ApiClient(config.node, transport=transport)
@@ -164,6 +171,9 @@ class Bot:
         # Set while rejoining: the next event stream's first open closes this events gap.
         self._rejoin_gap_start: float | None = None
         self._started_at = 0.0
+        #: The conference joined (a Virtual Reception's target, not the reception).
+        self.conference_name = ""
+        self._extension_ignored_said = False
 
     # -- what plugins and users call --------------------------------------------------
 
@@ -210,6 +220,14 @@ class Bot:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> BotResult:
+        # Every task started from here on (plugins, events, media) logs as this bot.
+        label = current_bot.set(self.id)
+        try:
+            return await self._run_labelled()
+        finally:
+            current_bot.reset(label)
+
+    async def _run_labelled(self) -> BotResult:
         self.plugins.start()
         self._started_at = self.clock.monotonic()
         try:
@@ -223,7 +241,15 @@ class Bot:
         finally:
             await self.api.aclose()
         sm = self.state
-        return BotResult(sm.state, sm.reason, sm.detail, sm.exit_code(), self.rejoins, self.recalls)
+        return BotResult(
+            sm.state,
+            sm.reason,
+            sm.detail,
+            sm.exit_code(),
+            self.rejoins,
+            self.recalls,
+            self.conference_name,
+        )
 
     async def _run(self) -> None:
         if not await self._join():
@@ -282,6 +308,13 @@ class Bot:
             return False
         self.session = session
         self.own_uuids.add(session.participant_uuid)
+        self.conference_name = session.conference_name
+        if cfg.extension is not None and not session.forwarded:
+            if not self._extension_ignored_said:
+                log.warning(
+                    "extension %r ignored: %s is not a Virtual Reception", cfg.extension, cfg.alias
+                )
+            self._extension_ignored_said = True
         wanted = {"host": "HOST", "guest": "GUEST"}.get(cfg.role or "")
         if wanted is not None and session.role != wanted:
             log.warning(
@@ -434,6 +467,7 @@ class Bot:
         while True:
             outcome = self._check_rules(self.clock.monotonic())
             if outcome is not None:
+                log.info("leave rule %s", outcome.detail)
                 finish(outcome)
                 return
             await self.clock.sleep(0.25)
@@ -447,27 +481,30 @@ class Bot:
         """The leave rule that fires now, if any (checked four times a second)."""
         rules = self.config.leave
         if rules.duration is not None and now - self._started_at >= rules.duration:
-            return _Outcome("leave", "Duration reached")
+            return _Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
         if self.state.state == BotState.WAITING_ROOM:
             if self._waiting_since is None:
                 self._waiting_since = now
             timeout = rules.waiting_room_timeout
             if timeout is not None and now - self._waiting_since >= timeout:
-                return _Outcome("waiting_timeout", "Timeout waiting to be admitted")
+                return _Outcome(
+                    "waiting_timeout", f"leave.waiting_room_timeout: not admitted in {timeout:g} s"
+                )
             return None
         if self.roster.syncing:
             return None  # a half-replayed roster says nothing about who is there
         others = self.others()
         hosts_here = any(self.roster.participants[u].role == "chair" for u in others)
         if rules.when_hosts_leave and self._seen_host and not hosts_here:
-            return _Outcome("leave", "All hosts left")
+            return _Outcome("leave", "leave.when_hosts_leave: every host has left")
         if rules.alone_seconds is not None:
             if others:
                 self._alone_since = None
             elif self._alone_since is None:
                 self._alone_since = now
             elif now - self._alone_since >= rules.alone_seconds:
-                return _Outcome("leave", "Alone in the conference")
+                alone = rules.alone_seconds
+                return _Outcome("leave", f"leave.alone_seconds: alone for {alone:g} s")
         return None
 
     async def _media(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from ..config import BotConfig, ConfigError, parse_config, read_toml
+from ..config import BotConfig, ConfigError, parse_config, read_toml, relative_to_file
 from .bot import Bot, BotResult
 from .builtin import BUILTIN_PLUGINS
 from .metrics import MetricsServer, registry_for
@@ -33,6 +33,25 @@ def build_plugins(config: BotConfig) -> list[Plugin[Any]]:
         cls = load_plugin_class(entry.name, BUILTIN_PLUGINS)
         plugins.append(make_plugin(cls, None, entry.config))
     return plugins
+
+
+def check_config(config: BotConfig, source: str) -> str | None:
+    """What only shows when the bot starts, checked before it joins: the PIN can be read
+    and every plugin loads. Returns the PIN; raises `ConfigError` with one line per
+    problem, each starting with `source`."""
+    problems: list[str] = []
+    pin: str | None = None
+    try:
+        pin = config.resolve_pin()
+    except ConfigError as exc:
+        problems.append(f"{source}: {exc}")
+    try:
+        build_plugins(config)
+    except PluginLoadError as exc:
+        problems.append(f"{source}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return pin
 
 
 def install_signal_handlers(on_signal: Callable[[str], None]) -> Callable[[], None]:
@@ -86,7 +105,7 @@ async def _progress(bot: Bot, out: TextIO) -> None:
 
 async def run_bot(config: BotConfig, *, progress: TextIO | None = None) -> BotResult:
     """Run one bot with signal handling, metrics and (on a terminal) a progress line."""
-    bot = Bot(config, build_plugins(config))
+    bot = Bot(config, build_plugins(config), bot_id=config.display_name)
     remove = install_signal_handlers(lambda name: bot.request_leave(f"Stopped by {name}"))
     ticker = asyncio.create_task(_progress(bot, progress)) if progress is not None else None
     try:
@@ -102,14 +121,22 @@ async def run_bot(config: BotConfig, *, progress: TextIO | None = None) -> BotRe
 
 @dataclass(frozen=True)
 class FleetEntry:
+    #: Unique in the fleet (`<index>:<display name>`): the summary, the logs and the
+    #: metrics' `bot` label use it.
     name: str
     config: BotConfig
 
 
 def load_fleet(path: str | Path) -> list[FleetEntry]:
-    """A fleet file: optional `[defaults]` merged under each `[[bots]]` table."""
+    """A fleet file: optional `[defaults]` merged under each `[[bots]]` table.
+
+    Every bot is checked as `pexbot run` checks one (PIN readable, plugins load), so a bad
+    fleet fails before any bot joins; the `ConfigError` lists every problem."""
     data = read_toml(path)
     defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: defaults: must be a table")
+    defaults = relative_to_file(defaults, path)
     bots = data.get("bots")
     if not isinstance(bots, list) or not bots:
         raise ConfigError(f"{path}: bots: a fleet needs at least one [[bots]] table")
@@ -119,9 +146,14 @@ def load_fleet(path: str | Path) -> list[FleetEntry]:
     entries = []
     problems = []
     for i, bot in enumerate(bots):
-        merged = merge_tables(defaults, bot)
+        source = f"{path}: bots.{i}"
+        if not isinstance(bot, dict):
+            problems.append(f"{source}: must be a table ([[bots]])")
+            continue
+        merged = merge_tables(defaults, relative_to_file(bot, path))
         try:
-            config = parse_config(merged, f"{path}: bots.{i}")
+            config = parse_config(merged, source)
+            check_config(config, source)
         except ConfigError as exc:
             problems.append(str(exc))
             continue
@@ -145,7 +177,7 @@ async def run_fleet(
     entries: list[FleetEntry], *, metrics_port: int | None = None
 ) -> dict[str, BotResult]:
     """Every bot in its own task; one failing bot never stops the others."""
-    bots = {e.name: Bot(e.config, build_plugins(e.config)) for e in entries}
+    bots = {e.name: Bot(e.config, build_plugins(e.config), bot_id=e.name) for e in entries}
 
     async def run_all() -> list[BotResult | BaseException]:
         return await asyncio.gather(*(b.run() for b in bots.values()), return_exceptions=True)
@@ -178,6 +210,7 @@ __all__ = [
     "FleetEntry",
     "PluginLoadError",
     "build_plugins",
+    "check_config",
     "load_fleet",
     "merge_tables",
     "run_bot",

@@ -2,6 +2,10 @@
 
 Values are read from the bots when Prometheus scrapes (a custom collector), so the hot paths
 only bump plain integers. Each run or fleet has its own registry: no global state.
+
+Every series is labelled `bot` with the bot's id, unique in the process (in a fleet
+`<index>:<display name>`): display names may repeat, and two series with the same labels
+are rejected by Prometheus. `pexbot_bot_info` maps each id to its display name and alias.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ class BotCollector(Collector):
         self._bots = bots
 
     def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "pexbot_bot_info", "Display name and alias of each bot", labels=["bot", "name", "alias"]
+        )
         state = GaugeMetricFamily(
             "pexbot_bot_state", "1 for the state the bot is in", labels=["bot", "state"]
         )
@@ -61,7 +68,8 @@ class BotCollector(Collector):
             labels=["bot", "plugin", "name"],
         )
         for bot in self._bots():
-            name = bot.config.display_name
+            name = bot.id
+            info.add_metric([name, bot.config.display_name, bot.config.alias], 1.0)
             entered = Counter(change.new for change in bot.state.history)
             for s in BotState:
                 transitions.add_metric([name, s.value], entered.get(s, 0))
@@ -86,7 +94,7 @@ class BotCollector(Collector):
                 errors.add_metric([name, plugin], stats.errors)
                 drops.add_metric([name, plugin, "media"], stats.dropped_media)
                 drops.add_metric([name, plugin, "events"], stats.dropped_events)
-        yield from (state, transitions, rejoins, reconnects, recalls, events, packets)
+        yield from (info, state, transitions, rejoins, reconnects, recalls, events, packets)
         yield from (participants, errors, drops, plugin_values)
 
 
@@ -94,6 +102,15 @@ def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(BotCollector(bots))
     return registry
+
+
+class ListenError(OSError):
+    """The metrics endpoint cannot listen on host:port (`errno` says why: EADDRINUSE...)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.host = host
+        self.port = port
 
 
 class MetricsServer:
@@ -119,7 +136,11 @@ class MetricsServer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ListenError(self.host, self.port, exc) from None
         self._runner = runner
         for address in runner.addresses:
             self.port = int(address[1])

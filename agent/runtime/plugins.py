@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ._plugin_import import import_plugin_module
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,18 @@ class PluginLoadError(Exception):
 def load_plugin_class(
     name: str, builtins: dict[str, Callable[[], type[Plugin[Any]]]] | None = None
 ) -> type[Plugin[Any]]:
-    """A plugin class by built-in name, entry-point name (`pexbot.plugins`) or `module:Class`."""
+    """A plugin class by built-in name, entry-point name (`pexbot.plugins`), `module:Class`
+    (also from the working directory) or `path/to/file.py:Class`."""
     if builtins and name in builtins:
         return builtins[name]()
     if ":" in name:
-        module_name, _, attr = name.partition(":")
+        module_name, _, attr = name.rpartition(":")
         try:
-            obj = getattr(importlib.import_module(module_name), attr)
+            obj = getattr(import_plugin_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise PluginLoadError(f"plugin {name!r}: {exc}") from None
+        except Exception as exc:  # the module itself failed (a SyntaxError, a NameError...)
+            raise PluginLoadError(f"plugin {name!r}: {type(exc).__name__}: {exc}") from None
     else:
         matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
         if not matches:

@@ -205,7 +205,8 @@ async def test_failing_and_blocking_plugins_do_not_affect_another(node: LocalNod
 async def test_leaves_when_alone(node: LocalNode) -> None:
     bot = Bot(config(node, leave={"alone_seconds": 0.5}))
     result = await asyncio.wait_for(bot.run(), 10)
-    assert result.state == BotState.LEFT and "Alone" in result.detail
+    assert result.state == BotState.LEFT
+    assert result.detail == "leave.alone_seconds: alone for 0.5 s"
 
 
 async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -> None:
@@ -343,7 +344,10 @@ async def test_leaves_when_the_hosts_have_left(node: LocalNode) -> None:
                 await asyncio.sleep(0.05)
         assert not task.done()
     result = await asyncio.wait_for(task, 10)
-    assert result.state == BotState.LEFT and result.detail == "All hosts left"
+    assert (
+        result.state == BotState.LEFT
+        and result.detail == "leave.when_hosts_leave: every host has left"
+    )
 
 
 async def test_recorder_storage_failure_fails_the_bot_with_reason_storage(

@@ -21,6 +21,7 @@ from agent.infinity.errors import (
     InvalidPinError,
     InvalidTokenError,
     NotFoundError,
+    NotPexipError,
     PinRequiredError,
     PinRetriesExceededError,
     ResponseValidationError,
@@ -285,11 +286,36 @@ def test_unknown_fields_are_ignored() -> None:
     assert not hasattr(parsed, "brand_new")
 
 
-@pytest.mark.parametrize("content_type", ["text/html", "", "text/plain; charset=utf-8"])
-def test_wrong_content_type_is_a_validation_error(content_type: str) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "got"),
+    [("text/html", "text/html"), ("", "no content type"), ("text/plain; charset=utf-8", "text/plain")],
+)
+def test_wrong_content_type_is_a_validation_error(content_type: str, got: str) -> None:
     response = HttpResponse(200, content_type, envelope(True))
-    with pytest.raises(ResponseValidationError, match="application/json"):
-        parse_response(ep.LOCK, response)
+    with pytest.raises(ResponseValidationError) as err:
+        parse_response(ep.LOCK, response, url="http://x/api/client/v2/conferences/m/lock")
+    assert str(err.value) == (
+        f"not a Pexip client API: got {got} from http://x/api/client/v2/conferences/m/lock"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (404, "text/plain; charset=utf-8", b"404: Not Found"),
+        (500, "text/html", b"<html>\n<body>\n<h1>Oops</h1>\n</body>\n</html>"),
+        (403, "text/html", b"<html>Forbidden</html>"),
+    ],
+)
+def test_error_status_from_another_web_server_is_not_pexip(
+    status: int, content_type: str, body: bytes
+) -> None:
+    """A Pexip node wraps every error in its JSON envelope; anything else is not a node."""
+    response = HttpResponse(status, content_type, body)
+    with pytest.raises(NotPexipError) as err:
+        parse_response(ep.REQUEST_TOKEN, response, url="http://h:1/p")
+    got = content_type.split(";")[0]
+    assert str(err.value) == f"not a Pexip client API: got {got} from http://h:1/p (HTTP {status})"
 
 
 def test_body_without_result_is_a_validation_error() -> None:

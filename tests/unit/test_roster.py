@@ -62,7 +62,12 @@ def resync(roster: Roster, *creates: ev.ParticipantCreate) -> list[RosterChange]
 def test_initial_sync_joins_everyone_in_order() -> None:
     roster = Roster()
     changes = resync(roster, create("a"), create("b"), create("c"))
-    assert changes == [Joined(info("a")), Joined(info("b")), Joined(info("c"))]
+    # Everyone in the first sync was there before the roster's owner joined.
+    assert changes == [
+        Joined(info("a"), initial=True),
+        Joined(info("b"), initial=True),
+        Joined(info("c"), initial=True),
+    ]
     assert len(roster) == 3
     assert list(roster.participants) == ["a", "b", "c"]
     assert roster.get("b") == info("b")
@@ -113,6 +118,16 @@ def test_updates_and_deletes_during_a_sync_go_into_the_snapshot() -> None:
         Left(info("b")),
         Changed(info("a"), info("a", display_name="A2"), frozenset({"display_name"})),
     ]
+
+
+def test_only_the_first_sync_is_initial() -> None:
+    """A greeter greets who joins after the bot: live joins and joins seen in a later
+    sync (during an outage) are not `initial`; an interrupted first sync does not count."""
+    roster = Roster()
+    apply_all(roster, [BEGIN, create("a"), StreamInterrupted("dropped")])
+    assert resync(roster, create("a")) == [Joined(info("a"), initial=True)]
+    assert roster.apply(create("b")) == [Joined(info("b"))]
+    assert resync(roster, create("a"), create("b"), create("c")) == [Joined(info("c"))]
 
 
 def test_live_events_outside_a_sync() -> None:
@@ -249,7 +264,7 @@ async def test_leave_join_and_change_during_an_outage_are_detected() -> None:
         ]
     )
     changes, size = await roster_changes(transport, opens=2)
-    assert changes[:3] == [Joined(info("a")), Joined(info("b")), Joined(info("c"))]
+    assert changes[:3] == [Joined(info(n), initial=True) for n in "abc"]
     assert changes[3:] == [
         Left(info("b")),
         Changed(info("a"), info("a", is_muted="YES"), frozenset({"is_muted"})),
