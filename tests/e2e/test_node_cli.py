@@ -52,7 +52,9 @@ async def test_node_command_bad_config(tmp_path: Path) -> None:
     )  # fmt: skip
     _out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
-    assert b"bad config" in err
+    assert err.decode() == (
+        f"pexbot: invalid configuration: {bad}: services.0.name: Input should be a valid string\n"
+    )
 
 
 def test_parser_has_node_subcommand() -> None:

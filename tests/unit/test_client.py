@@ -288,7 +288,11 @@ def test_unknown_fields_are_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("content_type", "got"),
-    [("text/html", "text/html"), ("", "no content type"), ("text/plain; charset=utf-8", "text/plain")],
+    [
+        ("text/html", "text/html"),
+        ("", "no content type"),
+        ("text/plain; charset=utf-8", "text/plain"),
+    ],
 )
 def test_wrong_content_type_is_a_validation_error(content_type: str, got: str) -> None:
     response = HttpResponse(200, content_type, envelope(True))
@@ -314,7 +318,7 @@ def test_error_status_from_another_web_server_is_not_pexip(
     response = HttpResponse(status, content_type, body)
     with pytest.raises(NotPexipError) as err:
         parse_response(ep.REQUEST_TOKEN, response, url="http://h:1/p")
-    got = content_type.split(";")[0]
+    got = content_type.split(";", maxsplit=1)[0]
     assert str(err.value) == f"not a Pexip client API: got {got} from http://h:1/p (HTTP {status})"
 
 
