@@ -84,7 +84,7 @@ class LeaveRules(_Strict):
     )
     when_hosts_leave: bool = Field(
         default=False,
-        description="leave once every host (chair) but the bot has left, after one was seen",
+        description="leave once every other host (chair) has left, after one was seen",
     )
     waiting_room_timeout: float | None = Field(
         default=600.0, gt=0, description="fail after waiting this many seconds to be admitted"
