@@ -22,7 +22,7 @@ from contextvars import ContextVar
 current_bot: ContextVar[str | None] = ContextVar("pexbot_bot", default=None)
 
 
-class _BotName(logging.Filter):
+class BotNameFilter(logging.Filter):
     """Stamps each record with the bot whose task logged it (`record.bot`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -83,7 +83,7 @@ def setup_logging(
     else:
         handler.setFormatter(TextFormatter())
     handler.addFilter(_Scrub(secrets))
-    handler.addFilter(_BotName())
+    handler.addFilter(BotNameFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
