@@ -14,7 +14,7 @@ _EXPORTS: dict[str, str] = {
     "BotResult": "agent.runtime.bot",
     "BotConfig": "agent.config",
     "ConfigError": "agent.config",
-    "load_config": "agent.config",
+    "load_bot_config": "agent.config",
     "parse_config": "agent.config",
     "Plugin": "agent.runtime.plugins",
     "PluginContext": "agent.runtime.context",
@@ -58,7 +58,7 @@ __all__ = [
     "PresentationMedia",
     "StateChanged",
     "events",
-    "load_config",
+    "load_bot_config",
     "load_fleet",
     "parse_config",
     "run_bot",
@@ -77,7 +77,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .config import BotConfig, ConfigError, load_config, parse_config
+    from .config import BotConfig, ConfigError, load_bot_config, parse_config
     from .infinity.models import events
     from .infinity.models.participant import ParticipantInfo
     from .infinity.roster import Changed, Joined, Left

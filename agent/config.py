@@ -35,7 +35,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class MediaConfig(_Strict):
+class BotMediaConfig(_Strict):
     #: What the bot sends: `none`, `silence`, `tone:<Hz>`, `file:<path>`.
     audio: str = "silence"
     #: `none`, `black`, `pattern` (moving test pattern with a frame counter; optionally
@@ -138,7 +138,7 @@ class BotConfig(_Strict):
     #: Virtual Reception: the alias to be forwarded to.
     extension: str | None = None
     call_tag: str | None = None
-    media: MediaConfig = Field(default_factory=MediaConfig)
+    media: BotMediaConfig = Field(default_factory=BotMediaConfig)
     leave: LeaveRules = Field(default_factory=LeaveRules)
     plugins: list[PluginConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
@@ -214,5 +214,5 @@ def read_bot_toml(path: str | Path) -> dict[str, Any]:
     return relative_to_file(read_toml(path), path)
 
 
-def load_config(path: str | Path) -> BotConfig:
+def load_bot_config(path: str | Path) -> BotConfig:
     return parse_config(read_bot_toml(path), str(path))

@@ -1,7 +1,7 @@
 """The local Infinity node: an emulated Conferencing Node on 127.0.0.1 (client API v2,
 event stream, aiortc peers) for development and end-to-end tests."""
 
-from .config import NodeConfig, ServiceConfig, default_config, load_config
+from .config import NodeConfig, ServiceConfig, default_config, load_node_config
 from .faults import FaultConfig, RouteFault
 from .peer import DiscardMedia, MediaHandler, NodePeer
 from .server import LocalNode
@@ -16,5 +16,5 @@ __all__ = [
     "RouteFault",
     "ServiceConfig",
     "default_config",
-    "load_config",
+    "load_node_config",
 ]

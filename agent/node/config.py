@@ -93,7 +93,7 @@ class DialConfig(_Model):
     reject_if_contains: list[str] = Field(default_factory=lambda: ["reject", "busy"])
 
 
-class MediaConfig(_Model):
+class NodeMediaConfig(_Model):
     """The node's media plane (the mixer in `mixer.py`).
 
     Every participant receives the active speaker's video re-encoded at `video_width` x
@@ -119,7 +119,7 @@ class NodeConfig(_Model):
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     dial: DialConfig = Field(default_factory=DialConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
-    media: MediaConfig = Field(default_factory=MediaConfig)
+    media: NodeMediaConfig = Field(default_factory=NodeMediaConfig)
     # Seconds an old token keeps working after refresh_token handed out its successor.
     token_grace: float = Field(default=10.0, ge=0)
     pin_retries: int = Field(default=3, ge=1)
@@ -175,6 +175,3 @@ def load_node_config(path: str | Path) -> NodeConfig:
     if not config.services:
         config = config.model_copy(update={"services": default_services()})
     return config
-
-
-load_config = load_node_config

@@ -21,7 +21,7 @@ Design, and why:
 - Stage. Participants ordered by speech (speaking ones by most recent onset, then by when
   they last stopped, then never-spoke ones in join order), `vad` 100 while speaking.
   Published to everyone when it differs from the last published one, at most every
-  `MediaConfig.stage_interval` seconds (a change inside the interval goes out later).
+  `NodeMediaConfig.stage_interval` seconds (a change inside the interval goes out later).
 - Video. Readers keep each call's latest decoded frame. Each call's `SpeakerTrack`, paced
   at `video_fps`, picks its source (see `video_source`), scales it with PyAV `reformat` once
   per source frame (cached, shared by all receivers) and sends a fresh frame per receiver:
@@ -67,7 +67,7 @@ from agent.media.sources import (
 )
 from agent.media.vad import EnergyVad
 
-from .config import MediaConfig
+from .config import NodeMediaConfig
 from .peer import NodePeer
 from .state import ConferenceState
 
@@ -357,7 +357,7 @@ class _Speech:
 class ConferenceMixer:
     """The media of one conference (see the module docstring)."""
 
-    def __init__(self, conference: ConferenceState, config: MediaConfig) -> None:
+    def __init__(self, conference: ConferenceState, config: NodeMediaConfig) -> None:
         self.conference = conference
         self.config = config
         self._mains: dict[str, _MainCall] = {}  # by call uuid
@@ -793,7 +793,7 @@ async def _cancel(tasks: set[asyncio.Task[None]]) -> None:
 class NodeMedia:
     """The node's media: a `ConferenceMixer` per conference, created on first use."""
 
-    def __init__(self, config: MediaConfig) -> None:
+    def __init__(self, config: NodeMediaConfig) -> None:
         self.config = config
         self._mixers: dict[str, ConferenceMixer] = {}
 

@@ -20,7 +20,7 @@ from typing import Any
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from ..config import MediaConfig
+from ..config import BotMediaConfig
 from ..infinity._transport import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
@@ -78,7 +78,7 @@ def _pattern(spec: str) -> TestPatternSource:
 
 
 def build_sources(
-    media: MediaConfig,
+    media: BotMediaConfig,
 ) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
     """Audio and video tracks for the configured sources, plus what must be stopped later."""
     owned: list[Any] = []
@@ -104,7 +104,7 @@ def build_sources(
     return audio, video, owned
 
 
-def ice_settings(session: InfinitySession, media: MediaConfig) -> IceSettings:
+def ice_settings(session: InfinitySession, media: BotMediaConfig) -> IceSettings:
     """Exactly the STUN/TURN servers the node returned, and the configured host addresses."""
     joined = session.joined
     servers = ice_servers_from_node(joined.stun or [], joined.turn or [])
@@ -121,7 +121,7 @@ class BotCall:
     def __init__(
         self,
         session: InfinitySession,
-        media: MediaConfig,
+        media: BotMediaConfig,
         plugins: PluginHost,
         *,
         on_state: Callable[[str], None] | None = None,

@@ -16,7 +16,7 @@ from typing import Literal
 
 from aiortc import MediaStreamTrack
 
-from ..config import MediaConfig
+from ..config import BotMediaConfig
 from ..infinity._transport import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
@@ -41,7 +41,7 @@ class PresentationCall:
     def __init__(
         self,
         session: InfinitySession,
-        media: MediaConfig,
+        media: BotMediaConfig,
         plugins: PluginHost,
         direction: Literal["receive", "send"],
         source: MediaStreamTrack | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.node import LocalNode, load_config
+from agent.node import LocalNode, load_node_config
 
 from .conftest import Api
 
@@ -122,7 +122,7 @@ aliases = ["room", "room@example.com"]
 host_pin = "42"
 """
     )
-    config = load_config(toml)
+    config = load_node_config(toml)
     assert [s.name for s in config.services] == ["room"]
     async with LocalNode(config) as custom:
         api.node = custom
@@ -140,18 +140,18 @@ host_pin = "42"
 def test_toml_without_services_gets_defaults(tmp_path: Path) -> None:
     toml = tmp_path / "node.toml"
     toml.write_text("[management]\npassword = 'secret'\n")
-    config = load_config(toml)
+    config = load_node_config(toml)
     assert {s.name for s in config.services} == {"meet", "secure", "locked", "lecture", "lobby"}
     assert config.management.password == "secret"
 
 
 def test_bad_toml_is_rejected(tmp_path: Path) -> None:
-    from pydantic import ValidationError
+    from agent.config import ConfigError
 
     toml = tmp_path / "node.toml"
     toml.write_text("[[services]]\nname = 'x'\nguest_pin = '1'\n")
-    with pytest.raises(ValidationError):
-        load_config(toml)
+    with pytest.raises(ConfigError, match="a guest PIN needs a host PIN"):
+        load_node_config(toml)
     toml.write_text("[[services]]\nname = 'x'\nhost_pn = '1'\n")
-    with pytest.raises(ValidationError):
-        load_config(toml)
+    with pytest.raises(ConfigError, match=r"services\.0\.host_pn: Extra inputs are not permitted"):
+        load_node_config(toml)

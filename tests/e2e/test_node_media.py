@@ -301,12 +301,12 @@ async def test_mix_arithmetic_clips_and_leaves_out_the_muted() -> None:
     """The tick itself, without networking: int32 sum, int16 clip, mix-minus, mute."""
     from types import SimpleNamespace
 
-    from agent.node.config import MediaConfig, ServiceConfig
+    from agent.node.config import NodeMediaConfig, ServiceConfig
     from agent.node.mixer import ConferenceMixer, MixTrack
     from agent.node.state import ConferenceState, ParticipantState
 
     conference = ConferenceState.from_service(ServiceConfig(name="m"))
-    mixer = ConferenceMixer(conference, MediaConfig())
+    mixer = ConferenceMixer(conference, NodeMediaConfig())
     calls: dict[str, Any] = {}
     for name in ("a", "b", "c"):
         conference.participants[name] = ParticipantState(name, name, "chair", "conference")

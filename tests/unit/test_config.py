@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config, parse_config
+from agent.config import ConfigError, load_bot_config, parse_config
 
 
 def test_minimal_config_has_sensible_defaults() -> None:
@@ -22,7 +22,7 @@ def test_every_problem_is_reported_with_its_path(tmp_path: Path) -> None:
         '[[plugins]]\nname = ""\n'
     )
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load_bot_config(path)
     text = str(info.value)
     for fragment in ("node:", "alias:", "media.audio:", "media.foo:", "plugins.0.name:"):
         assert f"{path}: {fragment}" in text
@@ -62,9 +62,9 @@ def test_malformed_toml_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("node = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
-        load_config(path)
+        load_bot_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path / "missing.toml")
+        load_bot_config(tmp_path / "missing.toml")
 
 
 def test_pattern_size_and_rate_are_configurable() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import MediaConfig
+from ..config import NodeMediaConfig
 from ..media_stats import media_stats
 from ..state import CallState, ParticipantState
 
@@ -32,7 +32,7 @@ def as_float(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def video_size(media: MediaConfig, kind: str) -> str:
+def video_size(media: NodeMediaConfig, kind: str) -> str:
     """The resolution the node sends on a video stream ("" for audio)."""
     return f"{media.video_width}x{media.video_height}" if kind == "video" else ""
 
