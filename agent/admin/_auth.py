@@ -183,7 +183,10 @@ class OAuth2ClientCredentials:
         except ValueError:
             answer = None
         if response.status != 200:
-            reason = answer.get("error") if isinstance(answer, dict) else None
+            reason = None
+            if isinstance(answer, dict):
+                parts = [answer.get("error"), answer.get("error_description")]
+                reason = ": ".join(str(p) for p in parts if p)
             raise ManagementAuthError(
                 response.status,
                 f"OAuth2 token request refused ({reason or 'no reason given'})",
