@@ -1,4 +1,4 @@
-"""Pexip Infinity management API client and event-sink receiver.
+"""Pexip Infinity management API client and event-sink receiver (`EventSinkReceiver`).
 
     from agent.admin import ManagementClient
 
@@ -37,6 +37,24 @@ from ._model_base import AdminModel, quality_label, quality_level
 from ._paging import ListMeta, Page, Pager
 from ._query import FILTER_OPERATORS, FilterValue, query_params
 from ._retry import RetryPolicy, parse_retry_after
+from ._sink import EventSinkReceiver, SinkCounters
+from ._sink_models import (
+    ConferenceEvent,
+    ConferenceEventData,
+    MediaStreamsDestroyedData,
+    MediaStreamsDestroyedEvent,
+    MediaStreamWindowData,
+    MediaStreamWindowEvent,
+    ParticipantEvent,
+    ParticipantEventData,
+    SinkEvent,
+    SinkEventError,
+    SinkLifecycleEvent,
+    SinkMediaStream,
+    UnknownSinkEvent,
+    parse_event,
+)
+from ._sink_sequence import SequenceGap, SequenceTracker
 from ._status import StatusAPI
 from ._status_models import (
     Alarm,
@@ -69,9 +87,12 @@ __all__ = [
     "CommandReply",
     "ConferenceAlias",
     "ConferenceConfig",
+    "ConferenceEvent",
+    "ConferenceEventData",
     "ConferenceStatus",
     "ConfigurationAPI",
     "DialResult",
+    "EventSinkReceiver",
     "FilterValue",
     "HistoryAPI",
     "HistoryConference",
@@ -90,19 +111,34 @@ __all__ = [
     "ManagementServerError",
     "ManagementTransportError",
     "MediaStreamStatus",
+    "MediaStreamWindowData",
+    "MediaStreamWindowEvent",
+    "MediaStreamsDestroyedData",
+    "MediaStreamsDestroyedEvent",
     "OAuth2ClientCredentials",
     "Page",
     "PageLimitError",
     "Pager",
+    "ParticipantEvent",
+    "ParticipantEventData",
     "ParticipantStatus",
     "ReadOnlyError",
     "RetryPolicy",
+    "SequenceGap",
+    "SequenceTracker",
+    "SinkCounters",
+    "SinkEvent",
+    "SinkEventError",
+    "SinkLifecycleEvent",
+    "SinkMediaStream",
     "StatusAPI",
     "SystemLocationConfig",
     "SystemLocationStatus",
     "Transport",
+    "UnknownSinkEvent",
     "WorkerVmStatus",
     "format_time",
+    "parse_event",
     "parse_retry_after",
     "parse_time",
     "quality_label",

@@ -16,7 +16,7 @@ from .oauth import OAuthTokens
 class AdminState:
     oauth: OAuthTokens
     alarms: Alarms = field(default_factory=Alarms)
-    sinks: list[Any] = field(default_factory=list)  # sink.SinkEmitter
+    sinks: list[Any] = field(default_factory=list)  # sink.SinkEmitter (imports this module)
 
 
 ADMIN = web.AppKey("admin", AdminState)

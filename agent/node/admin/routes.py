@@ -40,6 +40,7 @@ from .models import (
     WorkerVmStatus,
 )
 from .oauth import TOKEN_PATH, OAuthError, OAuthTokens
+from .sink import SinkEmitter
 from .status import StatusView
 
 Objects = list[dict[str, Any]]
@@ -340,3 +341,14 @@ def add_routes(app: web.Application) -> None:
         )
     # Last: whatever else is under /api/admin/ is not a resource (Tastypie answers 404).
     r.add_get("/api/admin/{tail:.*}", _unknown, name="admin_unknown")
+
+
+def start_event_sinks(app: web.Application, node_address: str) -> None:
+    """Start one emitter per configured event sink (`[[management.event_sinks]]`); their
+    tasks belong to the node context and end with it."""
+    ctx = app[NODE]
+    admin = app[ADMIN]
+    for config in ctx.config.management.event_sinks:
+        emitter = SinkEmitter(ctx, config, node_address, admin.alarms)
+        admin.sinks.append(emitter)
+        emitter.start()
