@@ -17,6 +17,8 @@ LIFECYCLE = ("eventsink_started", "eventsink_updated", "eventsink_stopped", "eve
 
 
 class ConferenceEventData(AdminModel):
+    """The `data` of conference_started/_updated/_ended (one per node hosting it)."""
+
     name: str = ""
     service_type: str = ""
     start_time: AdminTime = None
@@ -28,6 +30,8 @@ class ConferenceEventData(AdminModel):
 
 
 class SinkMediaStream(AdminModel):
+    """One stream's final figures (`media_streams` of v1 disconnects and v2 destroys)."""
+
     stream_id: str = ""
     stream_type: str = ""
     node: str = ""
@@ -46,6 +50,8 @@ class SinkMediaStream(AdminModel):
 
 
 class ParticipantEventData(AdminModel):
+    """The `data` of participant_connected/_updated/_disconnected."""
+
     uuid: str
     call_id: str = ""
     conversation_id: str = ""
@@ -75,6 +81,9 @@ class ParticipantEventData(AdminModel):
 
 
 class MediaStreamWindowData(AdminModel):
+    """The `data` of participant_media_stream_window: quality before/now, per-stream
+    loss counts since the previous window, recent quality samples."""
+
     uuid: str
     call_quality_was: str = "0_unknown"
     call_quality_now: str = "0_unknown"
@@ -87,6 +96,8 @@ class MediaStreamWindowData(AdminModel):
 
 
 class MediaStreamsDestroyedData(AdminModel):
+    """The `data` of participant_media_streams_destroyed."""
+
     uuid: str
     media_streams: list[SinkMediaStream] = Field(default_factory=list)
 
