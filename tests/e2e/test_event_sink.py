@@ -124,3 +124,18 @@ async def test_receiver_restarted_mid_way_reports_the_gap(tmp_path: Path) -> Non
     ((gap),) = second.counters.gaps
     assert (gap.first, gap.count) == (dropped_from, dropped)
     assert gap.reason == "missing between events"
+
+
+async def test_bulk_delivery_keeps_the_sequence() -> None:
+    got: list[SinkEvent] = []
+    async with EventSinkReceiver() as receiver:
+        receiver.add_handler(got.append)
+        config = node_config(receiver.url, bulk=True, bulk_interval=0.2, version=1)
+        async with LocalNode(config) as node:
+            await bot(node, "batched", 0.5, audio="none").run()
+            await until(lambda: any(e.event == "conference_ended" for e in got))
+    assert receiver.counters.bulk_posts >= 1 and receiver.counters.gaps == []
+    assert [e.seq for e in got] == list(range(1, len(got) + 1))
+    (left,) = [e for e in got if e.event == "participant_disconnected"]
+    assert isinstance(left, ParticipantEvent) and left.version == 1
+    assert left.data.media_streams == []  # v1 carries them here (none: no media)
