@@ -162,6 +162,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 _LOG_FORMAT_HELP = "log lines on stderr: text (default) or json (one object per line)"
 
+
+# == management API and event sink (issue 13; implementation in agent/admin/_cli.py) =========
+
+
+def _cmd_admin(args: argparse.Namespace) -> int:
+    """`pexbot admin conferences|participants|history`: tables or --json."""
+    from agent.admin._cli import run_admin  # noqa: PLC0415
+
+    return run_admin(args)
+
+
+def _cmd_sink(args: argparse.Namespace) -> int:
+    """`pexbot sink`: receive a Pexip event sink until Ctrl-C."""
+    from agent.admin._cli import run_sink  # noqa: PLC0415
+
+    return run_sink(args)
+
+
+def _add_admin_commands(sub: Any, commands: dict[str, Command]) -> None:
+    from agent.admin._cli import add_parsers  # noqa: PLC0415
+
+    add_parsers(sub)
+    commands["admin"] = _cmd_admin
+    commands["sink"] = _cmd_sink
+
+
+# == end of the management API block ========================================================
+
+
 _RUN_EPILOG = """\
 leave rules ([leave] in the config file; the bot also leaves when the conference ends,
 when it is disconnected, and on Ctrl-C or SIGTERM):
@@ -271,6 +300,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     demo.add_argument("--output", default="recordings", help="where the recording goes")
     commands["demo"] = _cmd_demo
 
+    _add_admin_commands(sub, commands)  # management API block above
     return parser, commands
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import ConfigError, format_validation_error
+from .admin.settings import EventSinkConfig, OAuth2ClientConfig
 from .faults import FaultConfig
 
 ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
@@ -83,6 +84,9 @@ class ServiceConfig(_Model):
 class ManagementConfig(_Model):
     username: str = "admin"
     password: str = "admin"
+    oauth2_clients: list[OAuth2ClientConfig] = Field(default_factory=list)
+    oauth2_token_lifetime: float = Field(default=3600.0, gt=0)
+    event_sinks: list[EventSinkConfig] = Field(default_factory=list)
 
 
 class DialConfig(_Model):

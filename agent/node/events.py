@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection
+import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ def format_sse(event: Event) -> bytes:
 
 
 KEEPALIVE = b": keepalive\n\n"
+# Sees every published event and its recipients (None: everyone), synchronously, in order:
+# the event-sink emitter (`admin/sink.py`) hooks in here.
+Observer = Callable[[Event, Collection[str] | None], None]
+log = logging.getLogger(__name__)
 
 
 class Subscription:
@@ -48,6 +53,7 @@ class EventHub:
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = {}
         self._next_id = 0
+        self.observers: list[Observer] = []
 
     def make_event(self, name: str, data: Any) -> Event:
         self._next_id += 1
@@ -77,6 +83,11 @@ class EventHub:
         exclude: Collection[str] = (),
     ) -> Event:
         event = self.make_event(name, data)
+        for observer in self.observers:
+            try:
+                observer(event, to)
+            except Exception:  # an observer never breaks the client API
+                log.exception("event observer failed on %s", name)
         for uuid, subs in self._subs.items():
             if (to is not None and uuid not in to) or uuid in exclude:
                 continue

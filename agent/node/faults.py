@@ -27,6 +27,8 @@ class RouteFault(BaseModel):
     rate: float = Field(default=1.0, ge=0, le=1)
     delay: float = Field(default=0.0, ge=0, le=60)
     result: str = "Injected fault"
+    # Sent as `Retry-After` (seconds) with the injected status, e.g. a 429 or 503.
+    retry_after: float | None = Field(default=None, ge=0)
 
 
 class FaultConfig(BaseModel):
@@ -76,5 +78,8 @@ class Faults:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.status is not None and self._rng.random() < fault.rate:
-            return error_response(fault.status, fault.result)
+            response = error_response(fault.status, fault.result)
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = f"{fault.retry_after:g}"
+            return response
         return None

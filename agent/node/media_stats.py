@@ -18,9 +18,11 @@ can give:
                      from the client's RTCP receiver reports; None before the first one
 
 Bitrates are averages since the previous `media_stats` of the same call (since the call
-started, the first time), so the management API may poll at any rate. The last result is
-kept with the peer: after the call closed, the final figures are returned with `end_time`.
-RTMP calls and calls without a peer have no streams ([]).
+started, the first time), over at least `MIN_RATE_WINDOW` seconds: a faster poll (a status
+list and a media_stream read a few ms apart, or polls between two RTCP sender reports) gets
+the last window's figures, not a near-zero rate, so the management API may poll at any rate.
+The last result is kept with the peer: after the call closed, the final figures are
+returned with `end_time`. RTMP calls and calls without a peer have no streams ([]).
 """
 
 from __future__ import annotations
@@ -41,10 +43,13 @@ class _Kept:
     last: list[dict[str, Any]] = field(default_factory=list)
     # stream id -> (time, rx bytes (remote sender report), tx bytes)
     counters: dict[str, tuple[float, int | None, int]] = field(default_factory=dict)
+    # stream id -> (rx kbit/s, tx kbit/s) of the last window of at least MIN_RATE_WINDOW
+    rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     end_time: float | None = None
 
 
 _KEPT: weakref.WeakKeyDictionary[NodePeer, _Kept] = weakref.WeakKeyDictionary()
+MIN_RATE_WINDOW = 2.0  # seconds
 
 
 def _kbps(bytes_now: int | None, bytes_before: int | None, seconds: float) -> float | None:
@@ -93,7 +98,13 @@ async def media_stats(call: CallState) -> list[dict[str, Any]]:
         rx_bytes = None if remote_out is None else int(remote_out.bytesSent)
         tx_bytes = 0 if outbound is None else int(outbound.bytesSent)
         since, rx_before, tx_before = kept.counters.get(stream_id, (call.started_at, 0, 0))
-        kept.counters[stream_id] = (now, rx_bytes, tx_bytes)
+        if now - since >= MIN_RATE_WINDOW or stream_id not in kept.rates:
+            kept.rates[stream_id] = (
+                _kbps(rx_bytes, rx_before, now - since),
+                _kbps(tx_bytes, tx_before, now - since),
+            )
+            kept.counters[stream_id] = (now, rx_bytes, tx_bytes)
+        rx_kbps, tx_kbps = kept.rates[stream_id]
         kind = transceiver.kind
         streams.append(
             {
@@ -111,11 +122,11 @@ async def media_stats(call: CallState) -> list[dict[str, Any]]:
                 "rx_jitter": None
                 if inbound is None
                 else round(1000.0 * inbound.jitter / clock_rate, 2),
-                "rx_bitrate": _kbps(rx_bytes, rx_before, now - since),
+                "rx_bitrate": rx_kbps,
                 "tx_codec": codec if outbound is not None and outbound.packetsSent else None,
                 "tx_packets_sent": 0 if outbound is None else outbound.packetsSent,
                 "tx_bytes_sent": tx_bytes,
-                "tx_bitrate": _kbps(tx_bytes, tx_before, now - since),
+                "tx_bitrate": tx_kbps,
                 "tx_packets_lost": None if remote_in is None else remote_in.packetsLost,
                 # fractionLost is the raw RTCP field: lost/256 since the previous report.
                 "tx_packet_loss": None

@@ -111,6 +111,7 @@ class LocalNode:
             self.port = int(sock[1])
             break
         self.ctx.spawn(self.ctx.reaper(), "token-reaper")
+        admin_routes.start_event_sinks(app, self.host)
 
     async def stop(self) -> None:
         await self.ctx.close()

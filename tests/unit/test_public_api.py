@@ -57,3 +57,15 @@ def test_agent_all_matches_the_lazy_exports() -> None:
     import agent
 
     assert agent.__all__ == sorted(agent._EXPORTS)
+
+
+def test_admin_surface_is_exported_and_documented() -> None:
+    from agent import admin
+
+    for name in admin.__all__:
+        obj = getattr(admin, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"agent.admin.{name} has no docstring"
+    # Implementation modules are private; users import from the package.
+    assert all(not name.startswith("_") for name in admin.__all__)
+    assert admin.ManagementClient.__module__ == "agent.admin._client"

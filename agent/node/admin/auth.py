@@ -1,8 +1,9 @@
-"""HTTP Basic auth and error answers of the management API.
+"""HTTP Basic (and OAuth2 bearer) auth and error answers of the management API.
 
 Every admin handler is wrapped by `protected`: a missing or wrong `Authorization` gets 401
 with `WWW-Authenticate: Basic` (what a Management Node's Django answers), and `AdminError`s
-raised inside leave as their own JSON body, not the client API's `{status, result}`.
+raised inside leave as their own JSON body, not the client API's `{status, result}`. A
+bearer token is accepted when `POST /oauth/token/` handed it out and it has not expired.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import hdrs, web
 
 from ..config import ManagementConfig
 from ..context import NODE
+from .admin_state import ADMIN
 from .models import CommandResult
 from .tastypie import QueryError
 
@@ -65,7 +67,11 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
 
 
 def authorized(request: web.Request, config: ManagementConfig) -> bool:
-    given = basic_credentials(request.headers.get(hdrs.AUTHORIZATION, ""))
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return request.app[ADMIN].oauth.valid(token.strip())
+    given = basic_credentials(header)
     if given is None:
         return False
     user_ok = secrets.compare_digest(given[0].encode(), config.username.encode())

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from .. import actions
 from ..state import ConferenceState, ParticipantState
-from .auth import CommandError
+from .auth import AdminError, CommandError
 from .models import (
+    CloudNodeCommand,
     CommandResult,
     ConferenceCommand,
     DialCommand,
@@ -191,6 +192,13 @@ async def transform_layout(view: StatusView, request: web.Request) -> Any:
     return None
 
 
+async def start_cloudnode(view: StatusView, request: web.Request) -> Any:
+    """The local node has no overflow cloud nodes: the document's answer for an unknown
+    `instance_id` (a field error, not `{status, message}`)."""
+    await parse(request, CloudNodeCommand)
+    raise AdminError(400, {"start_cloudnode": {"instance_id": ["Failed to find the cloud node."]}})
+
+
 COMMANDS: dict[str, Command] = {
     "participant/dial": dial,
     "participant/disconnect": participant_disconnect,
@@ -205,6 +213,7 @@ COMMANDS: dict[str, Command] = {
     "conference/mute_guests": mute_guests,
     "conference/unmute_guests": unmute_guests,
     "conference/transform_layout": transform_layout,
+    "platform/start_cloudnode": start_cloudnode,
 }
 
 

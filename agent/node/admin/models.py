@@ -139,9 +139,44 @@ class WorkerVmStatus(_Out):
     resource_uri: str
 
 
-class SystemLocationStatus(_Out):
+class _Load(_Out):
+    """Capacity and load (system location status and both statistics resources)."""
+
+    media_load: float
+    max_audio_calls: int
+    max_sd_calls: int
+    max_hd_calls: int
+    max_full_hd_calls: int
+    max_media_tokens: int
+    media_tokens_used: int
+
+
+class SystemLocationStatus(_Load):
     id: int
     name: str
+    resource_uri: str
+
+
+class LoadStatistics(_Load):
+    """`worker_vm/<id>/statistics/`, `system_location/<id>/statistics/`: the load now,
+    with the counts it is derived from."""
+
+    participant_count: int
+    conference_count: int
+    media_call_count: int
+    resource_uri: str
+
+
+class AlarmStatus(_Out):
+    id: int
+    name: str
+    level: str
+    details: str
+    identifier: int
+    instance: str
+    node: str
+    acknowledged: bool
+    time_raised: str
     resource_uri: str
 
 
@@ -271,6 +306,10 @@ class TransformLayoutCommand(ConferenceCommand):
     layout: str | None = None
     host_layout: str | None = None
     guest_layout: str | None = None
+
+
+class CloudNodeCommand(_In):
+    instance_id: str
 
 
 class CommandResult(_Out):

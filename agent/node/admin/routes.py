@@ -5,11 +5,16 @@ Status (`/api/admin/status/v1/`): `conference/`, `participant/`,
 History (`/api/admin/history/v1/`): `conference/`, `participant/`,
 `participant/<id>/media_stream/` (v26) and `media_stream/` (later releases).
 Each list also answers `<id>/` (single object) and `schema/`; the trailing slash is optional.
+Status also has `alarm/` and the load statistics `worker_vm/<id>/statistics/`,
+`system_location/<id>/statistics/`. Configuration, read only (`/api/admin/configuration/v1/`):
+`conference/`, `conference_alias/`, `system_location/`.
 Command (`/api/admin/command/v1/`): see `command.COMMANDS`.
+OAuth2: `POST /oauth/token/` (see `oauth.py`). Any other `/api/admin/...` path is a 404.
 """
 
 from __future__ import annotations
 
+import asyncio
 import types
 import typing
 from collections.abc import Awaitable, Callable
@@ -19,10 +24,13 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ..context import NODE
-from . import command, history, status, tastypie
+from . import command, configuration, history, status, tastypie
+from .admin_state import ADMIN, AdminState
 from .auth import AdminHandler, NotFound, protected
+from .configuration import ConfigurationView
 from .history import HistoryView
 from .models import (
+    AlarmStatus,
     ConferenceStatus,
     HistoryConference,
     HistoryMediaStream,
@@ -31,6 +39,8 @@ from .models import (
     SystemLocationStatus,
     WorkerVmStatus,
 )
+from .oauth import TOKEN_PATH, OAuthError, OAuthTokens
+from .sink import SinkEmitter
 from .status import StatusView
 
 Objects = list[dict[str, Any]]
@@ -61,7 +71,12 @@ def _list_handler(resource: tastypie.Resource, source: ListSource, what: str) ->
         objects = await source(request)
         if objects is None:
             raise NotFound(what)
-        page = tastypie.list_response(resource, objects, request.query, request.path)
+        args = (resource, objects, request.query, request.path)
+        if tastypie.has_regex(request.query):
+            # Bounded (tastypie.REGEX_BUDGET) and off the event loop.
+            page = await asyncio.to_thread(tastypie.list_response, *args)
+        else:
+            page = tastypie.list_response(*args)
         return web.json_response(page.model_dump(mode="json"))
 
     return handler
@@ -108,18 +123,26 @@ def _schema_handler(resource: tastypie.Resource, model: type[BaseModel]) -> Admi
     return handler
 
 
+def _plain_schema(resource: tastypie.Resource) -> AdminHandler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response(resource.schema({}))
+
+    return handler
+
+
 def _resource(
     app: web.Application,
     name: str,
     resource: tastypie.Resource,
-    model: type[BaseModel],
+    model: type[BaseModel] | None,
     source: ListSource,
     detail: DetailSource | None = None,
 ) -> None:
     base = resource.uri.rstrip("/")
     what = base.rsplit("/", 1)[-1]
     r = app.router
-    r.add_get(base + "/schema" + SLASH, protected(_schema_handler(resource, model)))
+    schema = _plain_schema(resource) if model is None else _schema_handler(resource, model)
+    r.add_get(base + "/schema" + SLASH, protected(schema))
     r.add_get(base + SLASH, protected(_list_handler(resource, source, what)), name=name)
     r.add_get(
         base + "/{id:[^/]+}" + SLASH,
@@ -171,6 +194,54 @@ async def _history_media_streams(request: web.Request) -> Objects | None:
     return history_view(request).media_streams()
 
 
+async def _alarms(request: web.Request) -> Objects:
+    return status_view(request).alarms(request.app[ADMIN].alarms.raised)
+
+
+async def _config_conferences(request: web.Request) -> Objects:
+    return ConfigurationView(request.app[NODE]).conferences()
+
+
+async def _config_aliases(request: web.Request) -> Objects:
+    return ConfigurationView(request.app[NODE]).aliases()
+
+
+async def _config_locations(request: web.Request) -> Objects:
+    return ConfigurationView(request.app[NODE]).system_locations()
+
+
+def _statistics_handler(kind: str) -> AdminHandler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        found = status_view(request).statistics(kind, request.match_info["id"])
+        if found is None:
+            raise NotFound(kind)
+        return web.json_response(found)
+
+    return handler
+
+
+async def _oauth_token(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[NODE]
+    clients = ctx.config.management.oauth2_clients
+    try:
+        if not clients:
+            raise OAuthError("unauthorized_client", "OAuth2 is not enabled on this node", 400)
+        if request.content_length is not None and request.content_length > 16384:
+            raise OAuthError("invalid_request", "request too large")
+        form = await request.post()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        # The audience is this token URL as the client reached it.
+        audience = str(request.url.with_query(None))
+        answer = request.app[ADMIN].oauth.grant(clients, fields, audience)
+    except OAuthError as exc:
+        return exc.response()
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
+
+
+async def _unknown(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"error": f"No resource at {request.path}"}, status=404)
+
+
 def _command_handler(action: command.Command) -> AdminHandler:
     async def handler(request: web.Request) -> web.StreamResponse:
         return command.success(await action(status_view(request), request))
@@ -179,7 +250,16 @@ def _command_handler(action: command.Command) -> AdminHandler:
 
 
 def add_routes(app: web.Application) -> None:
+    ctx = app[NODE]
+    app[ADMIN] = AdminState(oauth=OAuthTokens(ctx.config.management.oauth2_token_lifetime))
     r = app.router
+    r.add_post(TOKEN_PATH, _oauth_token, name="admin_oauth_token")
+    for kind in ("worker_vm", "system_location"):
+        r.add_get(
+            f"{status.STATUS}/{kind}/{{id:[^/]+}}/statistics" + SLASH,
+            protected(_statistics_handler(kind)),
+            name=f"admin_status_{kind}_statistics",
+        )
     # Nested media streams first: `participant/{id}/` must not swallow them.
     r.add_get(
         status.STATUS + "/participant/{participant}/media_stream" + SLASH,
@@ -231,9 +311,44 @@ def add_routes(app: web.Application) -> None:
         HistoryMediaStream,
         _history_media_streams,
     )
+    _resource(app, "admin_status_alarm", status.ALARM, AlarmStatus, _alarms)
+    _resource(
+        app,
+        "admin_configuration_conference",
+        configuration.CONFERENCE,
+        None,
+        _config_conferences,
+    )
+    _resource(
+        app,
+        "admin_configuration_conference_alias",
+        configuration.CONFERENCE_ALIAS,
+        None,
+        _config_aliases,
+    )
+    _resource(
+        app,
+        "admin_configuration_system_location",
+        configuration.SYSTEM_LOCATION,
+        None,
+        _config_locations,
+    )
     for path, action in command.COMMANDS.items():
         r.add_post(
             f"{command.COMMAND}/{path}" + SLASH,
             protected(_command_handler(action)),
             name="admin_command_" + path.replace("/", "_"),
         )
+    # Last: whatever else is under /api/admin/ is not a resource (Tastypie answers 404).
+    r.add_get("/api/admin/{tail:.*}", _unknown, name="admin_unknown")
+
+
+def start_event_sinks(app: web.Application, node_address: str) -> None:
+    """Start one emitter per configured event sink (`[[management.event_sinks]]`); their
+    tasks belong to the node context and end with it."""
+    ctx = app[NODE]
+    admin = app[ADMIN]
+    for config in ctx.config.management.event_sinks:
+        emitter = SinkEmitter(ctx, config, node_address, admin.alarms)
+        admin.sinks.append(emitter)
+        emitter.start()

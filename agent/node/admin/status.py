@@ -16,8 +16,10 @@ from typing import Any
 from ..context import NodeContext
 from ..state import ConferenceState, ParticipantState
 from .models import (
+    AlarmStatus,
     CallQuality,
     ConferenceStatus,
+    LoadStatistics,
     MediaStreamStatus,
     ParticipantStatus,
     ParticipantStatusDetail,
@@ -33,6 +35,7 @@ LOCATION_NAME = "Local"
 WORKER_ID = 1
 WORKER_NAME = "local-node"
 MAX_HD_CALLS = 20
+TOKENS_PER_HD_CALL = 18  # media tokens of one HD call (capacity = MAX_HD_CALLS of them)
 QUALITY_WINDOW = 20.0  # seconds: quality is Unknown for calls younger than one window
 
 PROTOCOLS = {
@@ -217,14 +220,27 @@ class StatusView:
 
     # -- platform ------------------------------------------------------------------------
 
+    def load(self) -> dict[str, Any]:
+        """Capacity and load from what the node runs now: every call with a live peer is
+        one HD call's worth of media tokens."""
+        conferences = [c for c in self.ctx.state.conferences.values() if c.participants]
+        participants = [p for c in conferences for p in c.participants.values()]
+        calls = sum(1 for p in participants for call in p.calls.values() if call.peer is not None)
+        return {
+            "media_load": round(min(100.0, calls * 100.0 / MAX_HD_CALLS), 1),
+            "max_audio_calls": MAX_HD_CALLS * 10,
+            "max_sd_calls": MAX_HD_CALLS * 2,
+            "max_hd_calls": MAX_HD_CALLS,
+            "max_full_hd_calls": MAX_HD_CALLS // 2,
+            "max_media_tokens": MAX_HD_CALLS * TOKENS_PER_HD_CALL,
+            "media_tokens_used": calls * TOKENS_PER_HD_CALL,
+            "participant_count": len(participants),
+            "conference_count": len(conferences),
+            "media_call_count": calls,
+        }
+
     def worker_vms(self) -> list[dict[str, Any]]:
-        calls = sum(
-            1
-            for conference in self.ctx.state.conferences.values()
-            for participant in conference.participants.values()
-            for call in participant.calls.values()
-            if call.peer is not None
-        )
+        load = self.load()
         worker = WorkerVmStatus(
             id=WORKER_ID,
             name=WORKER_NAME,
@@ -236,13 +252,13 @@ class StatusView:
             last_reported=iso(time.time()),
             maintenance_mode=False,
             maintenance_mode_reason="",
-            media_load=min(100, calls * 100 // MAX_HD_CALLS),
-            max_audio_calls=MAX_HD_CALLS * 10,
-            max_sd_calls=MAX_HD_CALLS * 2,
-            max_hd_calls=MAX_HD_CALLS,
-            max_full_hd_calls=MAX_HD_CALLS // 2,
-            max_media_tokens=MAX_HD_CALLS * 18,
-            media_tokens_used=calls * 18,
+            media_load=round(load["media_load"]),
+            max_audio_calls=load["max_audio_calls"],
+            max_sd_calls=load["max_sd_calls"],
+            max_hd_calls=load["max_hd_calls"],
+            max_full_hd_calls=load["max_full_hd_calls"],
+            max_media_tokens=load["max_media_tokens"],
+            media_tokens_used=load["media_tokens_used"],
             sync_status="SUCCESS",
             upgrade_status="IDLE",
             resource_uri=f"{STATUS}/worker_vm/{WORKER_ID}/",
@@ -250,12 +266,42 @@ class StatusView:
         return [worker.model_dump(mode="json")]
 
     def system_locations(self) -> list[dict[str, Any]]:
+        load = {k: v for k, v in self.load().items() if k in SystemLocationStatus.model_fields}
         location = SystemLocationStatus(
             id=LOCATION_ID,
             name=LOCATION_NAME,
             resource_uri=f"{STATUS}/system_location/{LOCATION_ID}/",
+            **load,
         )
         return [location.model_dump(mode="json")]
+
+    def statistics(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """`worker_vm/<id>/statistics/` or `system_location/<id>/statistics/` (one node,
+        one location: both are the same figures); None for an unknown id."""
+        known = str(WORKER_ID) if kind == "worker_vm" else str(LOCATION_ID)
+        if object_id != known:
+            return None
+        stats = LoadStatistics(
+            **self.load(), resource_uri=f"{STATUS}/{kind}/{object_id}/statistics/"
+        )
+        return stats.model_dump(mode="json")
+
+    def alarms(self, records: list[Any]) -> list[dict[str, Any]]:
+        return [
+            AlarmStatus(
+                id=a.id,
+                name=a.name,
+                level=a.level,
+                details=a.details,
+                identifier=a.identifier,
+                instance=a.instance,
+                node=self.node_ip,
+                acknowledged=a.acknowledged,
+                time_raised=iso(a.time_raised),
+                resource_uri=f"{STATUS}/alarm/{a.id}/",
+            ).model_dump(mode="json")
+            for a in records
+        ]
 
 
 def _fields(model: type[Any]) -> frozenset[str]:
@@ -327,6 +373,12 @@ WORKER_VM = Resource(
 SYSTEM_LOCATION = Resource(
     uri=f"{STATUS}/system_location/",
     fields=_fields(SystemLocationStatus),
-    filtering=_all("name"),
-    ordering=frozenset({"name"}),
+    filtering=_all("name", "media_load"),
+    ordering=frozenset({"name", "media_load"}),
+)
+ALARM = Resource(
+    uri=f"{STATUS}/alarm/",
+    fields=_fields(AlarmStatus),
+    filtering=_all("name", "level", "instance", "node", "acknowledged", "time_raised"),
+    ordering=frozenset({"time_raised", "level", "name"}),
 )

@@ -8,6 +8,11 @@
   paths (`media_streams__rx_packet_loss__gte=0.5`): a list on the way matches when any
   element matches. Values are converted to the field's type (bool `true/false/1/0`,
   numbers); `none`/`null` is None.
+- Regular expressions (`__regex`, `__iregex`) run on the `regex` engine with a time limit:
+  a pattern longer than `MAX_PATTERN` characters, or one that needs more than
+  `REGEX_BUDGET` seconds over the whole request (catastrophic backtracking), is a 400.
+  Lists with such filters are filtered in a worker thread (`regex` releases the GIL), so
+  even that bounded time is not taken from the event loop.
 - Ordering: `order_by=field` / `order_by=-field` (repeatable) on declared fields (400 else).
 - Pagination: `limit` (default 20; 0 means "as many as allowed", i.e. `max_limit` 1000, as
   Tastypie's paginator does), `offset`; `meta.next`/`meta.previous` are relative URLs that
@@ -17,12 +22,13 @@
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import regex
 from multidict import MultiMapping
 
 from .models import ListMeta, ListResponse
@@ -50,6 +56,9 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 # Query parameters that are not filters.
 RESERVED = frozenset({"limit", "offset", "order_by", "format"})
+
+MAX_PATTERN = 256  # characters of one regular expression
+REGEX_BUDGET = 0.25  # seconds of regular-expression matching per request
 
 _NONE = {"none", "null", "nil"}
 _TRUE = {"true", "1", "yes"}
@@ -137,7 +146,44 @@ def _coerce(raw: str, like: Any, name: str) -> Any:
     return raw
 
 
-def _compare(value: Any, op: str, raw: str, name: str) -> bool:
+class RegexBudget:
+    """The matching time one request may spend on regular expressions."""
+
+    def __init__(self, seconds: float = REGEX_BUDGET) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self._compiled: dict[tuple[str, bool], Any] = {}
+
+    def compile(self, raw: str, insensitive: bool) -> Any:
+        key = (raw, insensitive)
+        if key not in self._compiled:
+            if len(raw) > MAX_PATTERN:
+                raise QueryError(
+                    f"The regular expression is too long ({len(raw)} characters; "
+                    f"at most {MAX_PATTERN})."
+                )
+            try:
+                self._compiled[key] = regex.compile(
+                    raw, (regex.IGNORECASE if insensitive else 0) | regex.VERSION0
+                )
+            except (regex.error, OverflowError, RecursionError) as exc:
+                raise QueryError(f"Invalid regular expression '{raw}': {exc}.") from None
+        return self._compiled[key]
+
+    def search(self, pattern: Any, text: str) -> bool:
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return pattern.search(text, timeout=left, concurrent=True) is not None
+        except TimeoutError:
+            raise QueryError(
+                "The regular expression took too long to evaluate "
+                f"(more than {self.seconds:g} s); simplify it."
+            ) from None
+
+
+def _compare(value: Any, op: str, raw: str, name: str, budget: RegexBudget) -> bool:
     if op == "isnull":
         wanted = _coerce(raw, True, name)
         return (value is None) is bool(wanted)
@@ -175,11 +221,7 @@ def _compare(value: Any, op: str, raw: str, name: str) -> bool:
     insensitive = op.startswith("i")  # in/isnull were handled above
     base = op[1:] if insensitive else op
     if base == "regex":
-        try:
-            pattern = re.compile(raw, re.IGNORECASE if insensitive else 0)
-        except re.error as exc:
-            raise QueryError(f"Invalid regular expression '{raw}': {exc}.") from None
-        return pattern.search(text) is not None
+        return budget.search(budget.compile(raw, insensitive), text)
     needle = raw.lower() if insensitive else raw
     hay = text.lower() if insensitive else text
     if base == "exact":
@@ -216,21 +258,28 @@ class _Filter:
     op: str
     raw: str
     lookup: Callable[[dict[str, Any]], Any] | None
+    budget: RegexBudget
 
     def matches(self, obj: dict[str, Any]) -> bool:
         values = [self.lookup(obj)] if self.lookup else _values(obj, self.name.split("__"))
-        return any(_compare(v, self.op, self.raw, self.name) for v in values)
+        return any(_compare(v, self.op, self.raw, self.name, self.budget) for v in values)
+
+
+def has_regex(query: MultiMapping[str]) -> bool:
+    """Whether a query carries a regular-expression filter (filter it off the loop)."""
+    return any(key.endswith(("__regex", "__iregex")) for key in query)
 
 
 def apply_filters(
     resource: Resource, objects: list[dict[str, Any]], query: MultiMapping[str]
 ) -> list[dict[str, Any]]:
     filters: list[_Filter] = []
+    budget = RegexBudget()
     for key, raw in query.items():
         if key in RESERVED:
             continue
         name, op = _parse_filter(resource, key)
-        filters.append(_Filter(name, op, raw, resource.lookups.get(name)))
+        filters.append(_Filter(name, op, raw, resource.lookups.get(name), budget))
     return [obj for obj in objects if all(f.matches(obj) for f in filters)]
 
 
