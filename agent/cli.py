@@ -191,6 +191,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     demo.add_argument("--output", default="recordings", help="where the recording goes")
     commands["demo"] = _cmd_demo
 
+    # --- openvidu: OpenVidu Pro media nodes (client, watcher, emulated server) -------------
+    # Its actions and their implementation live in agent/_cli_openvidu.py.
+    from agent._cli_openvidu import add_openvidu_parser  # noqa: PLC0415
+
+    commands["openvidu"] = add_openvidu_parser(sub)
+    # --- end openvidu -------------------------------------------------------------------
+
     return parser, commands
 
 
