@@ -45,6 +45,7 @@ from ._openvidu_models import (
 log = logging.getLogger("agent.admin.openvidu.watch")
 
 LoadBand = Literal["low", "normal", "high"]
+_CONNECTED_STATUSES = ("running", "waiting-idle-to-terminate")
 
 
 class WatchConfig(BaseModel):
@@ -232,8 +233,13 @@ class MediaNodeWatcher:
             return  # a webhook arrived after this poll was sent: it is newer
         self._set_status(view, node.status)
         view.connected = node.connected
-        if node.connected is not None:
-            self._set_crashed(view, not node.connected, "reported disconnected by the poll")
+        # Only a node that should be connected can crash or recover: launching, failed
+        # or terminating nodes are not connected, and that says nothing.
+        if node.connected is not None and (
+            node.status is None or node.status in _CONNECTED_STATUSES
+        ):
+            how = "reported connected by a poll" if node.connected else "disconnected in a poll"
+            self._set_crashed(view, not node.connected, how)
 
     def _forget(self, node_id: str) -> None:
         view = self.nodes.pop(node_id)

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from .config import NodeSpec, OpenViduServerConfig
 
@@ -214,8 +214,8 @@ class Cluster:
     def _terminate(self, node: Node, reason: str) -> None:
         if node.status in ("terminating", "terminated"):
             return
+        self._set(node, "terminating")  # first: closing the last session must not recurse
         self._close_sessions(node, reason)
-        self._set(node, "terminating")
         self._spawn(self._finish(node), f"terminate-{node.id}")
 
     async def _finish(self, node: Node) -> None:
@@ -293,7 +293,7 @@ class Cluster:
             self._set(node, "waiting-idle-to-terminate")
             self._terminate(node, "mediaServerDisconnect")
         else:
-            self._set(node, status)  # type: ignore[arg-type]  # checked against STATUSES
+            self._set(node, cast(Status, status))  # checked against STATUSES above
         return node
 
     def autodiscover(self) -> list[Node]:

@@ -45,6 +45,7 @@ RESTARTABLE: dict[str, str] = {
     "OPENVIDU_PRO_STATS_MONITORING_INTERVAL": "number",
     "OPENVIDU_PRO_STATS_WEBRTC_INTERVAL": "number",
 }
+_NOTIFICATIONS = ("none", "publisher_moderator", "all")
 # Never shown by GET config (and redacted in the restart history).
 _HIDDEN = ("OPENVIDU_SECRET", "OPENVIDU_WEBHOOK_HEADERS")
 
@@ -78,6 +79,12 @@ def parse_restart_body(raw: bytes) -> dict[str, Any]:
             raise ClusterError(400, f"property {key} cannot be modified with this method")
         if not _is(kind, value):
             raise ClusterError(400, f"property {key} must be {kind}")
+    notification = body.get("OPENVIDU_RECORDING_NOTIFICATION")
+    if notification is not None and notification not in _NOTIFICATIONS:
+        allowed = ", ".join(_NOTIFICATIONS)
+        raise ClusterError(
+            400, f"property OPENVIDU_RECORDING_NOTIFICATION must be one of {allowed}"
+        )
     return body
 
 
@@ -140,6 +147,11 @@ class ServerState:
     def restart(self, body: dict[str, Any]) -> None:
         """Apply a validated restart: new properties, secret and webhook settings; every
         session ends as it would when the server stops."""
+        merged = {**self.properties, **body}
+        if merged.get("OPENVIDU_WEBHOOK") and not merged.get("OPENVIDU_WEBHOOK_ENDPOINT"):
+            raise ClusterError(
+                400, "OPENVIDU_WEBHOOK_ENDPOINT is mandatory when OPENVIDU_WEBHOOK is true"
+            )
         self.cluster.close_all_sessions("openviduServerStopped")
         for key, value in body.items():
             if key == "OPENVIDU_SECRET":
