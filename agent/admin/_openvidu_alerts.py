@@ -41,6 +41,8 @@ _LEVELS: dict[Severity, int] = {
 
 
 class Alert(BaseModel):
+    """One alert of the watcher; webhooks receive it as JSON."""
+
     model_config = ConfigDict(frozen=True)
 
     kind: AlertKind
@@ -53,6 +55,8 @@ class Alert(BaseModel):
 
 
 class AlertSink(Protocol):
+    """Where alerts go; `send` may be slow (it runs on the dispatcher task)."""
+
     async def send(self, alert: Alert) -> None: ...
 
     async def aclose(self) -> None: ...

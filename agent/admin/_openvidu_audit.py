@@ -25,6 +25,8 @@ AuditOutcome = Literal["requested", "ok", "error", "refused"]
 
 
 class AuditRecord(BaseModel):
+    """One line of the audit log."""
+
     model_config = ConfigDict(frozen=True)
 
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -198,6 +198,8 @@ class _Event(_Wire):
 
 
 class MediaNodeStatusChanged(_Event):
+    """Webhook: a media node changed status."""
+
     event: Literal["mediaNodeStatusChanged"]
     #: None when the new status is `launching`.
     old_status: MediaNodeStatus | None = None
@@ -205,6 +207,8 @@ class MediaNodeStatusChanged(_Event):
 
 
 class NodeCrashed(_Event):
+    """Webhook: OpenVidu lost a node and could not silently reconnect to it."""
+
     event: Literal["nodeCrashed"]
     session_ids: list[str] | None = None
     recording_ids: list[str] | None = None
@@ -212,6 +216,8 @@ class NodeCrashed(_Event):
 
 
 class NodeRecovered(_Event):
+    """Webhook: a crashed node is reachable again."""
+
     event: Literal["nodeRecovered"]
 
 

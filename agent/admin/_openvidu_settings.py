@@ -25,6 +25,8 @@ class SettingsError(ValueError):
 
 
 class WatchSettings(WatchConfig):
+    """`[watch]`: the watcher's limits plus where it listens and where alerts go."""
+
     #: Where `/metrics` and the webhook receiver listen.
     host: str = "127.0.0.1"
     port: int = Field(default=9101, ge=0, le=65535)
@@ -40,6 +42,8 @@ class WatchSettings(WatchConfig):
 
 
 class OpenViduSettings(BaseModel):
+    """The OpenVidu server, how to reach it, and what may be changed."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field(pattern=r"^https?://[^/\s]+")
@@ -83,6 +87,7 @@ class OpenViduSettings(BaseModel):
 
 
 def parse_settings(data: dict[str, Any], source: str = "settings") -> OpenViduSettings:
+    """Validated settings; a `SettingsError` names every problem with its path."""
     try:
         return OpenViduSettings.model_validate(data)
     except ValidationError as exc:

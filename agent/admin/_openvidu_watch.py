@@ -49,6 +49,8 @@ _CONNECTED_STATUSES = ("running", "waiting-idle-to-terminate")
 
 
 class WatchConfig(BaseModel):
+    """Polling interval and alert limits (defaults: OpenVidu's autoscaling 70/20)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Seconds between two polls of the media-node list.

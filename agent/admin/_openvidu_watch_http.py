@@ -75,6 +75,7 @@ class WatcherCollector(Collector):
 
 
 def watcher_registry(watcher: MediaNodeWatcher) -> CollectorRegistry:
+    """A registry of its own holding the watcher's collector (no global state)."""
     registry = CollectorRegistry()
     registry.register(WatcherCollector(watcher))
     return registry
@@ -120,6 +121,7 @@ def add_watch_routes(
     authorization: str | None = None,
     metrics_path: str = "/metrics",
 ) -> None:
+    """Mount `/metrics` and the webhook receiver on an application of yours."""
     registry = watcher_registry(watcher)
 
     async def metrics(request: web.Request) -> web.Response:
