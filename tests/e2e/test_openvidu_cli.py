@@ -237,7 +237,8 @@ async def test_watch_serves_metrics_and_takes_webhooks(ov: OpenViduServer) -> No
         assert await asyncio.wait_for(proc.wait(), 15) == 0
         assert proc.stderr is not None
         err = (await proc.stderr.read()).decode()
-        assert "openvidu alert node_crashed: media node idle crashed (nodeCrashed webhook)" in err
+        # One alert, whichever came first: the webhook or a poll showing it disconnected.
+        assert err.count("openvidu alert node_crashed: media node idle crashed (") == 1
         assert "Traceback" not in err and "MY_SECRET" not in err
     finally:
         if proc.returncode is None:

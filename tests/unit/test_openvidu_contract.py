@@ -177,7 +177,7 @@ NEW_URI = "ws://10.9.9.9:8888/kurento"
 
 
 async def test_add_on_premises(profile: str) -> None:
-    config = two_nodes(profile, launch_delay=0.2)
+    config = two_nodes(profile, launch_delay=0.5)
     async with running(config) as (server, client, _t):
         launching = await client.add_media_node(NEW_URI)  # 200 at once, still launching
         assert launching.status == "launching" and launching.uri == NEW_URI
@@ -341,10 +341,10 @@ async def test_quarantine_without_sessions_terminates(profile: str) -> None:
 
 
 async def test_canceled_launch_is_terminated_when_it_completes(profile: str) -> None:
-    async with running(two_nodes(profile, launch_delay=0.2)) as (server, client, _t):
+    async with running(two_nodes(profile, launch_delay=1.0)) as (server, client, _t):
         node = await client.add_media_node(NEW_URI)
         await client.set_media_node_status(node.id, "canceled")
-        await eventually(lambda: node.id not in server.cluster.nodes)
+        await eventually(lambda: node.id not in server.cluster.nodes, timeout=5)
 
 
 # -- PUT (autodiscover) -------------------------------------------------------------------

@@ -73,7 +73,7 @@ async def test_scripted_load_raises_one_alert_while_polling() -> None:
         async with MediaNodeWatcher(client, WatchConfig(interval=0.02), sinks=[sink]) as w:
             await eventually(lambda: w.nodes.get("n1") is not None and w.nodes["n1"].load == 88)
             polls = w.polls
-    assert polls >= 20
+    assert polls >= 8  # several polls above 70, one alert
     assert kinds(w) == ["load_high"]
     assert [a.kind for a in sink.got] == ["load_high"]  # delivered by the dispatcher
 
