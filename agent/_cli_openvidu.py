@@ -18,9 +18,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:  # imported lazily at run time: other subcommands do not need them
+    from agent.admin.openvidu import MediaNode, OpenViduClient, OpenViduSettings
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -45,7 +48,7 @@ async def _until_signalled() -> None:
 # -- settings ---------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> OpenViduSettings:
     """The TOML file (if any) with the flags on top; raises ConfigError/SettingsError."""
     from agent.admin.openvidu import SettingsError, parse_settings  # noqa: PLC0415
     from agent.config import read_toml  # noqa: PLC0415
@@ -76,11 +79,11 @@ def _settings(args: argparse.Namespace) -> Any:
 # -- output -----------------------------------------------------------------------------
 
 
-def _dump(model: Any) -> Any:
+def _dump(model: MediaNode | Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _node_line(node: Any) -> str:
+def _node_line(node: MediaNode) -> str:
     load = f"{node.load:.1f}" if node.load is not None else "-"
     connected = {True: "yes", False: "NO", None: "-"}[node.connected]
     sessions = str(len(node.sessions)) if node.sessions is not None else "-"
@@ -90,7 +93,7 @@ def _node_line(node: Any) -> str:
     )
 
 
-def _print_nodes(nodes: list[Any], as_json: bool) -> None:
+def _print_nodes(nodes: list[MediaNode], as_json: bool) -> None:
     if as_json:
         print(json.dumps([_dump(n) for n in nodes], indent=2))
         return
@@ -124,7 +127,7 @@ def _restart_properties(pairs: list[str], new_secret_env: str | None) -> dict[st
 # -- actions ----------------------------------------------------------------------------
 
 
-async def _act(args: argparse.Namespace, client: Any) -> int:
+async def _act(args: argparse.Namespace, client: OpenViduClient) -> int:
     action = args.openvidu_action
     if action == "nodes":
         listing = await client.list_media_nodes(sessions=args.sessions)
@@ -152,8 +155,8 @@ async def _act(args: argparse.Namespace, client: Any) -> int:
         else:
             print(f"{args.node_id}: waiting-idle-to-terminate (removed after its last session)")
     elif action == "set-status":
-        node = await client.set_media_node_status(args.node_id, args.status)
-        now = f"unchanged, already {args.status}" if node is None else node.status
+        changed = await client.set_media_node_status(args.node_id, args.status)
+        now = f"unchanged, already {args.status}" if changed is None else changed.status
         print(f"{args.node_id}: {now}")
     elif action == "autodiscover":
         found = await client.autodiscover()
@@ -165,7 +168,7 @@ async def _act(args: argparse.Namespace, client: Any) -> int:
     return 0
 
 
-async def _watch(settings: Any, client: Any) -> int:
+async def _watch(settings: OpenViduSettings, client: OpenViduClient) -> int:
     from agent.admin.openvidu import (  # noqa: PLC0415
         LogAlertSink,
         MediaNodeWatcher,

@@ -18,10 +18,10 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Any, Literal
+from urllib.parse import urlencode
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ..infinity._transport import (
     AiohttpTransport,
@@ -34,24 +34,11 @@ from ._openvidu_audit import AuditLog, AuditRecord, LoggingAuditLog
 from ._openvidu_errors import (
     AdminActionRefusedError,
     AuditLogError,
-    AutodiscoveryNotPossibleError,
-    BadRequestError,
-    DuplicateMediaNodeError,
-    IllegalTransitionError,
-    LaunchFailedError,
     MediaNodeApiNotAvailableError,
-    MediaNodeBusyError,
-    MediaNodeNotFoundError,
-    MediaNodeUnreachableError,
     OpenViduConnectionError,
     OpenViduError,
     OpenViduHTTPError,
-    OpenViduServerError,
     OpenViduUnauthorizedError,
-    ResponseValidationError,
-    TerminationFailedError,
-    UnexpectedStatusError,
-    UriRequiredError,
 )
 from ._openvidu_models import (
     DELETION_STRATEGIES,
@@ -64,52 +51,25 @@ from ._openvidu_models import (
     RestartConfig,
 )
 from ._openvidu_profile import CE_CONFIG, OPENVIDU_API, PRO, PROFILES, PathProfile, ProfileChoice
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+from ._openvidu_wire import (
+    ADD_ERRORS,
+    AUTODISCOVER_ERRORS,
+    GET_ERRORS,
+    PATCH_ERRORS,
+    REMOVE_ERRORS,
+    RESTART_ERRORS,
+    ErrorTable,
+    bool_param,
+    http_error,
+    node_path_id,
+    parse_response,
+)
 
 #: What `remove_media_node` did: deleted at once (204) or quarantined until its last
 #: session ends (202, `waiting-idle-to-terminate`).
 RemovalOutcome = Literal["removed", "quarantined"]
 
-_ErrorTable = Mapping[int, type[OpenViduHTTPError]]
-
-# Per operation, what each documented status means (the seed's "HTTP responses" lists).
-_GET_ERRORS: _ErrorTable = {404: MediaNodeNotFoundError}
-_ADD_ERRORS: _ErrorTable = {
-    400: BadRequestError,
-    404: MediaNodeUnreachableError,
-    409: DuplicateMediaNodeError,
-    501: UriRequiredError,
-    502: LaunchFailedError,
-}
-_REMOVE_ERRORS: _ErrorTable = {
-    400: BadRequestError,
-    404: MediaNodeNotFoundError,
-    409: MediaNodeBusyError,
-    502: TerminationFailedError,
-}
-_PATCH_ERRORS: _ErrorTable = {400: IllegalTransitionError, 404: MediaNodeNotFoundError}
-_AUTODISCOVER_ERRORS: _ErrorTable = {405: AutodiscoveryNotPossibleError}
-_RESTART_ERRORS: _ErrorTable = {400: BadRequestError}
-
 _NOT_AVAILABLE = "media-node API not available (OpenVidu v3?)"
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _node_path_id(node_id: str) -> str:
-    if not node_id or not node_id.strip():
-        raise ValueError("media node id must not be empty")
-    return quote(node_id, safe="")
-
-
-def _repair_member_list(text: str) -> str:
-    """The seed's PUT sample puts object members straight into `content: [ ... ]`; wrap
-    them in braces so the documented shape still parses."""
-    members = r'"content"\s*:\s*\[\s*("[^"]+"\s*:.*?)\s*\]'
-    return re.sub(members, r'"content": [{\1}]', text, count=1, flags=re.S)
 
 
 class OpenViduClient:
@@ -154,13 +114,6 @@ class OpenViduClient:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _clean(self, text: str) -> str:
-        """A server message fit for a one-line error: no secret, no newlines, bounded."""
-        text = " ".join(text.split())
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return text[:200]
-
     async def _send(
         self,
         operation: str,
@@ -186,46 +139,8 @@ class OpenViduClient:
             raise OpenViduUnauthorizedError(operation, 401)
         return resp
 
-    def _server_message(self, resp: HttpResponse) -> str:
-        text = resp.text.strip()
-        if not text:
-            return ""
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return self._clean(text)
-        if isinstance(data, dict):
-            for key in ("message", "error"):
-                if isinstance(data.get(key), str) and data[key]:
-                    return self._clean(data[key])
-        return self._clean(text)
-
-    def _error(self, operation: str, resp: HttpResponse, table: _ErrorTable) -> OpenViduHTTPError:
-        cls = table.get(resp.status)
-        if cls is None:
-            cls = OpenViduServerError if resp.status >= 500 else UnexpectedStatusError
-        return cls(operation, resp.status, self._server_message(resp))
-
-    def _parse(
-        self, operation: str, resp: HttpResponse, model: type[ModelT], *, lenient: bool = False
-    ) -> ModelT:
-        try:
-            data = json.loads(resp.text)
-        except ValueError:
-            if not lenient:
-                raise ResponseValidationError(operation, resp.status, "not JSON") from None
-            try:
-                data = json.loads(_repair_member_list(resp.text))
-            except ValueError:
-                raise ResponseValidationError(operation, resp.status, "not JSON") from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-            detail = f"{where}: {err['msg']}{more}"
-            raise ResponseValidationError(operation, resp.status, detail) from None
+    def _error(self, operation: str, resp: HttpResponse, table: ErrorTable) -> OpenViduHTTPError:
+        return http_error(operation, resp, table, self._secret)
 
     async def _audited(
         self,
@@ -288,7 +203,7 @@ class OpenViduClient:
         path: Callable[[PathProfile], str],
         *,
         ok: frozenset[int],
-        errors: _ErrorTable,
+        errors: ErrorTable,
         confirm: tuple[str, bool] | None = None,
         query: Mapping[str, str] | None = None,
         body: Any = None,
@@ -330,7 +245,7 @@ class OpenViduClient:
         op = "detect API paths"
         resp = await self._send(op, "GET", OPENVIDU_API.config)
         if resp.status == 200:
-            config = self._parse(op, resp, OpenViduConfig)
+            config = parse_response(op, resp, OpenViduConfig)
             major = config.major_version()
             if major is not None and major >= 3:
                 raise MediaNodeApiNotAvailableError(
@@ -359,7 +274,7 @@ class OpenViduClient:
     # -- reads ----------------------------------------------------------------------------
 
     def _read_query(self, sessions: bool, extra_info: bool, recordings: bool) -> dict[str, str]:
-        query = {"sessions": _bool(sessions), "extra-info": _bool(extra_info)}
+        query = {"sessions": bool_param(sessions), "extra-info": bool_param(extra_info)}
         if recordings:  # 2.16+ only; older servers ignore unknown parameters
             query["recordings"] = "true"
         return query
@@ -375,7 +290,7 @@ class OpenViduClient:
             raise MediaNodeApiNotAvailableError(f"{op}: {_NOT_AVAILABLE}: HTTP 404")
         if resp.status != 200:
             raise self._error(op, resp, {})
-        return self._parse(op, resp, MediaNodeList)
+        return parse_response(op, resp, MediaNodeList)
 
     async def get_media_node(
         self,
@@ -387,12 +302,12 @@ class OpenViduClient:
     ) -> MediaNode:
         op = f"get media node {node_id}"
         profile = await self.detect_profile()
-        path = profile.media_node(_node_path_id(node_id))
+        path = profile.media_node(node_path_id(node_id))
         query = self._read_query(sessions, extra_info, recordings)
         resp = await self._send(op, "GET", path, query=query)
         if resp.status != 200:
-            raise self._error(op, resp, _GET_ERRORS)
-        return self._parse(op, resp, MediaNode)
+            raise self._error(op, resp, GET_ERRORS)
+        return parse_response(op, resp, MediaNode)
 
     async def get_config(self) -> OpenViduConfig:
         op = "get config"
@@ -400,7 +315,7 @@ class OpenViduClient:
         resp = await self._send(op, "GET", profile.config)
         if resp.status != 200:
             raise self._error(op, resp, {})
-        return self._parse(op, resp, OpenViduConfig)
+        return parse_response(op, resp, OpenViduConfig)
 
     # -- mutations ------------------------------------------------------------------------
 
@@ -416,12 +331,12 @@ class OpenViduClient:
             "POST",
             lambda p: p.media_nodes,
             ok=frozenset({200}),
-            errors=_ADD_ERRORS,
-            query={"wait": _bool(wait)},
+            errors=ADD_ERRORS,
+            query={"wait": bool_param(wait)},
             body={"uri": uri} if uri else {},
             timeout=self.wait_timeout if wait else None,
         )
-        return self._parse(op, resp, MediaNode)
+        return parse_response(op, resp, MediaNode)
 
     async def remove_media_node(
         self,
@@ -436,7 +351,7 @@ class OpenViduClient:
         if strategy not in DELETION_STRATEGIES:
             raise ValueError(f"deletion strategy must be one of {', '.join(DELETION_STRATEGIES)}")
         op = "remove media node"
-        quoted = _node_path_id(node_id)
+        quoted = node_path_id(node_id)
         confirm = ("deletion strategy 'now' (closes every session)", confirm_now)
         resp = await self._mutate(
             op,
@@ -445,9 +360,9 @@ class OpenViduClient:
             "DELETE",
             lambda p: p.media_node(quoted),
             ok=frozenset({202, 204}),
-            errors=_REMOVE_ERRORS,
+            errors=REMOVE_ERRORS,
             confirm=confirm if strategy == "now" else None,
-            query={"deletion-strategy": strategy, "wait": _bool(wait)},
+            query={"deletion-strategy": strategy, "wait": bool_param(wait)},
             timeout=self.wait_timeout if wait else None,
         )
         return "quarantined" if resp.status == 202 else "removed"
@@ -459,7 +374,7 @@ class OpenViduClient:
         if status not in MEDIA_NODE_STATUSES:
             raise ValueError(f"status must be one of {', '.join(MEDIA_NODE_STATUSES)}")
         op = "set media node status"
-        quoted = _node_path_id(node_id)
+        quoted = node_path_id(node_id)
         resp = await self._mutate(
             op,
             node_id,
@@ -467,10 +382,10 @@ class OpenViduClient:
             "PATCH",
             lambda p: p.media_node(quoted),
             ok=frozenset({200, 204}),
-            errors=_PATCH_ERRORS,
+            errors=PATCH_ERRORS,
             body={"status": status},
         )
-        return None if resp.status == 204 else self._parse(op, resp, MediaNode)
+        return None if resp.status == 204 else parse_response(op, resp, MediaNode)
 
     async def autodiscover(self) -> MediaNodeList:
         """Register the media nodes the server can discover; returns only the new ones."""
@@ -482,10 +397,10 @@ class OpenViduClient:
             "PUT",
             lambda p: p.media_nodes,
             ok=frozenset({200}),
-            errors=_AUTODISCOVER_ERRORS,
+            errors=AUTODISCOVER_ERRORS,
             timeout=self.wait_timeout,
         )
-        return self._parse(op, resp, MediaNodeList, lenient=True)
+        return parse_response(op, resp, MediaNodeList, lenient=True)
 
     async def restart(
         self, config: RestartConfig | Mapping[str, Any], *, confirm_restart: bool = False
@@ -508,7 +423,7 @@ class OpenViduClient:
             "POST",
             lambda p: p.restart,
             ok=frozenset({200, 204}),
-            errors=_RESTART_ERRORS,
+            errors=RESTART_ERRORS,
             confirm=("restart (ends every session)", confirm_restart),
             body=config.wire_body(),
         )
