@@ -99,6 +99,7 @@ class OpenViduServerConfig(_Strict):
 def default_config() -> OpenViduServerConfig:
     """Two running nodes on premises and one to autodiscover, 2.16+ paths."""
     return OpenViduServerConfig(
+        launch_delay=1.0,  # so that `wait=true` visibly waits
         nodes=[
             NodeSpec(id="kms_local1", load=12.5),
             NodeSpec(id="kms_local2", load=25.0),
