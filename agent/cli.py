@@ -301,6 +301,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["demo"] = _cmd_demo
 
     _add_admin_commands(sub, commands)  # management API block above
+
+    # --- openvidu: OpenVidu Pro media nodes (client, watcher, emulated server) -------------
+    # Its actions and their implementation live in agent/_cli_openvidu.py.
+    from agent._cli_openvidu import add_openvidu_parser  # noqa: PLC0415
+
+    commands["openvidu"] = add_openvidu_parser(sub)
+    # --- end openvidu -------------------------------------------------------------------
+
     return parser, commands
 
 

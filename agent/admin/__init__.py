@@ -1,4 +1,5 @@
-"""Pexip Infinity management API client and event-sink receiver (`EventSinkReceiver`).
+"""Pexip Infinity management API client, event-sink receiver (`EventSinkReceiver`), and the
+OpenVidu Pro media-node client (`agent.admin.openvidu`).
 
     from agent.admin import ManagementClient
 
@@ -68,9 +69,14 @@ from ._status_models import (
 from ._times import format_time, parse_time
 from ._transport import AdminRequest, AdminResponse, AiohttpTransport, Transport
 
-# -- OpenVidu Pro media-node client (agent/admin/openvidu*.py) --------------------------
-# Its exports go here, between these two markers, and into `__all__` below.
-# -- end of OpenVidu exports -------------------------------------------------------------
+# OpenVidu Pro media-node client: the full surface is in `agent.admin.openvidu`.
+from .openvidu import (
+    MediaNodeWatcher,
+    OpenViduClient,
+    OpenViduError,
+    OpenViduSettings,
+    WatchConfig,
+)
 
 __all__ = [
     "FILTER_OPERATORS",
@@ -110,12 +116,16 @@ __all__ = [
     "ManagementResponseError",
     "ManagementServerError",
     "ManagementTransportError",
+    "MediaNodeWatcher",
     "MediaStreamStatus",
     "MediaStreamWindowData",
     "MediaStreamWindowEvent",
     "MediaStreamsDestroyedData",
     "MediaStreamsDestroyedEvent",
     "OAuth2ClientCredentials",
+    "OpenViduClient",
+    "OpenViduError",
+    "OpenViduSettings",
     "Page",
     "PageLimitError",
     "Pager",
@@ -136,6 +146,7 @@ __all__ = [
     "SystemLocationStatus",
     "Transport",
     "UnknownSinkEvent",
+    "WatchConfig",
     "WorkerVmStatus",
     "format_time",
     "parse_event",
@@ -144,5 +155,4 @@ __all__ = [
     "quality_label",
     "quality_level",
     "query_params",
-    # OpenVidu exports: add them here too.
 ]
