@@ -20,8 +20,8 @@ from .admin.streams import participant_streams
 from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
-from .mixer import NodeMedia
-from .peer import MediaHandler, NodePeer
+from .media.mixer import NodeMedia
+from .media.peer import MediaHandler, NodePeer
 from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
 from .tokens import TokenRecord, TokenStore
 

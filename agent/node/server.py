@@ -13,19 +13,17 @@ from types import TracebackType
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import (
-    routes_call,
-    routes_conference,
-    routes_events,
-    routes_participant,
-    routes_test,
-    routes_token,
-)
+from . import control
 from .admin import routes as admin_routes
+from .api import call as routes_call
+from .api import conference as routes_conference
+from .api import events as routes_events
+from .api import participant as routes_participant
+from .api import token as routes_token
 from .config import NodeConfig, default_config
 from .context import NODE, NodeContext
 from .http import ApiError, error_response
-from .peer import MediaHandler
+from .media.peer import MediaHandler
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ def build_app(ctx: NodeContext) -> web.Application:
         routes_conference,
         routes_participant,
         routes_call,
-        routes_test,
+        control,
         admin_routes,
     ):
         module.add_routes(app)

@@ -20,7 +20,7 @@ from .config import ServiceConfig
 from .events import EventHub
 
 if TYPE_CHECKING:
-    from .peer import NodePeer
+    from .media.peer import NodePeer
 
 ParticipantRole = Literal["chair", "guest"]
 ServiceTypeName = Literal["connecting", "waiting_room", "conference", "lecture", "test_call"]

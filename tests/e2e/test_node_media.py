@@ -25,7 +25,7 @@ from agent.media.ice import IceSettings, candidate_addresses
 from agent.media.peer import Direction, MediaPeer
 from agent.media.sources import SilenceSource, TestPatternSource, ToneSource, read_frame_counter
 from agent.node import NodeConfig
-from agent.node.media_stats import media_stats
+from agent.node.media.stats import media_stats
 
 from .conftest import Api, EventStream, Member, fast_config
 
@@ -302,7 +302,7 @@ async def test_mix_arithmetic_clips_and_leaves_out_the_muted() -> None:
     from types import SimpleNamespace
 
     from agent.node.config import MediaConfig, ServiceConfig
-    from agent.node.mixer import ConferenceMixer, MixTrack
+    from agent.node.media.mixer import ConferenceMixer, MixTrack
     from agent.node.state import ConferenceState, ParticipantState
 
     conference = ConferenceState.from_service(ServiceConfig(name="m"))

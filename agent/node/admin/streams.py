@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import MediaConfig
-from ..media_stats import media_stats
+from ..media.stats import media_stats
 from ..state import CallState, ParticipantState
 
 

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import actions, bodies
-from .context import NODE, Auth, NodeContext
-from .http import ApiError, ok, parse_body
-from .routes_token import PREFIX
-from .state import ParticipantState
+from .. import actions
+from ..context import NODE, Auth, NodeContext
+from ..http import ApiError, ok, parse_body
+from ..state import ParticipantState
+from . import bodies
+from .token import PREFIX
 
 P_PREFIX = PREFIX + "/participants/{participant}"
 PERMISSION_DENIED = "Permission denied: host only"

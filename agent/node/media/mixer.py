@@ -67,9 +67,9 @@ from agent.media.sources import (
 )
 from agent.media.vad import EnergyVad
 
-from .config import MediaConfig
+from ..config import MediaConfig
+from ..state import ConferenceState
 from .peer import NodePeer
-from .state import ConferenceState
 
 log = logging.getLogger(__name__)
 

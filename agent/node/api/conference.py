@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import actions, bodies
-from .context import NODE
-from .http import ApiError, ok, parse_body
-from .routes_token import PREFIX
+from .. import actions
+from ..context import NODE
+from ..http import ApiError, ok, parse_body
+from . import bodies
+from .token import PREFIX
 
 LAYOUTS = ["1:0", "1:7", "1:21", "2:21", "1:33", "4:0", "5:7", "ac", "teams"]
 

@@ -11,13 +11,13 @@ import logging
 
 from aiohttp import web
 
+from ..context import NODE, Auth, NodeContext, close_call
+from ..http import ApiError, ok, parse_body
+from ..media.peer import PeerError
+from ..state import CallState, ParticipantState, new_uuid
 from . import bodies
-from .context import NODE, Auth, NodeContext, close_call
-from .http import ApiError, ok, parse_body
-from .peer import PeerError
-from .routes_participant import P_PREFIX, PERMISSION_DENIED
-from .routes_token import PREFIX
-from .state import CallState, ParticipantState, new_uuid
+from .participant import P_PREFIX, PERMISSION_DENIED
+from .token import PREFIX
 
 log = logging.getLogger(__name__)
 

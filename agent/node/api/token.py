@@ -8,10 +8,10 @@ from aiohttp import web
 
 from agent.infinity.models.token import RefreshTokenResult, RequestTokenResult, Version
 
+from ..context import INVALID_TOKEN, NODE, NodeContext
+from ..http import ApiError, ok, parse_body
+from ..state import ConferenceState, ParticipantState, new_uuid
 from . import bodies
-from .context import INVALID_TOKEN, NODE, NodeContext
-from .http import ApiError, ok, parse_body
-from .state import ConferenceState, ParticipantState, new_uuid
 
 PREFIX = "/api/client/v2/conferences/{alias}"
 

@@ -1,0 +1,1 @@
+"""The client API v2 routes."""
