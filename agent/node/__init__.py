@@ -3,7 +3,7 @@ event stream, aiortc peers) for development and end-to-end tests."""
 
 from .config import NodeConfig, ServiceConfig, default_config, load_config
 from .faults import FaultConfig, RouteFault
-from .media.peer import DiscardMedia, MediaHandler, NodePeer
+from .media import DiscardMedia, MediaHandler, NodePeer
 from .server import LocalNode
 
 __all__ = [

@@ -88,7 +88,7 @@ class DialConfig(_Model):
 
 
 class MediaConfig(_Model):
-    """The node's media plane (the mixer in `mixer.py`).
+    """The node's media plane (the mixer in `media/`).
 
     Every participant receives the active speaker's video re-encoded at `video_width` x
     `video_height` and `video_fps`; presentation receive calls get the slides at

@@ -20,8 +20,7 @@ from .admin.streams import participant_streams
 from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
-from .media.mixer import NodeMedia
-from .media.peer import MediaHandler, NodePeer
+from .media import MediaHandler, NodeMedia, NodePeer
 from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
 from .tokens import TokenRecord, TokenStore
 
@@ -54,7 +53,7 @@ class NodeContext:
         self.state = NodeState(config.services)
         self.tokens = TokenStore(clock)
         self.faults = Faults(config.faults)
-        # None: every call's media goes through the conference mixer (`mixer.py`); a factory
+        # None: every call's media goes through the conference mixer (`media/mixer.py`); a factory
         # (e.g. `DiscardMedia`) gives each call its own handler instead.
         self.media_factory = media_factory
         self.media = NodeMedia(config.media)

@@ -1,4 +1,9 @@
-"""Test-only inspection and control routes under `/_node/` (not part of Pexip's API)."""
+"""The node's control API for scripted scenarios, under `/_node/` (not part of Pexip's API).
+
+Tests and users' CI read the node's state (participants, calls, DTMF received), inject
+events into a participant's stream, make the node renegotiate a call and change the fault
+knobs at run time.
+"""
 
 from __future__ import annotations
 

@@ -13,17 +13,12 @@ from types import TracebackType
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import control
+from . import api, control
 from .admin import routes as admin_routes
-from .api import call as routes_call
-from .api import conference as routes_conference
-from .api import events as routes_events
-from .api import participant as routes_participant
-from .api import token as routes_token
 from .config import NodeConfig, default_config
 from .context import NODE, NodeContext
 from .http import ApiError, error_response
-from .media.peer import MediaHandler
+from .media import MediaHandler
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +54,9 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 def build_app(ctx: NodeContext) -> web.Application:
     app = web.Application(middlewares=[_errors, _faults])
     app[NODE] = ctx
-    for module in (
-        routes_token,
-        routes_events,
-        routes_conference,
-        routes_participant,
-        routes_call,
-        control,
-        admin_routes,
-    ):
-        module.add_routes(app)
+    api.add_routes(app)
+    control.add_routes(app)
+    admin_routes.add_routes(app)
     return app
 
 

@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from agent.node.media.ice import restrict_host_addresses
+from agent.node.media import restrict_host_addresses
 
 from .conftest import Api, Member
 
@@ -172,6 +172,6 @@ def test_aioice_seam_is_present() -> None:
     """ice.py relies on private aioice attributes: fail loudly if an upgrade moves them."""
     from aioice import Connection
 
-    from agent.node.media.ice import check_seam
+    from agent.node.media import check_seam
 
     check_seam(Connection(ice_controlling=False))

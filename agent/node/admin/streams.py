@@ -1,5 +1,5 @@
 """Where the management API gets media-stream figures: the one lookup to switch if the
-media plane's statistics move (today `media_stats.media_stats`, aiortc `getStats()` of the
+media plane's statistics move (today `media.stats.media_stats`, aiortc `getStats()` of the
 node's peers)."""
 
 from __future__ import annotations

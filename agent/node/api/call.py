@@ -1,5 +1,5 @@
 """`calls` and the call-level functions under `participants/<uuid>/calls/<call_uuid>/`, and
-`presentation.jpeg` (the latest slide of the conference's media, see `mixer.py`).
+`presentation.jpeg` (the latest slide of the conference's media, see `media/slides.py`).
 
 A `present: "send"` WebRTC call makes its participant the presenter (as take_floor would,
 if it had not been called yet); the end of that call ends the presentation."""
@@ -13,15 +13,14 @@ from aiohttp import web
 
 from ..context import NODE, Auth, NodeContext, close_call
 from ..http import ApiError, ok, parse_body
-from ..media.peer import PeerError
+from ..media import PeerError
 from ..state import CallState, ParticipantState, new_uuid
 from . import bodies
-from .participant import P_PREFIX, PERMISSION_DENIED
-from .token import PREFIX
+from .participant import PERMISSION_DENIED
+from .paths import C_PREFIX, P_PREFIX, PREFIX
 
 log = logging.getLogger(__name__)
 
-C_PREFIX = P_PREFIX + "/calls/{call}"
 ANSWER_TIMEOUT = 15.0
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..context import NODE
 from ..events import KEEPALIVE, format_sse
-from .token import PREFIX
+from .paths import PREFIX
 
 
 async def events(request: web.Request) -> web.StreamResponse:

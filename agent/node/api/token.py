@@ -12,8 +12,7 @@ from ..context import INVALID_TOKEN, NODE, NodeContext
 from ..http import ApiError, ok, parse_body
 from ..state import ConferenceState, ParticipantState, new_uuid
 from . import bodies
-
-PREFIX = "/api/client/v2/conferences/{alias}"
+from .paths import PREFIX
 
 INVALID_PIN = "Invalid PIN"
 PIN_RETRIES_EXCEEDED = "Participant exceeded PIN entry retries"
