@@ -6,6 +6,10 @@ A TOML file looks like::
     username = "admin"
     password = "admin"
 
+    [control]
+    enabled = true
+    token = "a-long-random-string"
+
     [faults]
     token_lifetime = 30
 
@@ -30,8 +34,9 @@ ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
 
 
 class _Model(BaseModel):
-    # A typo in a config file must be an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid")
+    # A typo in a config file must be an error, not a silently ignored setting; errors do
+    # not echo values (PINs, passwords, tokens).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class ServiceConfig(_Model):
@@ -74,9 +79,25 @@ class ServiceConfig(_Model):
         return self.guest_pin is not None or self.allow_guests
 
 
+DEFAULT_ADMIN = ("admin", "admin")
+
+
 class ManagementConfig(_Model):
-    username: str = "admin"
-    password: str = "admin"
+    username: str = DEFAULT_ADMIN[0]
+    password: str = DEFAULT_ADMIN[1]
+
+    @property
+    def is_default(self) -> bool:
+        return (self.username, self.password) == DEFAULT_ADMIN
+
+
+class ControlConfig(_Model):
+    """The control API (`/_node/...`, scripted scenarios): off unless `enabled`; then every
+    request needs `Authorization: Bearer <token>` (a random one is made at start when
+    `token` is not set) and every POST a JSON body."""
+
+    enabled: bool = False
+    token: str | None = Field(default=None, min_length=16, max_length=256, pattern=r"^[!-~]+$")
 
 
 class DialConfig(_Model):
@@ -113,6 +134,7 @@ class NodeConfig(_Model):
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     dial: DialConfig = Field(default_factory=DialConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
     # Seconds an old token keeps working after refresh_token handed out its successor.
     token_grace: float = Field(default=10.0, ge=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ class NodeContext:
         self.media = NodeMedia(config.media)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # None: the control API (`/_node/...`) is off.
+        self.control_token: str | None = None
+        if config.control.enabled:
+            self.control_token = config.control.token or secrets.token_urlsafe(24)
 
     # -- tasks ---------------------------------------------------------------------------
 

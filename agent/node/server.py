@@ -82,6 +82,11 @@ class LocalNode:
             raise RuntimeError("node not started")
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def control_token(self) -> str | None:
+        """The control API's bearer token; None when the control API is off."""
+        return self.ctx.control_token
+
     def api_url(self, alias: str) -> str:
         return f"{self.base_url}/api/client/v2/conferences/{alias}"
 
