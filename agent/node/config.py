@@ -138,7 +138,13 @@ class NodeConfig(_Model):
     media: MediaConfig = Field(default_factory=MediaConfig)
     # Seconds an old token keeps working after refresh_token handed out its successor.
     token_grace: float = Field(default=10.0, ge=0)
+    # Wrong PINs in a row under one display name end that attempt ("exceeded PIN entry
+    # retries"); a source address gets at most `pin_failures_per_address` wrong PINs per
+    # conference in any `pin_failure_window` seconds, whatever names it uses, and is
+    # refused until the window has passed (see `pins.py`).
     pin_retries: int = Field(default=3, ge=1)
+    pin_failures_per_address: int = Field(default=10, ge=1)
+    pin_failure_window: float = Field(default=60.0, gt=0)
     event_keepalive: float = Field(default=10.0, gt=0)
     version_id: str = "36"
     pseudo_version: str = "77000.0.0"

@@ -22,6 +22,7 @@ from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
 from .media import MediaHandler, NodeMedia, NodePeer
+from .pins import PinGuard
 from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
 from .tokens import TokenRecord, TokenStore
 
@@ -53,6 +54,12 @@ class NodeContext:
         self.config = config
         self.state = NodeState(config.services)
         self.tokens = TokenStore(clock)
+        self.pins = PinGuard(
+            retries=config.pin_retries,
+            per_address=config.pin_failures_per_address,
+            window=config.pin_failure_window,
+            clock=clock,
+        )
         self.faults = Faults(config.faults)
         # None: every call's media goes through the conference mixer (`media/mixer.py`); a factory
         # (e.g. `DiscardMedia`) gives each call its own handler instead.

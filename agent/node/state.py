@@ -234,8 +234,6 @@ class NodeState:
         self._by_alias: dict[str, str] = {
             alias.lower(): s.name for s in services for alias in s.aliases
         }
-        # (service, remote address, display name) -> wrong PINs in a row.
-        self.pin_failures: dict[tuple[str, str, str], int] = {}
         # One-time join tokens handed out in `refer` events: token -> (service, role).
         self.refers: dict[str, tuple[str, Literal["HOST", "GUEST"]]] = {}
 
