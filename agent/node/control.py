@@ -79,7 +79,7 @@ def _describe(participant: ParticipantState) -> dict[str, Any]:
                 "call_uuid": call.uuid,
                 "call_type": call.call_type,
                 "acked": call.acked,
-                "candidates": len(call.candidates),
+                "candidates": call.candidates,
                 "statistics": call.statistics[-1] if call.statistics else None,
                 "connection_state": call.peer.connection_state if call.peer else None,
                 "ice_state": call.peer.ice_state if call.peer else None,

@@ -13,7 +13,7 @@ from types import TracebackType
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import api, control
+from . import api, control, limits
 from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
 from .context import NODE, NodeContext
@@ -31,6 +31,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.http_status, exc.result, exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, f"Request body too large (over {limits.BODY_BYTES} bytes)")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -52,7 +54,7 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_app(ctx: NodeContext) -> web.Application:
-    app = web.Application(middlewares=[_errors, _faults])
+    app = web.Application(middlewares=[_errors, _faults], client_max_size=limits.BODY_BYTES)
     app[NODE] = ctx
     api.add_routes(app)
     control.add_routes(app)

@@ -123,7 +123,7 @@ async def dtmf(request: web.Request) -> web.Response:
 async def new_candidate(request: web.Request) -> web.Response:
     _ctx, _auth, _target, call = _call(request)
     body = await parse_body(request, bodies.NewCandidate)
-    call.candidates.append(body.candidate)
+    call.candidates += 1
     if call.peer is not None:
         try:
             await call.peer.add_candidate(body.candidate, body.mid)
