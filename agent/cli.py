@@ -41,13 +41,15 @@ def _cmd_node(args: argparse.Namespace) -> int:
     """Run the local Infinity node until Ctrl-C or SIGTERM."""
     # Imported here: aiortc and av are slow to import and other subcommands do not need them.
     from agent.config import ConfigError  # noqa: PLC0415
-    from agent.node import LocalNode, default_config  # noqa: PLC0415
+    from agent.node import LocalNode, default_config, startup_lines  # noqa: PLC0415
     from agent.node.config import load_node_config  # noqa: PLC0415
 
     try:
         config = load_node_config(args.config) if args.config else default_config()
     except ConfigError as exc:
         return _config_problems(str(exc))
+    if args.control:
+        config.control.enabled = True
 
     async def run() -> int:
         stop = asyncio.Event()
@@ -63,20 +65,8 @@ def _cmd_node(args: argparse.Namespace) -> int:
             except OSError as exc:
                 return _cannot_listen(args.host, args.port, exc)
             # The base URL is the first line: scripts and tests read it to find the node.
-            print(node.base_url, flush=True)
-            print(
-                f"management API credentials: {config.management.username} / "
-                f"{config.management.password}",
-                flush=True,
-            )
-            for service in config.services:
-                pins = []
-                if service.host_pin:
-                    pins.append(f"host PIN {service.host_pin}")
-                if service.guest_pin:
-                    pins.append(f"guest PIN {service.guest_pin}")
-                extra = f" ({', '.join(pins)})" if pins else ""
-                print(f"  {service.kind:<10} {', '.join(service.aliases)}{extra}", flush=True)
+            for line in startup_lines(node):
+                print(line, flush=True)
             await stop.wait()
         return 0
 
@@ -265,6 +255,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     node.add_argument("--config", help="services TOML file (default: built-in set)")
     node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+    node.add_argument(
+        "--control",
+        action="store_true",
+        help="serve the control API (/_node/...) behind a token printed at start",
+    )
     commands["node"] = _cmd_node
 
     run = sub.add_parser(

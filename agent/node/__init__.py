@@ -1,12 +1,14 @@
 """The local Infinity node: an emulated Conferencing Node on 127.0.0.1 (client API v2,
 event stream, aiortc peers) for development and end-to-end tests."""
 
-from .config import NodeConfig, ServiceConfig, default_config, load_node_config
+from .banner import startup_lines
+from .config import ControlConfig, NodeConfig, ServiceConfig, default_config, load_node_config
 from .faults import FaultConfig, RouteFault
-from .peer import DiscardMedia, MediaHandler, NodePeer
+from .media import DiscardMedia, MediaHandler, NodePeer
 from .server import LocalNode
 
 __all__ = [
+    "ControlConfig",
     "DiscardMedia",
     "FaultConfig",
     "LocalNode",
@@ -17,4 +19,5 @@ __all__ = [
     "ServiceConfig",
     "default_config",
     "load_node_config",
+    "startup_lines",
 ]

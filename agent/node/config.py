@@ -6,6 +6,10 @@ A TOML file looks like::
     username = "admin"
     password = "admin"
 
+    [control]
+    enabled = true
+    token = "a-long-random-string"
+
     [faults]
     token_lifetime = 30
 
@@ -32,8 +36,9 @@ ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
 
 
 class _Model(BaseModel):
-    # A typo in a config file must be an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid")
+    # A typo in a config file must be an error, not a silently ignored setting; errors do
+    # not echo values (PINs, passwords, tokens).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class ServiceConfig(_Model):
@@ -81,12 +86,28 @@ class ServiceConfig(_Model):
         return self.guest_pin is not None or self.allow_guests
 
 
+DEFAULT_ADMIN = ("admin", "admin")
+
+
 class ManagementConfig(_Model):
-    username: str = "admin"
-    password: str = "admin"
+    username: str = DEFAULT_ADMIN[0]
+    password: str = DEFAULT_ADMIN[1]
     oauth2_clients: list[OAuth2ClientConfig] = Field(default_factory=list)
     oauth2_token_lifetime: float = Field(default=3600.0, gt=0)
     event_sinks: list[EventSinkConfig] = Field(default_factory=list)
+
+    @property
+    def is_default(self) -> bool:
+        return (self.username, self.password) == DEFAULT_ADMIN
+
+
+class ControlConfig(_Model):
+    """The control API (`/_node/...`, scripted scenarios): off unless `enabled`; then every
+    request needs `Authorization: Bearer <token>` (a random one is made at start when
+    `token` is not set) and every POST a JSON body."""
+
+    enabled: bool = False
+    token: str | None = Field(default=None, min_length=16, max_length=256, pattern=r"^[!-~]+$")
 
 
 class DialConfig(_Model):
@@ -98,7 +119,7 @@ class DialConfig(_Model):
 
 
 class NodeMediaConfig(_Model):
-    """The node's media plane (the mixer in `mixer.py`).
+    """The node's media plane (the mixer in `media/`).
 
     Every participant receives the active speaker's video re-encoded at `video_width` x
     `video_height` and `video_fps`; presentation receive calls get the slides at
@@ -123,10 +144,17 @@ class NodeConfig(_Model):
     management: ManagementConfig = Field(default_factory=ManagementConfig)
     dial: DialConfig = Field(default_factory=DialConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
     media: NodeMediaConfig = Field(default_factory=NodeMediaConfig)
     # Seconds an old token keeps working after refresh_token handed out its successor.
     token_grace: float = Field(default=10.0, ge=0)
+    # Wrong PINs in a row under one display name end that attempt ("exceeded PIN entry
+    # retries"); a source address gets at most `pin_failures_per_address` wrong PINs per
+    # conference in any `pin_failure_window` seconds, whatever names it uses, and is
+    # refused until the window has passed (see `pins.py`).
     pin_retries: int = Field(default=3, ge=1)
+    pin_failures_per_address: int = Field(default=10, ge=1)
+    pin_failure_window: float = Field(default=60.0, gt=0)
     event_keepalive: float = Field(default=10.0, gt=0)
     version_id: str = "36"
     pseudo_version: str = "77000.0.0"

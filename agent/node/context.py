@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from .admin.streams import participant_streams
 from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
-from .mixer import NodeMedia
-from .peer import MediaHandler, NodePeer
+from .media import MediaHandler, NodeMedia, NodePeer
+from .pins import PinGuard
 from .state import CallState, ConferenceState, NodeState, ParticipantState, new_uuid
 from .tokens import TokenRecord, TokenStore
 
@@ -53,13 +54,23 @@ class NodeContext:
         self.config = config
         self.state = NodeState(config.services)
         self.tokens = TokenStore(clock)
+        self.pins = PinGuard(
+            retries=config.pin_retries,
+            per_address=config.pin_failures_per_address,
+            window=config.pin_failure_window,
+            clock=clock,
+        )
         self.faults = Faults(config.faults)
-        # None: every call's media goes through the conference mixer (`mixer.py`); a factory
+        # None: every call's media goes through the conference mixer (`media/mixer.py`); a factory
         # (e.g. `DiscardMedia`) gives each call its own handler instead.
         self.media_factory = media_factory
         self.media = NodeMedia(config.media)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # None: the control API (`/_node/...`) is off.
+        self.control_token: str | None = None
+        if config.control.enabled:
+            self.control_token = config.control.token or secrets.token_urlsafe(24)
 
     # -- tasks ---------------------------------------------------------------------------
 

@@ -13,19 +13,12 @@ from types import TracebackType
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import (
-    routes_call,
-    routes_conference,
-    routes_events,
-    routes_participant,
-    routes_test,
-    routes_token,
-)
+from . import api, control, limits
 from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
 from .context import NODE, NodeContext
 from .http import ApiError, error_response
-from .peer import MediaHandler
+from .media import MediaHandler
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +31,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.http_status, exc.result, exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, f"Request body too large (over {limits.BODY_BYTES} bytes)")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -59,18 +54,11 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_app(ctx: NodeContext) -> web.Application:
-    app = web.Application(middlewares=[_errors, _faults])
+    app = web.Application(middlewares=[_errors, _faults], client_max_size=limits.BODY_BYTES)
     app[NODE] = ctx
-    for module in (
-        routes_token,
-        routes_events,
-        routes_conference,
-        routes_participant,
-        routes_call,
-        routes_test,
-        admin_routes,
-    ):
-        module.add_routes(app)
+    api.add_routes(app)
+    control.add_routes(app)
+    admin_routes.add_routes(app)
     return app
 
 
@@ -95,6 +83,11 @@ class LocalNode:
         if self._runner is None:
             raise RuntimeError("node not started")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def control_token(self) -> str | None:
+        """The control API's bearer token; None when the control API is off."""
+        return self.ctx.control_token
 
     def api_url(self, alias: str) -> str:
         return f"{self.base_url}/api/client/v2/conferences/{alias}"

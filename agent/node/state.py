@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agent.infinity.models.participant import Participant, PersonalMix
 
+from . import limits
 from .config import ServiceConfig
 from .events import EventHub
 
 if TYPE_CHECKING:
-    from .peer import NodePeer
+    from .media.peer import NodePeer
 
 ParticipantRole = Literal["chair", "guest"]
 ServiceTypeName = Literal["connecting", "waiting_room", "conference", "lecture", "test_call"]
@@ -37,7 +38,7 @@ class CallState:
     peer: NodePeer | None = None
     present: str | None = None
     acked: bool = False
-    candidates: list[str] = field(default_factory=list)
+    candidates: int = 0  # trickled in by the client (counted, not kept)
     statistics: list[dict[str, Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
 
@@ -62,8 +63,9 @@ class ParticipantState:
     rx_presentation: bool = True
     overlay_text: str = ""
     supports_direct_chat: bool = False
-    # Everything this participant received as DTMF, in order (participant and call level).
-    dtmf: list[str] = field(default_factory=list)
+    # What this participant received as DTMF, in order (participant and call level; the
+    # newest `limits.KEEP_DTMF` sequences).
+    dtmf: deque[str] = field(default_factory=lambda: deque(maxlen=limits.KEEP_DTMF))
     calls: dict[str, CallState] = field(default_factory=dict)
     # Dial-out participants have no token and are not reaped by token expiry.
     dialled: bool = False
@@ -234,8 +236,6 @@ class NodeState:
         self._by_alias: dict[str, str] = {
             alias.lower(): s.name for s in services for alias in s.aliases
         }
-        # (service, remote address, display name) -> wrong PINs in a row.
-        self.pin_failures: dict[tuple[str, str, str], int] = {}
         # One-time join tokens handed out in `refer` events: token -> (service, role).
         self.refers: dict[str, tuple[str, Literal["HOST", "GUEST"]]] = {}
 

@@ -21,6 +21,8 @@ import pytest
 
 from agent.node import LocalNode, NodeConfig, default_config
 
+from .inspect_node import CONTROL_TOKEN
+
 # The contract, vendored in tests/spec/ so tests run on a clean clone.
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "spec/infinity-client-api.schema.json"
 
@@ -278,10 +280,12 @@ class EventStream:
 
 
 def fast_config(**overrides: Any) -> NodeConfig:
-    """The default services with quick dial-out and keepalives, for tests."""
+    """The default services with quick dial-out and keepalives and the control API on
+    (token `CONTROL_TOKEN`), for tests."""
     base = default_config().model_dump()
     base["dial"]["delay"] = 0.2
     base["event_keepalive"] = 0.5
+    base["control"] = {"enabled": True, "token": CONTROL_TOKEN}
     base.update(overrides)
     return NodeConfig.model_validate(base)
 

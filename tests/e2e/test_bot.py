@@ -12,16 +12,16 @@ import pytest
 from agent.config import BotConfig, parse_config
 from agent.infinity import Changed, InfinitySession, Joined, JoinOptions, Left
 from agent.infinity.models.events import MessageReceived
-from agent.node import LocalNode, default_config
+from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import EXIT_CODES, BotState, FailureReason, Gap, StateChanged
-from tests.e2e.inspect_node import names_in, node_state, set_faults
+from tests.e2e.inspect_node import names_in, node_state, set_faults, with_control
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
-    async with LocalNode(default_config()) as n:
+    async with LocalNode(with_control()) as n:
         yield n
 
 

@@ -28,6 +28,7 @@ from agent.runtime.call import DecodedFrame
 from agent.runtime.plugins import Plugin
 from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, Gap
+from tests.e2e.inspect_node import control, with_control
 
 
 class Ears(Plugin[Any]):
@@ -90,7 +91,7 @@ def cfg(node: LocalNode, name: str, audio: str, video: str = "none", alias: str 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
     services = [*default_config().services, ServiceConfig(name="echo", kind="test_call")]
-    async with LocalNode(NodeConfig(services=services)) as n:
+    async with LocalNode(with_control(NodeConfig(services=services))) as n:
         yield n
 
 
@@ -239,10 +240,10 @@ async def test_server_offer_and_client_update_keep_media_flowing(node: LocalNode
         ).calls[call_uuid]
         assert node_call.peer is not None
         # The node offers first: `new_offer` -> the bot answers through `ack {sdp}`.
-        async with aiohttp.ClientSession() as http:
-            url = f"{node.base_url}/_node/participants/{uuid}/calls/{call_uuid}/renegotiate"
-            async with http.post(url) as r:
-                assert r.status == 200
+        status, _ = await control(
+            node, "POST", f"participants/{uuid}/calls/{call_uuid}/renegotiate"
+        )
+        assert status == 200
         async with asyncio.timeout(5):
             while node_call.peer.awaiting_answer:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.node import LocalNode, default_config
-from tests.e2e.inspect_node import names_in
+from agent.node import LocalNode
+from tests.e2e.inspect_node import names_in, with_control
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
-    async with LocalNode(default_config()) as n:
+    async with LocalNode(with_control()) as n:
         yield n
 
 

@@ -28,12 +28,12 @@ from agent.infinity import (
 )
 from agent.infinity.models.events import MessageReceived
 from agent.node import LocalNode, NodeConfig, default_config
-from tests.e2e.inspect_node import node_state, set_faults
+from tests.e2e.inspect_node import node_state, set_faults, with_control
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
-    async with LocalNode(default_config()) as n:
+    async with LocalNode(with_control()) as n:
         yield n
 
 
@@ -171,8 +171,8 @@ async def test_chat_reaches_the_other_participant(node: LocalNode) -> None:
 
 async def test_node_config_is_independent_per_node() -> None:
     # Two nodes in one process do not share state (no module-level globals).
-    config = NodeConfig(services=default_config().services)
-    async with LocalNode(config) as a, LocalNode() as b, session(a, "meet", "OnlyA"):
+    config = with_control(NodeConfig(services=default_config().services))
+    async with LocalNode(config) as a, LocalNode(with_control()) as b, session(a, "meet", "OnlyA"):
         assert (await node_state(a))["meet"]["participants"]
         assert not (await node_state(b)).get("meet", {}).get("participants")
 

@@ -15,7 +15,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 from agent.node import LocalNode
-from agent.node.ice import restrict_host_addresses
+from agent.node.media import restrict_host_addresses
 
 from .conftest import Api, Member
 

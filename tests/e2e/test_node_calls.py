@@ -9,9 +9,10 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from agent.node.ice import restrict_host_addresses
+from agent.node.media import restrict_host_addresses
 
 from .conftest import Api, Member
+from .inspect_node import control
 
 
 @pytest.fixture
@@ -78,8 +79,7 @@ async def test_webrtc_call_lifecycle(api: Api, client_pc: RTCPeerConnection) -> 
     ack = await member.call_fn("ack", call_uuid, "ack", {})
     assert (ack.status, ack.result) == (200, True)
     await _wait_connected(client_pc)
-    async with api.http.get(f"{api.node.base_url}/_node/participants/{member.uuid}") as resp:
-        seen = (await resp.json())["result"]
+    seen = (await control(api.node, "GET", f"participants/{member.uuid}"))[1]["result"]
     (call,) = seen["calls"]
     assert call["acked"] is True and seen["dtmf"] == "42"
     assert call["statistics"] == stats
@@ -172,6 +172,6 @@ def test_aioice_seam_is_present() -> None:
     """ice.py relies on private aioice attributes: fail loudly if an upgrade moves them."""
     from aioice import Connection
 
-    from agent.node.ice import check_seam
+    from agent.node.media import check_seam
 
     check_seam(Connection(ice_controlling=False))

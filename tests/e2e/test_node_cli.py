@@ -62,3 +62,96 @@ def test_parser_has_node_subcommand() -> None:
     args = parser.parse_args(["node", "--port", "8080", "--host", "127.0.0.1"])
     assert args.command == "node" and args.port == 8080
     assert "node" in commands
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """`pexbot node ARGS`, and its banner up to the control API line."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent.cli", "node", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("control API"):
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert line, lines
+        lines.append(line.decode().rstrip("\n"))
+    return proc, lines
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """SIGTERM; the rest of stdout, and stderr."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.communicate(), 10)
+
+
+async def _status(url: str, token: str | None = None) -> int:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        return resp.status
+
+
+async def test_node_command_default_credentials_announced_and_control_off() -> None:
+    proc, lines = await _start()
+    try:
+        assert lines[1] == (
+            "management API: Basic auth admin / admin, the DEFAULT credentials: anyone who can"
+            " reach this port can run it; set username and password under [management] in a"
+            " node config (pexbot node --config node.toml)"
+        )
+        assert lines[2] == "control API (/_node/...): off; pexbot node --control turns it on"
+        assert await _status(f"{lines[0]}/_node/state") == 404
+    finally:
+        assert b"Traceback" not in (await _stop(proc))[1]
+
+
+async def test_node_command_control_with_printed_token() -> None:
+    proc, lines = await _start("--control")
+    try:
+        prefix = "control API (/_node/...): on, header Authorization: Bearer "
+        assert lines[-1].startswith(prefix), lines
+        token = lines[-1].removeprefix(prefix)
+        assert len(token) >= 24
+        assert await _status(f"{lines[0]}/_node/state") == 401
+        assert await _status(f"{lines[0]}/_node/state", "not-the-token-0123456789") == 401
+        assert await _status(f"{lines[0]}/_node/state", token) == 200
+    finally:
+        assert (await _stop(proc))[1] == b""
+
+
+async def test_node_command_configured_secrets_are_not_printed(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text(
+        '[management]\nusername = "ops"\npassword = "s3cret-admin-pass"\n\n'
+        '[control]\nenabled = true\ntoken = "configured-control-token-42"\n'
+    )
+    proc, lines = await _start("--config", str(config))
+    try:
+        assert lines[1] == "management API: Basic auth as 'ops' (password from the node config)"
+        assert lines[2] == (
+            "control API (/_node/...): on, with the token from the node config"
+            " (header Authorization: Bearer <token>)"
+        )
+        assert await _status(f"{lines[0]}/_node/state", "configured-control-token-42") == 200
+    finally:
+        out, err = await _stop(proc)
+    printed = "\n".join(lines).encode() + out + err
+    assert b"s3cret" not in printed and b"configured-control" not in printed
+
+
+async def test_node_command_short_control_token_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('[control]\nenabled = true\ntoken = "tiny-tok"\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent.cli", "node", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2
+    assert b"control.token" in err and b"at least 16 characters" in err
+    assert b"Traceback" not in err and b"tiny-tok" not in err

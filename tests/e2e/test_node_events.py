@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from .conftest import Api
+from .inspect_node import control
 
 
 async def test_stream_headers_and_raw_format(api: Api) -> None:
@@ -80,11 +81,10 @@ async def test_refresh_token_event_and_keepalive(api: Api) -> None:
     member = await api.joined("meet")
     stream = await member.events()
     await stream.sync()
-    async with api.http.post(
-        f"{api.node.base_url}/_node/participants/{member.uuid}/events",
-        json={"event": "refresh_token"},
-    ) as resp:
-        assert resp.status == 200
+    status, _ = await control(
+        api.node, "POST", f"participants/{member.uuid}/events", {"event": "refresh_token"}
+    )
+    assert status == 200
     assert await stream.next() == ("refresh_token", None)
     # fast_config sends a keepalive comment every 0.5 s.
     await asyncio.sleep(1.2)

@@ -1,4 +1,4 @@
-"""Fault knobs, from TOML and through the test-only `/_node/faults` route."""
+"""Fault knobs, from TOML and through the control API's `/_node/faults` route."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from agent.node import LocalNode, load_node_config
 
 from .conftest import Api
+from .inspect_node import control
 
 
 async def _faults(api: Api, patch: dict[str, Any]) -> tuple[int, Any]:
-    async with api.http.post(f"{api.node.base_url}/_node/faults", json=patch) as resp:
-        return resp.status, await resp.json()
+    return await control(api.node, "POST", "faults", patch)
 
 
 async def test_token_lifetime_expires_and_reaps(api: Api) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import Api, Member
+from .inspect_node import control
 
 
 async def _host_and_guest(api: Api) -> tuple[Member, Member]:
@@ -155,8 +156,7 @@ async def test_private_message_and_dtmf_inspection(api: Api) -> None:
     assert msg["direct"] is True and msg["uuid"] == host.uuid
     for digits in ("12", "3#"):
         assert (await host.part("dtmf_participant", guest.uuid, "dtmf", {"digits": digits})).result
-    async with api.http.get(f"{api.node.base_url}/_node/participants/{guest.uuid}/dtmf") as resp:
-        seen = await resp.json()
+    _, seen = await control(api.node, "GET", f"participants/{guest.uuid}/dtmf")
     assert seen["result"] == {"digits": "123#", "sequences": ["12", "3#"]}
     await stream.close()
 

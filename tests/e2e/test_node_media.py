@@ -1,4 +1,4 @@
-"""The node's real media (`agent/node/mixer.py`), proven with measured signals.
+"""The node's real media (`agent/node/media/`), proven with measured signals.
 
 Both sides are real aiortc peers (`agent.media.MediaPeer` with tone and test-pattern
 sources); signalling is plain HTTP to the node (no `agent.infinity` client code), and every
@@ -25,7 +25,7 @@ from agent.media.ice import IceSettings, candidate_addresses
 from agent.media.peer import Direction, MediaPeer
 from agent.media.sources import SilenceSource, TestPatternSource, ToneSource, read_frame_counter
 from agent.node import NodeConfig
-from agent.node.media_stats import media_stats
+from agent.node.media import media_stats
 
 from .conftest import Api, EventStream, Member, fast_config
 
@@ -302,7 +302,8 @@ async def test_mix_arithmetic_clips_and_leaves_out_the_muted() -> None:
     from types import SimpleNamespace
 
     from agent.node.config import NodeMediaConfig, ServiceConfig
-    from agent.node.mixer import ConferenceMixer, MixTrack
+    from agent.node.media import ConferenceMixer
+    from agent.node.media.audio import MixTrack
     from agent.node.state import ConferenceState, ParticipantState
 
     conference = ConferenceState.from_service(ServiceConfig(name="m"))
@@ -318,10 +319,10 @@ async def test_mix_arithmetic_clips_and_leaves_out_the_muted() -> None:
     loud = np.full(960, 30000, np.int16)
     outputs: dict[str, MixTrack] = {}
     for name, call in calls.items():
-        call.acked = True
-        call.audio_out = outputs[name] = MixTrack()
+        call.audio.sending = True
+        call.audio.out = outputs[name] = MixTrack()
         for _ in range(3):
-            call.fifo.push(loud if name != "c" else np.zeros(960, np.int16))
+            call.audio.fifo.push(loud if name != "c" else np.zeros(960, np.int16))
 
     def peak(name: str) -> int:
         mix = outputs[name]._queue[-1]  # samples: `opus` is off, the tick queues raw mix
@@ -335,3 +336,38 @@ async def test_mix_arithmetic_clips_and_leaves_out_the_muted() -> None:
     mixer.tick(0.02)
     assert peak("c") == 30000  # a muted: out of everyone's mix
     assert peak("b") == 0
+
+
+async def test_video_is_rescaled_off_the_loop_once_per_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Receivers of one source frame share one conversion, made in the mixer's video
+    thread, never on the event loop."""
+    import threading
+
+    from agent.node.media import video
+
+    threads: list[int] = []
+    convert = video._to_yuv
+
+    def spy(frame: av.VideoFrame, size: tuple[int, int] | None) -> Any:
+        threads.append(threading.get_ident())
+        return convert(frame, size)
+
+    monkeypatch.setattr(video, "_to_yuv", spy)
+    rescaler = video.Rescaler()
+    latest = video.LatestFrame(rescaler, (64, 48))
+    try:
+        assert await latest.yuv() is None  # nothing received yet
+        picture = np.full((240 * 3 // 2, 320), 90, np.uint8)
+        latest.put(av.VideoFrame.from_ndarray(picture, format="yuv420p"))
+        shown = await asyncio.gather(*(latest.yuv() for _ in range(5)))
+        assert all(s is not None and s.shape == (72, 64) for s in shown)
+        assert all(s is shown[0] for s in shown)
+        assert await latest.yuv() is shown[0]  # cached until the next frame
+        latest.put(av.VideoFrame.from_ndarray(picture, format="yuv420p"))
+        assert await latest.yuv() is not shown[0]
+        assert len(threads) == 2
+        assert threading.get_ident() not in threads
+    finally:
+        rescaler.close()

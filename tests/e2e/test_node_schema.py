@@ -13,7 +13,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from agent.node.ice import restrict_host_addresses
+from agent.node.media import restrict_host_addresses
 from agent.node.server import build_app
 
 from .conftest import Api, Seen, schema

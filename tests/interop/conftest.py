@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 
-from agent.node import LocalNode, NodeConfig, default_config
+from agent.node import LocalNode, NodeConfig
+from tests.e2e.inspect_node import with_control
 
 from .harness import INSTALL_HINT, Chromium, PageServer, missing_prerequisites
 
@@ -36,7 +37,7 @@ def require_prerequisites() -> None:
 
 @pytest.fixture
 def node_config() -> NodeConfig:
-    return default_config()
+    return with_control()  # the tests read the node's state through its control API
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from agent.node import LocalNode
+from tests.e2e.inspect_node import control
 
 from .harness import PageServer
 
@@ -39,11 +40,13 @@ async def test_proxy_passes_api_through_and_streams_events(
                 seen += await stream.content.readany()
             # A live event sent now must come through the proxy at once, not when the
             # response ends.
-            async with http.post(
-                f"{node.base_url}/_node/participants/{_uuid(seen)}/events",
-                json={"event": "refresh_token", "data": None},
-            ) as resp:
-                assert resp.status == 200
+            status, _ = await control(
+                node,
+                "POST",
+                f"participants/{_uuid(seen)}/events",
+                {"event": "refresh_token", "data": None},
+            )
+            assert status == 200
             while b"event: refresh_token" not in seen:
                 seen += await stream.content.readany()
 

@@ -35,6 +35,7 @@ from agent.runtime.bot import Bot
 from agent.runtime.call import DecodedFrame
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import BotState
+from tests.e2e.inspect_node import control
 
 from .conftest import LaunchChromium, require_prerequisites
 from .harness import FAKE_MEDIA_FLAGS, Chromium, PageServer, group_alive
@@ -260,13 +261,12 @@ async def test_chromium_fake_media_and_bot_hear_each_other(
         except TimeoutError:
             pytest.fail(f"the page did not leave{_context(server, browser)}")
         assert left["event"] == "left", _context(server)
-        async with http.get(f"{node.base_url}/_node/participants/{page_uuid}") as resp:
-            assert resp.status == 404, await resp.text()
+        status, body = await control(node, "GET", f"participants/{page_uuid}")
+        assert status == 404 and body["result"] == "Participant not found", body
         bot.request_leave()
         result = await asyncio.wait_for(bot_task, STEP_TIMEOUT)
         assert result.exit_code == 0, result
-        async with http.get(f"{node.base_url}/_node/state") as resp:
-            state = await resp.json()
+        _, state = await control(node, "GET", "state")
         participants = state["result"].get(ALIAS, {}).get("participants", [])
         assert participants == [], state
         await browser.stop()

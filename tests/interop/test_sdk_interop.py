@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from agent.node import LocalNode
+from tests.e2e.inspect_node import CONTROL_TOKEN
 
 from .conftest import Observer, require_prerequisites
 from .harness import Chromium, PageServer, group_alive, is_local_address
@@ -33,7 +34,7 @@ FAILURES = ("fatal", "call_failed", "leave_failed")
 
 
 async def _node_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
-    async with http.get(url) as resp:
+    async with http.get(url, headers={"Authorization": f"Bearer {CONTROL_TOKEN}"}) as resp:
         return resp.status, await resp.json()
 
 
@@ -179,8 +180,8 @@ async def test_web_sdk_joins_pin_vmr_chats_sends_dtmf_and_leaves(
     call_disconnects = [r for r in server.requests if r.path.endswith("/disconnect")]
     assert [r.status for r in call_disconnects] == [200], ctx
     assert node_call["call_uuid"] in call_disconnects[0].path, ctx
-    status, _ = await _node_json(http, f"{node.base_url}/_node/participants/{sdk_uuid}")
-    assert status == 404
+    status, body = await _node_json(http, f"{node.base_url}/_node/participants/{sdk_uuid}")
+    assert status == 404 and body["result"] == "Participant not found", body
     _, state = await _node_json(http, f"{node.base_url}/_node/state")
     assert [p["uuid"] for p in state["result"][ALIAS]["participants"]] == [observer.uuid]
     for name in ("error", "page_error", *FAILURES):

@@ -1,5 +1,5 @@
 """Where the management API gets media-stream figures: the one lookup to switch if the
-media plane's statistics move (today `media_stats.media_stats`, aiortc `getStats()` of the
+media plane's statistics move (today `media.stats.media_stats`, aiortc `getStats()` of the
 node's peers)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import NodeMediaConfig
-from ..media_stats import media_stats
+from ..media.stats import media_stats
 from ..state import CallState, ParticipantState
 
 

@@ -55,7 +55,7 @@ class DiscardMedia:
         return None
 
     def on_track(self, peer: NodePeer, track: MediaStreamTrack) -> None:
-        task = asyncio.create_task(self._drain(peer, track))
+        task = asyncio.create_task(drain(peer, track))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -68,12 +68,13 @@ class DiscardMedia:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    @staticmethod
-    async def _drain(peer: NodePeer, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                peer.frames_received[track.kind] = peer.frames_received.get(track.kind, 0) + 1
+
+async def drain(peer: NodePeer, track: MediaStreamTrack) -> None:
+    """Receive and count an incoming track's frames until it ends."""
+    with contextlib.suppress(MediaStreamError):
+        while True:
+            await track.recv()
+            peer.counted(track.kind)
 
 
 class NodePeer:
@@ -97,6 +98,10 @@ class NodePeer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.on("track", self._on_track)
         self._closed = False
+
+    def counted(self, kind: str) -> None:
+        """One more frame of `kind` received (`/_node/state` shows the counts)."""
+        self.frames_received[kind] = self.frames_received.get(kind, 0) + 1
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self.media.on_track(self, track)

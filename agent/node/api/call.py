@@ -1,5 +1,5 @@
 """`calls` and the call-level functions under `participants/<uuid>/calls/<call_uuid>/`, and
-`presentation.jpeg` (the latest slide of the conference's media, see `mixer.py`).
+`presentation.jpeg` (the latest slide of the conference's media, see `media/slides.py`).
 
 A `present: "send"` WebRTC call makes its participant the presenter (as take_floor would,
 if it had not been called yet); the end of that call ends the presentation."""
@@ -11,17 +11,16 @@ import logging
 
 from aiohttp import web
 
+from ..context import NODE, Auth, NodeContext, close_call
+from ..http import ApiError, ok, parse_body
+from ..media import PeerError
+from ..state import CallState, ParticipantState, new_uuid
 from . import bodies
-from .context import NODE, Auth, NodeContext, close_call
-from .http import ApiError, ok, parse_body
-from .peer import PeerError
-from .routes_participant import P_PREFIX, PERMISSION_DENIED
-from .routes_token import PREFIX
-from .state import CallState, ParticipantState, new_uuid
+from .participant import PERMISSION_DENIED
+from .paths import C_PREFIX, P_PREFIX, PREFIX
 
 log = logging.getLogger(__name__)
 
-C_PREFIX = P_PREFIX + "/calls/{call}"
 ANSWER_TIMEOUT = 15.0
 
 
@@ -124,7 +123,7 @@ async def dtmf(request: web.Request) -> web.Response:
 async def new_candidate(request: web.Request) -> web.Response:
     _ctx, _auth, _target, call = _call(request)
     body = await parse_body(request, bodies.NewCandidate)
-    call.candidates.append(body.candidate)
+    call.candidates += 1
     if call.peer is not None:
         try:
             await call.peer.add_candidate(body.candidate, body.mid)

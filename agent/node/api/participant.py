@@ -12,13 +12,13 @@ from collections.abc import Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import actions, bodies
-from .context import NODE, Auth, NodeContext
-from .http import ApiError, ok, parse_body
-from .routes_token import PREFIX
-from .state import ParticipantState
+from .. import actions
+from ..context import NODE, Auth, NodeContext
+from ..http import ApiError, ok, parse_body
+from ..state import ParticipantState
+from . import bodies
+from .paths import P_PREFIX
 
-P_PREFIX = PREFIX + "/participants/{participant}"
 PERMISSION_DENIED = "Permission denied: host only"
 
 
@@ -115,27 +115,6 @@ async def overlaytext(request: web.Request) -> web.Response:
     return ok(True)
 
 
-async def message(request: web.Request) -> web.Response:
-    ctx = request.app[NODE]
-    auth = ctx.authenticate(request)
-    target = ctx.target(auth, request.match_info["participant"])
-    body = await parse_body(request, bodies.Message)
-    if not auth.conference.service.chat_enabled:
-        raise ApiError(403, "Chat is disabled for this conference")
-    auth.conference.events.publish(
-        "message_received",
-        {
-            "origin": auth.participant.display_name,
-            "uuid": auth.participant.uuid,
-            "type": body.type,
-            "payload": body.payload,
-            "direct": True,
-        },
-        to=(target.uuid,),
-    )
-    return ok(True)
-
-
 async def dtmf(request: web.Request) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
@@ -193,7 +172,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post(P_PREFIX + "/role", role, name="role_participant")
     r.add_post(P_PREFIX + "/transfer", transfer, name="transfer_participant")
     r.add_post(P_PREFIX + "/overlaytext", overlaytext, name="overlaytext_participant")
-    r.add_post(P_PREFIX + "/message", message, name="message_participant")
     r.add_post(P_PREFIX + "/dtmf", dtmf, name="dtmf_participant")
     r.add_post(P_PREFIX + "/take_floor", take_floor, name="take_floor")
     r.add_post(P_PREFIX + "/release_floor", release_floor, name="release_floor")

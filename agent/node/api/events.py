@@ -6,9 +6,9 @@ import time
 
 from aiohttp import web
 
-from .context import NODE
-from .events import KEEPALIVE, format_sse
-from .routes_token import PREFIX
+from ..context import NODE
+from ..events import KEEPALIVE, format_sse
+from .paths import PREFIX
 
 
 async def events(request: web.Request) -> web.StreamResponse:

@@ -1,13 +1,15 @@
-"""Conference-level functions: status, lock, guests' mute, disconnect all, chat, dial, layout."""
+"""Conference-level functions: status, lock, guests' mute, disconnect all, dial, layout
+(chat: `chat.py`)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import actions, bodies
-from .context import NODE
-from .http import ApiError, ok, parse_body
-from .routes_token import PREFIX
+from .. import actions
+from ..context import NODE
+from ..http import ok, parse_body
+from . import bodies
+from .paths import PREFIX
 
 LAYOUTS = ["1:0", "1:7", "1:21", "2:21", "1:33", "4:0", "5:7", "ac", "teams"]
 
@@ -81,27 +83,6 @@ async def disconnect_all(request: web.Request) -> web.Response:
     return ok(True)
 
 
-async def message(request: web.Request) -> web.Response:
-    ctx = request.app[NODE]
-    auth = ctx.authenticate(request)
-    body = await parse_body(request, bodies.Message)
-    sender = auth.participant
-    if not auth.conference.service.chat_enabled:
-        raise ApiError(403, "Chat is disabled for this conference")
-    auth.conference.events.publish(
-        "message_received",
-        {
-            "origin": sender.display_name,
-            "uuid": sender.uuid,
-            "type": body.type,
-            "payload": body.payload,
-            "direct": False,
-        },
-        exclude=(sender.uuid,),
-    )
-    return ok(True)
-
-
 async def dial(request: web.Request) -> web.Response:
     ctx = request.app[NODE]
     auth = ctx.authenticate(request)
@@ -161,7 +142,6 @@ def add_routes(app: web.Application) -> None:
         PREFIX + "/set_guests_can_unmute", set_guests_can_unmute, name="set_guests_can_unmute"
     )
     r.add_post(PREFIX + "/disconnect", disconnect_all, name="disconnect")
-    r.add_post(PREFIX + "/message", message, name="message_conference")
     r.add_post(PREFIX + "/dial", dial, name="dial")
     r.add_post(PREFIX + "/transform_layout", transform_layout, name="transform_layout")
     r.add_post(PREFIX + "/clearallbuzz", clearallbuzz, name="clear_all_buzz")

@@ -1,22 +1,60 @@
-"""Test-only inspection and control routes under `/_node/` (not part of Pexip's API)."""
+"""The node's control API for scripted scenarios, under `/_node/` (not part of Pexip's API).
+
+Tests and users' CI read the node's state (participants, calls, DTMF received), inject
+events into a participant's stream, make the node renegotiate a call and change the fault
+knobs at run time.
+
+That is power over every participant, so the routes exist only when the control API is
+enabled (`pexbot node --control`, or `[control] enabled = true`), and then every request
+must carry `Authorization: Bearer <token>` (401 otherwise) and every POST a JSON body
+(415 otherwise: a browser page cannot send `application/json` cross-origin without a
+preflight, which the node never grants).
+"""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .context import NODE, NodeContext
-from .http import ApiError, ok, read_json
+from .http import ApiError, error_response, ok, read_json
 from .state import ConferenceState, ParticipantState
+
+CONTROL = "/_node"
+TOKEN_REQUIRED = "Control API token required: Authorization: Bearer <token>"
+JSON_REQUIRED = "Control API requests must be application/json"
 
 
 class PushEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event: str
+    event: str = Field(min_length=1, max_length=64)
     data: Any = None
+
+
+def authorized(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+def _guarded(handler: Handler) -> Handler:
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        token = request.app[NODE].control_token
+        if token is None or not authorized(request, token):
+            response = error_response(401, TOKEN_REQUIRED)
+            response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="pexbot node control"'
+            return response
+        if request.method == "POST" and request.content_type != "application/json":
+            raise ApiError(415, JSON_REQUIRED)
+        return await handler(request)
+
+    return wrapped
 
 
 def _participant(
@@ -41,7 +79,7 @@ def _describe(participant: ParticipantState) -> dict[str, Any]:
                 "call_uuid": call.uuid,
                 "call_type": call.call_type,
                 "acked": call.acked,
-                "candidates": len(call.candidates),
+                "candidates": call.candidates,
                 "statistics": call.statistics[-1] if call.statistics else None,
                 "connection_state": call.peer.connection_state if call.peer else None,
                 "ice_state": call.peer.ice_state if call.peer else None,
@@ -124,11 +162,15 @@ async def set_faults(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    """The control routes, when the node's control API is enabled (none otherwise)."""
+    if app[NODE].control_token is None:
+        return
     r = app.router
-    r.add_get("/_node/state", state)
-    r.add_get("/_node/participants/{participant}", participant)
-    r.add_get("/_node/participants/{participant}/dtmf", dtmf)
-    r.add_post("/_node/participants/{participant}/events", push_event)
-    r.add_post("/_node/participants/{participant}/calls/{call}/renegotiate", renegotiate)
-    r.add_get("/_node/faults", get_faults)
-    r.add_post("/_node/faults", set_faults)
+    p = CONTROL + "/participants/{participant}"
+    r.add_get(CONTROL + "/state", _guarded(state))
+    r.add_get(p, _guarded(participant))
+    r.add_get(p + "/dtmf", _guarded(dtmf))
+    r.add_post(p + "/events", _guarded(push_event))
+    r.add_post(p + "/calls/{call}/renegotiate", _guarded(renegotiate))
+    r.add_get(CONTROL + "/faults", _guarded(get_faults))
+    r.add_post(CONTROL + "/faults", _guarded(set_faults))

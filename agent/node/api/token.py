@@ -8,12 +8,11 @@ from aiohttp import web
 
 from agent.infinity.models.token import RefreshTokenResult, RequestTokenResult, Version
 
+from ..context import INVALID_TOKEN, NODE, NodeContext
+from ..http import ApiError, ok, parse_body
+from ..state import ConferenceState, ParticipantState, new_uuid
 from . import bodies
-from .context import INVALID_TOKEN, NODE, NodeContext
-from .http import ApiError, ok, parse_body
-from .state import ConferenceState, ParticipantState, new_uuid
-
-PREFIX = "/api/client/v2/conferences/{alias}"
+from .paths import PREFIX
 
 INVALID_PIN = "Invalid PIN"
 PIN_RETRIES_EXCEEDED = "Participant exceeded PIN entry retries"
@@ -43,7 +42,7 @@ def _forward(
 
 
 def _role(
-    ctx: NodeContext, conference: ConferenceState, pin: str | None, key: tuple[str, str, str]
+    ctx: NodeContext, conference: ConferenceState, pin: str | None, address: str, name: str
 ) -> Literal["HOST", "GUEST"]:
     service = conference.service
     if not service.pin_protected:
@@ -59,23 +58,22 @@ def _role(
             },
             status="success",
         )
-    pin = pin.strip()
-    if pin == service.host_pin:
-        ctx.state.pin_failures.pop(key, None)
-        return "HOST"
-    if service.guest_pin is not None and pin == service.guest_pin:
-        ctx.state.pin_failures.pop(key, None)
-        return "GUEST"
-    # The SDK's default PIN is the literal "none": join as guest where guests need no PIN.
-    if service.guest_pin is None and service.allow_guests and pin.lower() in ("none", ""):
-        ctx.state.pin_failures.pop(key, None)
-        return "GUEST"
-    failures = ctx.state.pin_failures.get(key, 0) + 1
-    if failures >= ctx.config.pin_retries:
-        # The attempt ends here; a new attempt starts counting afresh.
-        ctx.state.pin_failures.pop(key, None)
+    if ctx.pins.locked_out(conference.name, address):
+        # Right or wrong, the PIN is not even looked at: no more guesses from there.
         raise ApiError(403, PIN_RETRIES_EXCEEDED)
-    ctx.state.pin_failures[key] = failures
+    pin = pin.strip()
+    # The SDK's default PIN is the literal "none": a guest where guests need no PIN.
+    no_guest_pin = service.guest_pin is None and service.allow_guests
+    role: Literal["HOST", "GUEST"] | None = None
+    if pin == service.host_pin:
+        role = "HOST"
+    elif pin == service.guest_pin or (no_guest_pin and pin.lower() in ("none", "")):
+        role = "GUEST"
+    if role is not None:
+        ctx.pins.succeeded(conference.name, address, name)
+        return role
+    if ctx.pins.failed(conference.name, address, name):
+        raise ApiError(403, PIN_RETRIES_EXCEEDED)
     raise ApiError(403, INVALID_PIN)
 
 
@@ -86,9 +84,8 @@ async def request_token(request: web.Request) -> web.Response:
     body = await parse_body(request, bodies.RequestToken, bad_status=415)
     if conference.service.kind == "reception":
         conference = _forward(ctx, conference, body.conference_extension)
-    key = (conference.name, request.remote or "", body.display_name)
     role = ctx.state.take_refer(conference.name, body.token) or _role(
-        ctx, conference, request.headers.get("pin"), key
+        ctx, conference, request.headers.get("pin"), request.remote or "", body.display_name
     )
     service = conference.service
     if service.participant_limit is not None and (

@@ -32,8 +32,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..state import CallState
 from .peer import NodePeer
-from .state import CallState
 
 
 @dataclass

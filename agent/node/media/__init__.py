@@ -1,0 +1,21 @@
+"""The node's media plane: aiortc peers that answer the clients' offers (`peer`), the
+conference mixer (`mixer`: `audio`, `stage`, `video`, `slides` over `calls`), per-stream
+statistics for the management API (`stats`) and ICE kept on chosen host addresses (`ice`)."""
+
+from .ice import LOOPBACK, check_seam, restrict_host_addresses
+from .mixer import ConferenceMixer, NodeMedia
+from .peer import DiscardMedia, MediaHandler, NodePeer, PeerError
+from .stats import media_stats
+
+__all__ = [
+    "LOOPBACK",
+    "ConferenceMixer",
+    "DiscardMedia",
+    "MediaHandler",
+    "NodeMedia",
+    "NodePeer",
+    "PeerError",
+    "check_seam",
+    "media_stats",
+    "restrict_host_addresses",
+]

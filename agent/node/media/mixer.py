@@ -1,0 +1,268 @@
+"""The node's media plane: one mixer per conference, the `MediaHandler` of all its calls.
+
+`ConferenceMixer` keeps the calls (`calls.py`) and runs one tick per conference every
+20 ms (`Pacer`, the loop's monotonic clock) that drives the rest:
+
+- audio (`audio.py`): each main call's decoded audio goes into a jitter buffer; the tick
+  mixes one chunk of each (mix-minus) and hands the mixes to one Opus encoder thread;
+- stage (`stage.py`): the tick's VAD results order the participants by speech and publish
+  `stage` events;
+- video (`video.py`): each main call's `PacedVideoTrack`, paced at `video_fps`, shows the
+  source `video_source` picks for its receiver, rescaled once per source frame in a worker
+  thread and shared by every receiver of it;
+- slides (`slides.py`): the presenter's send call feeds every receive call and
+  `presentation.jpeg`; the tick announces new slides.
+
+Mute is read from the conference state on every tick (`ParticipantState.is_muted`, which
+participant `mute`/`unmute` and `muteguests`/`unmuteguests` maintain), so there is no
+second copy of it to keep in sync.
+
+Every task (tick loop, readers) is owned by the mixer, cancelled when its call closes or
+when the node stops (`NodeMedia.close`); its worker threads stop with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiortc import MediaStreamTrack
+
+from agent.media.sources import AUDIO_PTIME, Pacer
+
+from ..config import NodeMediaConfig
+from ..state import ConferenceState
+from .audio import AudioMix, MixTrack
+from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
+from .peer import NodePeer, drain
+from .slides import Slides
+from .stage import Stage
+from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice, Yuv, black_yuv
+
+log = logging.getLogger(__name__)
+
+
+class ConferenceMixer:
+    """The media of one conference (see the module docstring)."""
+
+    def __init__(self, conference: ConferenceState, config: NodeMediaConfig) -> None:
+        self.conference = conference
+        self.config = config
+        self._mains: dict[str, MainCall] = {}  # by call uuid
+        self._receivers: dict[str, ReceiveCall] = {}
+        self.slides = Slides(conference)
+        self._stage = Stage(config.stage_interval)
+        self._audio = AudioMix()
+        self._rescaler = Rescaler()
+        self._choice = SpeakerChoice(config.video_switch_hold)
+        self._joins = 0
+        self._black = black_yuv(config.video_width, config.video_height)
+        self._loop_task: asyncio.Task[None] | None = None
+        self.ticks = 0
+        self.tick_seconds = 0.0  # CPU spent in ticks (for the benchmark and diagnostics)
+
+    @property
+    def encode_overruns(self) -> int:
+        return self._audio.encode_overruns
+
+    # -- MediaHandler ----------------------------------------------------------------------
+
+    def prepare(self, peer: NodePeer) -> None:
+        call = self._call(peer)
+        if isinstance(call, MainCall):
+            if call.audio.out is None and self._free_transceiver(peer, "audio"):
+                call.audio.out = MixTrack()
+                peer.pc.addTrack(call.audio.out)
+            if call.video_out is None and self._free_transceiver(peer, "video"):
+                call.video_out = PacedVideoTrack(
+                    self.config.video_fps, lambda: self.video_for(call)
+                )
+                peer.pc.addTrack(call.video_out)
+        elif (
+            isinstance(call, ReceiveCall)
+            and call.track is None
+            and self._free_transceiver(peer, "video")
+        ):
+            uuid = peer.participant_uuid
+            call.track = PacedVideoTrack(
+                self.config.presentation_fps, lambda: self.slides.for_receiver(uuid)
+            )
+            peer.pc.addTrack(call.track)
+
+    def on_track(self, peer: NodePeer, track: MediaStreamTrack) -> None:
+        call = self._call(peer)
+        if isinstance(call, MainCall) and track.kind == "audio" and not call.audio.reading:
+            call.audio.reading = True
+            call.spawn(call.audio.read(track, peer.counted), "mixer-audio-in")
+        elif isinstance(call, MainCall) and track.kind == "video":
+            call.spawn(call.video.read(track, peer.counted), "mixer-video-in")
+        elif isinstance(call, SendCall) and track.kind == "video":
+            call.spawn(call.slide.read(track, peer.counted), "mixer-slides-in")
+        else:
+            call.spawn(drain(peer, track), "mixer-drain")
+
+    def on_ack(self, peer: NodePeer) -> None:
+        call = self._call(peer)
+        if isinstance(call, MainCall):
+            if call.audio.out is not None:
+                call.audio.out.opus = any(
+                    kind == "audio" and name.lower() == "opus"
+                    for kind, name, _ in peer.negotiated_codecs().values()
+                )
+            call.audio.sending = True
+            if call.video_out is not None:
+                call.video_out.acked.set()
+        elif isinstance(call, ReceiveCall) and call.track is not None:
+            call.track.acked.set()
+
+    async def on_close(self, peer: NodePeer) -> None:
+        uuid = peer.call_uuid
+        call: Call | None = (
+            self._mains.pop(uuid, None)
+            or self.slides.senders.pop(uuid, None)
+            or self._receivers.pop(uuid, None)
+        )
+        if call is None:
+            return
+        await call.close()
+        if not any(c.participant_uuid == call.participant_uuid for c in self._mains.values()):
+            self._stage.leave(call.participant_uuid)
+            self._choice.forget(call.participant_uuid)
+        if not (self._mains or self.slides.senders or self._receivers):
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop the tick loop (a new call restarts it), every call's tasks and the worker
+        threads."""
+        task, self._loop_task = self._loop_task, None
+        tasks: set[asyncio.Task[None]] = {task} if task is not None else set()
+        for call in self._calls():
+            tasks |= call.tasks
+        await cancel(tasks)
+        self._audio.close()
+        self._rescaler.close()
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _calls(self) -> list[Call]:
+        return [*self._mains.values(), *self.slides.senders.values(), *self._receivers.values()]
+
+    def _call(self, peer: NodePeer) -> Call:
+        uuid = peer.call_uuid
+        existing = (
+            self._mains.get(uuid) or self.slides.senders.get(uuid) or self._receivers.get(uuid)
+        )
+        if existing is not None:
+            return existing
+        call: Call
+        if peer.present == "send":
+            call = self.slides.senders[uuid] = SendCall(peer, LatestFrame(self._rescaler, None))
+        elif peer.present == "receive":
+            call = self._receivers[uuid] = ReceiveCall(peer)
+        else:
+            self._joins += 1
+            size = (self.config.video_width, self.config.video_height)
+            call = self._mains[uuid] = MainCall(
+                peer, self._joins, LatestFrame(self._rescaler, size)
+            )
+            self._stage.join(peer.participant_uuid, self._joins)
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._run(), name="mixer-tick")
+        return call
+
+    @staticmethod
+    def _free_transceiver(peer: NodePeer, kind: str) -> bool:
+        # Only m-lines the client offered: addTrack would otherwise add a new one, which an
+        # answer cannot have.
+        return any(
+            t.kind == kind and t.sender.track is None and not t.stopped
+            for t in peer.pc.getTransceivers()
+        )
+
+    # -- the tick: audio mix, stage, presentation_frame ------------------------------------
+
+    async def _run(self) -> None:
+        pacer = Pacer(AUDIO_PTIME)
+        while True:
+            await pacer.next()
+            started = time.process_time()
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # one bad tick must not end the conference's media
+                log.exception("mixer tick failed")
+            self.tick_seconds += time.process_time() - started
+            self.ticks += 1
+
+    def tick(self, now: float) -> None:
+        participants = self.conference.participants
+
+        def muted(uuid: str) -> bool:
+            participant = participants.get(uuid)
+            return participant is None or participant.is_muted
+
+        speaking = self._audio.tick(
+            (call.audio for call in self._mains.values()),
+            muted,
+            # A test call plays each participant's own media back to it (a loopback check).
+            loopback=self.conference.service.kind == "test_call",
+        )
+        stage = self._stage.update(speaking, now)
+        if stage is not None:
+            self.conference.events.publish("stage", stage)
+        self.slides.tick(now)
+
+    def stage(self) -> list[tuple[str, bool]]:
+        """The current stage order as (participant uuid, speaking)."""
+        return self._stage.current()
+
+    # -- video -----------------------------------------------------------------------------
+
+    def video_source(self, participant_uuid: str) -> MainCall | None:
+        """Whose video `participant_uuid` sees.
+
+        The most recent speaker other than itself (so the active speaker sees the previous
+        one) who sends video; if no such speaker, the first other participant with video
+        (join order); None (black) if nobody else sends video. A test call shows each
+        participant its own video.
+        """
+        if self.conference.service.kind == "test_call":
+            mine = [c for c in self._mains.values() if c.participant_uuid == participant_uuid]
+            return next((c for c in mine if c.video.frame is not None), None)
+        with_video: dict[str, MainCall] = {}
+        for call in self._mains.values():
+            if call.video.frame is not None and call.participant_uuid != participant_uuid:
+                with_video.setdefault(call.participant_uuid, call)
+        return self._choice.choose(
+            participant_uuid, with_video, self._stage.speakers(), time.monotonic()
+        )
+
+    async def video_for(self, call: MainCall) -> Yuv:
+        source = self.video_source(call.participant_uuid)
+        yuv = None if source is None else await source.video.yuv()
+        return self._black if yuv is None else yuv
+
+    async def slide_jpeg(self) -> bytes | None:
+        """The latest slide as a JPEG (None when nobody presents or no frame arrived yet)."""
+        return await self.slides.jpeg()
+
+
+class NodeMedia:
+    """The node's media: a `ConferenceMixer` per conference, created on first use."""
+
+    def __init__(self, config: NodeMediaConfig) -> None:
+        self.config = config
+        self._mixers: dict[str, ConferenceMixer] = {}
+
+    def mixer(self, conference: ConferenceState) -> ConferenceMixer:
+        mixer = self._mixers.get(conference.name)
+        if mixer is None:
+            mixer = self._mixers[conference.name] = ConferenceMixer(conference, self.config)
+        return mixer
+
+    def existing(self, conference: ConferenceState) -> ConferenceMixer | None:
+        return self._mixers.get(conference.name)
+
+    async def close(self) -> None:
+        for mixer in self._mixers.values():
+            await mixer.close()
