@@ -23,12 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from . import errors as _errors
+
 _AUDIO = re.compile(r"^(none|silence|tone:\d+(\.\d+)?|file:.+)$")
 _VIDEO = re.compile(r"^(none|black|pattern(:\d{2,4}x\d{2,4}(@\d{1,2})?)?|file:.+)$")
 
 
-class ConfigError(ValueError):
-    """The configuration is invalid; the message lists every problem with its path."""
+# Re-exported: callers have always found them here.
+ConfigError = _errors.ConfigError
+format_validation_error = _errors.format_validation_error
 
 
 class _Strict(BaseModel):
@@ -170,16 +173,6 @@ class BotConfig(_Strict):
                     f"pin_file: cannot read {self.pin_file}: {exc.strerror}"
                 ) from None
         return None
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem, `source: path.to.field: message`; input values left out
-    because they may be secrets."""
-    lines = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{source}: {path}: {err['msg']}")
-    return "\n".join(lines)
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> BotConfig:

@@ -134,7 +134,8 @@ class OpenViduClient:
         try:
             resp = await self._transport.send(request, timeout=timeout or self.timeout)
         except TransportError as exc:
-            raise OpenViduConnectionError(f"{operation}: cannot reach {self.url}: {exc}") from None
+            # The transport's message names what failed and the URL.
+            raise OpenViduConnectionError(f"{operation}: {exc}") from None
         if resp.status == 401:
             raise OpenViduUnauthorizedError(operation, 401)
         return resp

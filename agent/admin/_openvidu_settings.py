@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from ..config import format_validation_error
+from ..errors import format_validation_error
 from ._openvidu_profile import ProfileChoice
 from ._openvidu_watch import WatchConfig
 from ._openvidu_watch_http import DEFAULT_WEBHOOK_PATH

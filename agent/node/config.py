@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..config import ConfigError, format_validation_error
+from ..errors import ConfigError, format_validation_error
 from .admin.settings import EventSinkConfig, OAuth2ClientConfig
 from .faults import FaultConfig
 

@@ -167,8 +167,8 @@ async def test_wrong_secret_unreachable_and_no_api(ov: OpenViduServer) -> None:
     code, _out, err = await pexbot("nodes", "--url", "http://127.0.0.1:9")
     assert code == 4
     assert one_line(err) == (
-        "pexbot openvidu: detect API paths: cannot reach http://127.0.0.1:9: "
-        "GET failed: ClientConnectorError"
+        "pexbot openvidu: detect API paths: "
+        "connection refused: http://127.0.0.1:9/openvidu/api/config"
     )
     async with OpenViduServer(OpenViduServerConfig(profile="v3")) as v3:
         base = v3.base_url
