@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..backoff import Backoff
+from ..clock import Clock, SystemClock, sleep_or_event
 from ..config import BotConfig
-from ..infinity._backoff import Backoff
-from ..infinity._clock import Clock, SystemClock, sleep_or_event
-from ..infinity._http import ApiClient
-from ..infinity._transport import Transport, TransportError
+from ..infinity import ApiClient, Transport, TransportError
 from ..infinity.client import ConferenceClient
 from ..infinity.errors import (
     ExtensionNotFoundError,

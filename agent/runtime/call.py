@@ -21,7 +21,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from ..config import MediaConfig
-from ..infinity._transport import TransportError
+from ..infinity import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
 from ..media.ice import IceSettings, ice_servers_from_node

@@ -17,7 +17,7 @@ from typing import Literal
 from aiortc import MediaStreamTrack
 
 from ..config import MediaConfig
-from ..infinity._transport import TransportError
+from ..infinity import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
 from ..media.peer import MediaPeer, SdpError

@@ -19,7 +19,7 @@ import time
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..infinity._backoff import Backoff
+from ..backoff import Backoff
 from .plugins import Plugin
 from .states import StateChanged
 
