@@ -23,8 +23,8 @@ _EXPORTS: dict[str, str] = {
     "FailureReason": "agent.runtime.states",
     "StateChanged": "agent.runtime.states",
     "Gap": "agent.runtime.states",
-    "DecodedFrame": "agent.runtime.call",
-    "PresentationMedia": "agent.runtime.presentation",
+    "DecodedFrame": "agent.runtime.items",
+    "PresentationMedia": "agent.runtime.items",
     "EncodedFrame": "agent.media.tap",
     "Joined": "agent.infinity.roster",
     "Left": "agent.infinity.roster",
@@ -84,9 +84,8 @@ if TYPE_CHECKING:
     from .media.tap import EncodedFrame
     from .node import LocalNode
     from .runtime.bot import Bot, BotResult
-    from .runtime.call import DecodedFrame
     from .runtime.context import HostOnlyError, PluginContext
+    from .runtime.items import DecodedFrame, PresentationMedia
     from .runtime.launch import load_fleet, run_bot, run_fleet
     from .runtime.plugins import Plugin
-    from .runtime.presentation import PresentationMedia
     from .runtime.states import BotState, FailureReason, Gap, StateChanged

@@ -50,8 +50,9 @@ from ..infinity.models.events import (
 from ..infinity.reasons import ReasonCode
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
-from .call import BotCall, MediaSetupError
+from .call import BotCall
 from .context import PluginContext
+from .leg import MediaSetupError
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
@@ -383,7 +384,9 @@ class Bot:
             and event.presenter_uuid not in self.own_uuids
         )
         if someone_else and self.wants_presentation and self._presentation_task is None:
-            call = PresentationCall(session, self.config.media, self.plugins, "receive")
+            call = PresentationCall(
+                session, self.config.media, self.plugins, "receive", clock=self.clock.monotonic
+            )
             self.presentation = call
             self._presentation_task = asyncio.create_task(
                 self._start_presentation(call), name="bot:presentation"
@@ -471,7 +474,7 @@ class Bot:
 
     async def _media(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
         await self._admitted.wait()
-        call = BotCall(session, self.config.media, self.plugins)
+        call = BotCall(session, self.config.media, self.plugins, clock=self.clock.monotonic)
         self.call = call
         try:
             try:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from aiortc import MediaStreamTrack
 
+from ..infinity.models.dtmf import validate_dtmf
 from ..infinity.models.participant import ParticipantInfo
-from ..media.dtmf import validate_dtmf
 from .call import BotCall
 from .presentation import PresentationCall
 from .states import FailureReason
@@ -124,7 +124,9 @@ class PluginContext:
         bot = self._bot
         session = bot._require_session()
         await bot.stop_presentation()
-        call = PresentationCall(session, bot.config.media, bot.plugins, "send", source)
+        call = PresentationCall(
+            session, bot.config.media, bot.plugins, "send", source, clock=bot.clock.monotonic
+        )
         await call.start()
         bot.presentation = call
 

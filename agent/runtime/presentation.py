@@ -10,31 +10,25 @@ up on `presentation_stop`. Sending: `take_floor`, then a send-only video call wi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from aiortc import MediaStreamTrack
 
 from ..config import MediaConfig
-from ..infinity import TransportError
+from ..infinity import InfinitySession, TransportError
 from ..infinity.errors import InfinityError
-from ..infinity.session import InfinitySession
-from ..media.peer import MediaPeer, SdpError
+from ..media.peer import MediaPeer
 from ..media.tap import EncodedFrame
-from .call import MediaSetupError, ice_settings
+from .call import ice_settings
+from .items import PresentationMedia
+from .leg import CallLeg, MediaSetupError
 from .plugins import PluginHost
 
+__all__ = ["PresentationCall"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PresentationMedia:
-    """An encoded frame of the presentation (slides) stream."""
-
-    frame: EncodedFrame
-
-    hook = "on_presentation_media"
 
 
 class PresentationCall:
@@ -45,6 +39,8 @@ class PresentationCall:
         plugins: PluginHost,
         direction: Literal["receive", "send"],
         source: MediaStreamTrack | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if direction == "send" and source is None:
             raise ValueError("sending a presentation needs a video source")
@@ -54,8 +50,13 @@ class PresentationCall:
         self.direction = direction
         self.source = source
         self.peer: MediaPeer | None = None
-        self.call_uuid: str | None = None
+        self._leg: CallLeg | None = None
+        self._clock = clock
         self._unsubscribe: list[Callable[[], None]] = []
+
+    @property
+    def call_uuid(self) -> str | None:
+        return self._leg.call_uuid if self._leg is not None else None
 
     async def start(self) -> None:
         sending = self.direction == "send"
@@ -67,21 +68,22 @@ class PresentationCall:
             # Slides can be still for minutes: never call that a media loss.
             media_timeout=24 * 3600,
             name=f"presentation-{self.direction}",
+            clock=self._clock,
         )
         self.peer = peer
-        me = self.session.me
+        self._leg = CallLeg(
+            self.session, peer, present=self.direction, what=f"presentation {self.direction}"
+        )
         try:
             if sending:
-                await me.take_floor()
-            offer = await peer.create_offer()
-            result = await me.calls_webrtc(offer, present=self.direction)
-            self.call_uuid = result.call_uuid
-            await peer.apply_answer(result.sdp)
-            await peer.wait_connected(peer.connect_timeout)
-            await me.call(result.call_uuid).ack()
-        except (SdpError, InfinityError, TransportError, TimeoutError) as exc:
+                try:
+                    await self.session.me.take_floor()
+                except (InfinityError, TransportError) as exc:
+                    raise MediaSetupError(f"presentation send: take_floor failed: {exc}") from exc
+            await self._leg.connect()
+        except MediaSetupError:
             await self.aclose()
-            raise MediaSetupError(f"presentation {self.direction} failed: {exc}") from exc
+            raise
         if not sending and self.plugins.wants_encoded:
             for tap in peer.taps.values():
                 self._unsubscribe.append(tap.subscribe(self._frame))
@@ -94,16 +96,11 @@ class PresentationCall:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        me = self.session.me
-        if self.call_uuid is not None:
-            call_uuid, self.call_uuid = self.call_uuid, None
-            try:
-                await me.call(call_uuid).disconnect()
-            except (InfinityError, TransportError) as exc:
-                log.info("presentation call disconnect failed: %s", exc)
+        if self._leg is not None:
+            await self._leg.hangup()
         if self.direction == "send":
             try:
-                await me.release_floor()
+                await self.session.me.release_floor()
             except (InfinityError, TransportError) as exc:
                 log.info("release_floor failed: %s", exc)
         if self.peer is not None:

@@ -30,9 +30,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent import PresentationMedia
 from agent.media.tap import EncodedFrame
 from agent.runtime.plugins import Plugin
-from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import FailureReason
 
 from .mux import StorageError

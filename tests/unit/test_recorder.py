@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent import PresentationMedia
 from agent.infinity.models.events import (
     MessageReceived,
     PresentationStart,
@@ -27,7 +28,6 @@ from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
 from agent.media.tap import EncodedFrame
-from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
 from plugins.recorder.clock import StreamClock
