@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
@@ -33,9 +33,8 @@ from ..media.sources import (
     ToneSource,
 )
 from ..media.tap import EncodedFrame
-from .items import DecodedFrame
+from .items import DecodedFrame, ItemSink
 from .leg import CallLeg, MediaSetupError
-from .plugins import PluginHost
 from .states import Gap
 
 __all__ = ["BotCall", "MediaSetupError", "build_sources", "ice_settings"]
@@ -108,7 +107,7 @@ class BotCall:
         self,
         session: InfinitySession,
         media: MediaConfig,
-        plugins: PluginHost,
+        plugins: ItemSink,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -171,10 +170,11 @@ class BotCall:
         if plugins.wants_encoded:
             for tap in peer.taps.values():
                 self._unsubscribe.append(tap.subscribe(self._encoded))
-        for kind, wanted in (
+        wants: tuple[tuple[Literal["audio", "video"], bool], ...] = (
             ("audio", plugins.wants_audio_frames),
             ("video", plugins.wants_video_frames),
-        ):
+        )
+        for kind, wanted in wants:
             if wanted and kind in peer.taps:
                 track = peer.decoded_track(kind)
                 self._readers.append(
@@ -184,7 +184,7 @@ class BotCall:
     def _encoded(self, frame: EncodedFrame) -> None:
         self.plugins.publish_media(frame)
 
-    async def _read(self, kind: str, track: MediaStreamTrack) -> None:
+    async def _read(self, kind: Literal["audio", "video"], track: MediaStreamTrack) -> None:
         audio = kind == "audio"
         with contextlib.suppress(MediaStreamError):
             while True:

@@ -9,9 +9,10 @@ up on `presentation_stop`. Sending: `take_floor`, then a send-only video call wi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Literal
 
 from aiortc import MediaStreamTrack
@@ -19,14 +20,14 @@ from aiortc import MediaStreamTrack
 from ..config import MediaConfig
 from ..infinity import InfinitySession, TransportError
 from ..infinity.errors import InfinityError
+from ..infinity.models.events import PresentationStart, PresentationStop
 from ..media.peer import MediaPeer
 from ..media.tap import EncodedFrame
 from .call import ice_settings
-from .items import PresentationMedia
+from .items import ItemSink, PresentationMedia
 from .leg import CallLeg, MediaSetupError
-from .plugins import PluginHost
 
-__all__ = ["PresentationCall"]
+__all__ = ["PresentationCall", "Presentations"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class PresentationCall:
         self,
         session: InfinitySession,
         media: MediaConfig,
-        plugins: PluginHost,
+        plugins: ItemSink,
         direction: Literal["receive", "send"],
         source: MediaStreamTrack | None = None,
         *,
@@ -106,3 +107,76 @@ class PresentationCall:
         if self.peer is not None:
             await self.peer.close()
             self.peer = None
+
+
+class Presentations:
+    """The bot's one presentation call at a time: following someone else's presentation
+    (receive) or presenting itself (send)."""
+
+    def __init__(
+        self,
+        media: MediaConfig,
+        plugins: ItemSink,
+        *,
+        receive: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.media = media
+        self.plugins = plugins
+        #: Place a receiving call when someone else presents.
+        self.receive = receive
+        self.current: PresentationCall | None = None
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def follow(
+        self,
+        session: InfinitySession,
+        event: PresentationStart | PresentationStop,
+        own_uuids: Set[str],
+    ) -> None:
+        """Start receiving when someone else starts presenting; stop when it ends."""
+        someone_else = (
+            isinstance(event, PresentationStart)
+            and bool(event.presenter_uuid)
+            and event.presenter_uuid not in own_uuids
+        )
+        if someone_else and self.receive and self._task is None:
+            call = self._call(session, "receive")
+            self.current = call
+            # In the background: the event stream must not wait for ICE.
+            self._task = asyncio.create_task(self._receive(call), name="bot:presentation")
+        elif not someone_else:
+            await self.stop()
+
+    async def _receive(self, call: PresentationCall) -> None:
+        try:
+            await call.start()
+        except MediaSetupError as exc:
+            log.warning("%s", exc)
+
+    async def send(self, session: InfinitySession, source: MediaStreamTrack) -> None:
+        """Take the floor and present `source` (replacing any presentation call)."""
+        await self.stop()
+        call = self._call(session, "send", source)
+        await call.start()
+        self.current = call
+
+    def _call(
+        self,
+        session: InfinitySession,
+        direction: Literal["receive", "send"],
+        source: MediaStreamTrack | None = None,
+    ) -> PresentationCall:
+        return PresentationCall(
+            session, self.media, self.plugins, direction, source, clock=self._clock
+        )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        call, self.current = self.current, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if call is not None:
+            await call.aclose()

@@ -49,7 +49,7 @@ def test_top_level_surface_for_plugin_authors() -> None:
 
     for name in agent.__all__:
         assert getattr(agent, name) is not None, name
-    assert agent.Plugin.__module__ == "agent.runtime.plugins"
+    assert agent.Plugin.__module__ == "agent.runtime.plugin"
     assert agent.events.Stage.name == "stage"
 
 
