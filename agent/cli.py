@@ -107,8 +107,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = parse_config(merge_tables(data, _run_overrides(args)), source)
         pin = config.resolve_pin()
         build_plugins(config)  # fail on a bad plugin before joining
-    except (ConfigError, PluginLoadError) as exc:
+    except ConfigError as exc:
         return _fail(f"invalid configuration:\n{exc}", 2)
+    except PluginLoadError as exc:
+        return _fail(str(exc), 2)  # one line: it names the plugin and what is wrong
     setup_logging(config.log_format, secrets=[pin] if pin else [])
     # A progress line on a terminal; plain log lines otherwise (files, journald, CI).
     result = asyncio.run(run_bot(config, progress=sys.stderr if sys.stderr.isatty() else None))
