@@ -57,3 +57,19 @@ def test_agent_all_matches_the_lazy_exports() -> None:
     import agent
 
     assert agent.__all__ == sorted(agent._EXPORTS)
+
+
+def test_importing_agent_stays_light() -> None:
+    # The CLI imports `agent`; listing the surface must not pull in aiortc or the runtime.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, agent; names = dir(agent); "
+        "print(len(names), 'aiortc' in sys.modules, 'agent.runtime' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    count, aiortc, runtime = out.stdout.split()
+    assert int(count) > 60 and aiortc == "False" and runtime == "False"
