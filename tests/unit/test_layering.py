@@ -213,6 +213,23 @@ def test_layers_import_only_downwards(layer: str, forbidden: tuple[str, ...]) ->
     assert wrong == []
 
 
+def test_private_modules_stay_inside_their_package() -> None:
+    # `agent/infinity/_http.py` is the client's business: others use `agent.infinity`.
+    offenders = []
+    for name, (path, is_package) in _modules("agent").items():
+        for line, target, names in _imports(name, path, is_package):
+            modules = [target, *(f"{target}.{n}" for n in names)]
+            for module in modules:
+                parts = module.split(".")
+                private = next((i for i, p in enumerate(parts) if p.startswith("_")), None)
+                if private is None or parts[private].startswith("__"):
+                    continue
+                owner = ".".join(parts[:private])
+                if not (name == owner or name.startswith(owner + ".")):
+                    offenders.append(f"{path.relative_to(REPO)}:{line}: {module}")
+    assert offenders == []
+
+
 def test_agent_never_imports_plugins() -> None:
     offenders = sorted(
         f"{name}:{line}"
