@@ -1,7 +1,9 @@
 """pexbot: headless conference bots for Pexip Infinity.
 
 The public surface for plugin authors and users; everything else is implementation.
-Names are imported on first use (PEP 562), so `pexbot node` does not pay for aiortc.
+Every kind of item a plugin hook can receive is here (see `PluginItem`), with the names
+hooks meet (`RosterChange`, `ParticipantInfo`, `FleetEntry`, ...). Names are imported on
+first use (PEP 562), so `import agent` stays light and `pexbot node` does not pay for aiortc.
 """
 
 from __future__ import annotations
@@ -10,53 +12,135 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
+    # -- running bots
     "Bot": "agent.runtime.bot",
-    "BotResult": "agent.runtime.bot",
+    "BotResult": "agent.runtime.outcome",
     "BotConfig": "agent.config",
     "ConfigError": "agent.config",
     "load_bot_config": "agent.config",
     "parse_config": "agent.config",
-    "Plugin": "agent.runtime.plugins",
+    "FleetEntry": "agent.runtime.launch",
+    "load_fleet": "agent.runtime.launch",
+    "run_bot": "agent.runtime.launch",
+    "run_fleet": "agent.runtime.launch",
+    "LocalNode": "agent.node",
+    "Clock": "agent.clock",
+    "SystemClock": "agent.clock",
+    "Backoff": "agent.backoff",
+    # -- the plugin contract
+    "Plugin": "agent.runtime.plugin",
+    "PluginContextError": "agent.runtime.plugin",
+    "PluginLoadError": "agent.runtime.plugin",
     "PluginContext": "agent.runtime.context",
-    "HostOnlyError": "agent.runtime.context",
+    "HostOnlyError": "agent.runtime.host",
+    "PluginItem": "agent.runtime.items",
+    "DecodedFrame": "agent.runtime.items",
+    "PresentationMedia": "agent.runtime.items",
+    "InvalidDtmfError": "agent.infinity.models",
+    "LayoutTransforms": "agent.infinity.models",
+    "ParticipantInfo": "agent.infinity.models",
+    # -- what hooks receive: the bot
     "BotState": "agent.runtime.states",
     "FailureReason": "agent.runtime.states",
     "StateChanged": "agent.runtime.states",
     "Gap": "agent.runtime.states",
-    "DecodedFrame": "agent.runtime.call",
-    "PresentationMedia": "agent.runtime.presentation",
-    "EncodedFrame": "agent.media.tap",
+    # -- the roster
     "Joined": "agent.infinity.roster",
     "Left": "agent.infinity.roster",
     "Changed": "agent.infinity.roster",
-    "ParticipantInfo": "agent.infinity.models.participant",
+    "RosterChange": "agent.infinity.roster",
+    # -- media
+    "EncodedFrame": "agent.media.tap",
+    # -- conference events
+    "ConferenceUpdate": "agent.infinity.models.events",
+    "MessageReceived": "agent.infinity.models.events",
+    "Message": "agent.infinity.models.events",
+    "Stage": "agent.infinity.models.events",
+    "StageEntry": "agent.infinity.models.events",
+    "Layout": "agent.infinity.models.events",
+    "PresentationStart": "agent.infinity.models.events",
+    "PresentationStop": "agent.infinity.models.events",
+    "PresentationEnded": "agent.infinity.models.events",
+    "PresentationFrame": "agent.infinity.models.events",
+    "CallDisconnected": "agent.infinity.models.events",
+    "Disconnect": "agent.infinity.models.events",
+    "Refer": "agent.infinity.models.events",
+    "CancelRefer": "agent.infinity.models.events",
+    "OnHold": "agent.infinity.models.events",
+    "Fecc": "agent.infinity.models.events",
+    "LiveCaptions": "agent.infinity.models.events",
+    "PeerDisconnect": "agent.infinity.models.events",
+    "NewOffer": "agent.infinity.models.events",
+    "UpdateSdp": "agent.infinity.models.events",
+    "NewCandidate": "agent.infinity.models.events",
+    "SplashScreen": "agent.infinity.models.events",
+    "BreakoutBegin": "agent.infinity.models.events",
+    "BreakoutEnd": "agent.infinity.models.events",
+    "BreakoutEvent": "agent.infinity.models.events",
+    "BreakoutRefer": "agent.infinity.models.events",
+    "RawEvent": "agent.infinity.models.events",
+    "MalformedEvent": "agent.infinity.models.events",
     "events": "agent.infinity.models.events",
-    "run_bot": "agent.runtime.launch",
-    "run_fleet": "agent.runtime.launch",
-    "load_fleet": "agent.runtime.launch",
-    "LocalNode": "agent.node",
 }
 
 __all__ = [
+    "Backoff",
     "Bot",
     "BotConfig",
     "BotResult",
     "BotState",
+    "BreakoutBegin",
+    "BreakoutEnd",
+    "BreakoutEvent",
+    "BreakoutRefer",
+    "CallDisconnected",
+    "CancelRefer",
     "Changed",
+    "Clock",
+    "ConferenceUpdate",
     "ConfigError",
     "DecodedFrame",
+    "Disconnect",
     "EncodedFrame",
     "FailureReason",
+    "Fecc",
+    "FleetEntry",
     "Gap",
     "HostOnlyError",
+    "InvalidDtmfError",
     "Joined",
+    "Layout",
+    "LayoutTransforms",
     "Left",
+    "LiveCaptions",
     "LocalNode",
+    "MalformedEvent",
+    "Message",
+    "MessageReceived",
+    "NewCandidate",
+    "NewOffer",
+    "OnHold",
     "ParticipantInfo",
+    "PeerDisconnect",
     "Plugin",
     "PluginContext",
+    "PluginContextError",
+    "PluginItem",
+    "PluginLoadError",
+    "PresentationEnded",
+    "PresentationFrame",
     "PresentationMedia",
+    "PresentationStart",
+    "PresentationStop",
+    "RawEvent",
+    "Refer",
+    "RosterChange",
+    "SplashScreen",
+    "Stage",
+    "StageEntry",
     "StateChanged",
+    "SystemClock",
+    "UpdateSdp",
     "events",
     "load_bot_config",
     "load_fleet",
@@ -76,17 +160,54 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """The public surface (what `from agent import ...` offers)."""
+    return sorted(__all__)
+
+
 if TYPE_CHECKING:
+    from .backoff import Backoff
+    from .clock import Clock, SystemClock
     from .config import BotConfig, ConfigError, load_bot_config, parse_config
-    from .infinity.models import events
-    from .infinity.models.participant import ParticipantInfo
-    from .infinity.roster import Changed, Joined, Left
+    from .infinity.models import InvalidDtmfError, LayoutTransforms, ParticipantInfo, events
+    from .infinity.models.events import (
+        BreakoutBegin,
+        BreakoutEnd,
+        BreakoutEvent,
+        BreakoutRefer,
+        CallDisconnected,
+        CancelRefer,
+        ConferenceUpdate,
+        Disconnect,
+        Fecc,
+        Layout,
+        LiveCaptions,
+        MalformedEvent,
+        Message,
+        MessageReceived,
+        NewCandidate,
+        NewOffer,
+        OnHold,
+        PeerDisconnect,
+        PresentationEnded,
+        PresentationFrame,
+        PresentationStart,
+        PresentationStop,
+        RawEvent,
+        Refer,
+        SplashScreen,
+        Stage,
+        StageEntry,
+        UpdateSdp,
+    )
+    from .infinity.roster import Changed, Joined, Left, RosterChange
     from .media.tap import EncodedFrame
     from .node import LocalNode
-    from .runtime.bot import Bot, BotResult
-    from .runtime.call import DecodedFrame
-    from .runtime.context import HostOnlyError, PluginContext
-    from .runtime.launch import load_fleet, run_bot, run_fleet
-    from .runtime.plugins import Plugin
-    from .runtime.presentation import PresentationMedia
+    from .runtime.bot import Bot
+    from .runtime.context import PluginContext
+    from .runtime.host import HostOnlyError
+    from .runtime.items import DecodedFrame, PluginItem, PresentationMedia
+    from .runtime.launch import FleetEntry, load_fleet, run_bot, run_fleet
+    from .runtime.outcome import BotResult
+    from .runtime.plugin import Plugin, PluginContextError, PluginLoadError
     from .runtime.states import BotState, FailureReason, Gap, StateChanged

@@ -51,7 +51,7 @@ class Narrator(Plugin[Any]):
         self._say(f"chat from {message.origin}: {message.payload}")
 
     async def on_stage(self, stage: Stage) -> None:
-        roster = getattr(self.context, "roster", {})
+        roster = self.context.roster
         speaking = tuple(
             roster[s.participant_uuid].display_name
             for s in stage.speakers

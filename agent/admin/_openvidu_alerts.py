@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..infinity._backoff import Backoff
+from ..backoff import Backoff
 
 log = logging.getLogger("agent.admin.openvidu.alerts")
 

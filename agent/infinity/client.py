@@ -41,6 +41,7 @@ from .models.conference import (
     VideoMixConfigureBody,
     VideoMixCreateBody,
 )
+from .models.dtmf import validate_dtmf
 from .models.participant import Participant
 from .models.participant_functions import (
     CallsRtmpBody,
@@ -56,7 +57,6 @@ from .models.participant_functions import (
     PresInMixBody,
     RoleBody,
     TransferBody,
-    check_dtmf_digits,
 )
 
 __all__ = ["CallClient", "ConferenceClient", "ParticipantClient"]
@@ -246,7 +246,7 @@ class ParticipantClient:
 
     async def dtmf(self, digits: str) -> bool:
         """Send DTMF (RFC 2833) to this participant; raises ValueError on a non-DTMF char."""
-        return await self._call(ep.DTMF_PARTICIPANT, DtmfBody(digits=check_dtmf_digits(digits)))
+        return await self._call(ep.DTMF_PARTICIPANT, DtmfBody(digits=validate_dtmf(digits)))
 
     async def calls_webrtc(
         self,
@@ -378,7 +378,7 @@ class CallClient:
 
     async def dtmf(self, digits: str) -> bool:
         """Send DTMF on this call (gateway calls); raises ValueError on a non-DTMF char."""
-        return await self._call(ep.DTMF, DtmfBody(digits=check_dtmf_digits(digits)))
+        return await self._call(ep.DTMF, DtmfBody(digits=validate_dtmf(digits)))
 
     async def fecc(
         self,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeAlias
 
-from ._backoff import backoff_delay
+from ..backoff import backoff_delay
 from ._http import ApiClient
 from ._sse import SseParser
 from ._transport import TransportError
@@ -40,7 +40,6 @@ __all__ = [
     "StreamItem",
     "StreamMarker",
     "StreamOpened",
-    "backoff_delay",
 ]
 
 log = logging.getLogger(__name__)

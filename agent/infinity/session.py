@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from ._backoff import Backoff
-from ._clock import Clock, SystemClock, sleep_or_event
+from ..backoff import Backoff
+from ..clock import Clock, SystemClock, sleep_or_event
 from ._http import ApiClient
 from ._transport import Transport, TransportError
 from .client import ConferenceClient, ParticipantClient

@@ -1,5 +1,5 @@
 """The bot's media plane: ICE scoping, peer connection, paced sources, encoded-frame tap,
-VAD, DTMF validation and signal analysis.
+VAD and signal analysis (DTMF is a client API matter: `agent.infinity`).
 
 Independent of the REST signalling: the call layer hands SDP strings in and out, and the
 node's mixer reuses the same blocks.

@@ -93,8 +93,11 @@ class MediaPeer:
         media_timeout: float = 5.0,
         connect_timeout: float = 15.0,
         name: str = "peer",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ice = ice or IceSettings()
+        #: Stamps arrivals and measures silence (the bot's clock; tests may drive it).
+        self.clock = clock
         self.name = name
         self.media_timeout = media_timeout
         self.connect_timeout = connect_timeout
@@ -179,7 +182,7 @@ class MediaPeer:
     def _on_connection_state(self) -> None:
         state = self.connection_state
         if state == "connected" and not self._connected.is_set():
-            self._connected_at = time.monotonic()
+            self._connected_at = self.clock()
             self._connected.set()
         elif state == "failed":
             self._report_lost(MediaLost("connection_failed", "connection state failed"))
@@ -240,7 +243,7 @@ class MediaPeer:
         if id(receiver) in self._tapped:
             return
         self._tapped.add(id(receiver))
-        tap = EncodedTap(receiver)
+        tap = EncodedTap(receiver, clock=self.clock)
         # The first receiver of a kind is the main one; later ones (e.g. slides) by index.
         key = kind if kind not in self.taps else f"{kind}{len(self._tapped)}"
         self.taps[key] = tap
@@ -340,8 +343,9 @@ class MediaPeer:
             await asyncio.sleep(interval)
             if not any(d in ("sendrecv", "recvonly") for d in self._directions.values()):
                 continue  # send-only: nothing to watch
-            last = self.last_media_arrival() or self._connected_at or time.monotonic()
-            silent = time.monotonic() - last
+            now = self.clock()
+            last = self.last_media_arrival() or self._connected_at or now
+            silent = now - last
             if silent >= self.media_timeout:
                 self._report_lost(MediaLost("no_media", f"no media received for {silent:.1f} s"))
 

@@ -49,7 +49,7 @@ class EncodedFrame:
     codec: str  # lower-case codec name: "opus", "vp8", "h264", "pcmu", ...
     data: bytes
     timestamp: int  # RTP timestamp, unwrapped, relative to the stream's first frame
-    arrival: float  # time.monotonic() when the frame was complete
+    arrival: float  # the bot's monotonic clock when the frame was complete
     clock_rate: int
     kind: str  # "audio" | "video"
 
@@ -117,13 +117,21 @@ class EncodedTap:
     `request_keyframe()` to get one sooner.
     """
 
-    def __init__(self, receiver: RTCRtpReceiver, *, decode: bool = False) -> None:
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        *,
+        decode: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         check_tap_seam(receiver)
         current = getattr(receiver, SEAM_ATTRIBUTE)
         if isinstance(current, _TapQueue):
             raise RuntimeError("receiver already has an encoded-frame tap")
         self.receiver = receiver
         self.decode = decode
+        # Arrivals are stamped on the bot's clock, so media lines up with its events.
+        self._clock = clock
         self.frames = 0
         self.bytes = 0
         self.last_arrival: float | None = None
@@ -146,7 +154,7 @@ class EncodedTap:
         data = bytes(jitter_frame.data)
         self.frames += 1
         self.bytes += len(data)
-        now = time.monotonic()
+        now = self._clock()
         self.last_arrival = now
         if not self._subscribers:
             return

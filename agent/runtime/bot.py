@@ -14,25 +14,16 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from aiortc import MediaStreamTrack
+
+from ..backoff import Backoff
+from ..clock import Clock, SystemClock, sleep_or_event
 from ..config import BotConfig
-from ..infinity._backoff import Backoff
-from ..infinity._clock import Clock, SystemClock, sleep_or_event
-from ..infinity._http import ApiClient
-from ..infinity._transport import Transport, TransportError
+from ..infinity import ApiClient, Transport, TransportError
 from ..infinity.client import ConferenceClient
-from ..infinity.errors import (
-    ExtensionNotFoundError,
-    ExtensionRequiredError,
-    InfinityError,
-    InfinityHTTPError,
-    InvalidPinError,
-    NotFoundError,
-    PinRequiredError,
-    PinRetriesExceededError,
-)
+from ..infinity.errors import InfinityError, InfinityHTTPError
 from ..infinity.events import StreamInterrupted, StreamOpened
 from ..infinity.models.events import (
     CallDisconnected,
@@ -48,31 +39,20 @@ from ..infinity.models.events import (
     RefreshToken,
     UpdateSdp,
 )
-from ..infinity.reasons import ReasonCode
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
-from .call import BotCall, MediaSetupError
+from .call import BotCall
 from .context import PluginContext
+from .leg import MediaSetupError
 from .logs import current_bot
+from .outcome import BotResult, Outcome, conference_ended, failure_for_join_error
 from .plugins import Plugin, PluginHost
-from .presentation import PresentationCall
+from .presentation import PresentationCall, Presentations
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
 
+__all__ = ["Bot", "BotResult"]
+
 log = logging.getLogger(__name__)
-
-#: Disconnect reasons that mean the conference is over (a normal end for a bot).
-_CONFERENCE_ENDED = frozenset(
-    {
-        ReasonCode.HOST_ENDED_BY_DTMF,
-        ReasonCode.API_CONFERENCE_TERMINATION,
-        ReasonCode.TERMINATED_BY_PARTICIPANT,
-        ReasonCode.NO_PARTICIPANTS_KEEP_ALIVE,
-        ReasonCode.ALL_HOSTS_DEPARTED,
-        ReasonCode.LAST_PARTICIPANT_TIMEOUT,
-        ReasonCode.TEST_CALL_FINISHED,
-    }
-)
-
 
 _PARTICIPANT_EVENTS = (
     ParticipantCreate,
@@ -81,51 +61,6 @@ _PARTICIPANT_EVENTS = (
     ParticipantSyncBegin,
     ParticipantSyncEnd,
 )
-
-
-@dataclass(frozen=True)
-class BotResult:
-    state: BotState
-    reason: FailureReason | None
-    detail: str
-    exit_code: int
-    rejoins: int
-    #: Calls re-placed after media loss, over the whole session.
-    recalls: int = 0
-    #: The conference the bot was in (after a Virtual Reception: the one it was forwarded
-    #: to); empty if it never joined.
-    conference: str = ""
-
-
-@dataclass
-class _Outcome:
-    kind: Literal[
-        "leave",
-        "token_lost",
-        "disconnected",
-        "ended",
-        "stream_lost",
-        "waiting_timeout",
-        "media_failed",
-    ]
-    detail: str = ""
-
-
-# Most specific first: the first matching class gives the reason.
-_JOIN_FAILURES: tuple[tuple[type[BaseException], FailureReason], ...] = (
-    (PinRequiredError, FailureReason.PIN_REQUIRED),
-    (InvalidPinError, FailureReason.INVALID_PIN),
-    (PinRetriesExceededError, FailureReason.PIN_RETRIES_EXCEEDED),
-    (ExtensionRequiredError, FailureReason.EXTENSION_REQUIRED),
-    (ExtensionNotFoundError, FailureReason.EXTENSION_NOT_FOUND),
-    (NotFoundError, FailureReason.CONFERENCE_NOT_FOUND),
-    (TransportError, FailureReason.NODE_UNREACHABLE),
-    (InfinityError, FailureReason.NODE_ERROR),
-)
-
-
-def failure_for_join_error(exc: BaseException) -> FailureReason:
-    return next((r for kind, r in _JOIN_FAILURES if isinstance(exc, kind)), FailureReason.INTERNAL)
 
 
 class Bot:
@@ -146,8 +81,8 @@ class Bot:
         self._rng = rng or random.Random()
         self.api = ApiClient(config.node, transport=transport)
         for plugin in plugins or []:
-            if plugin.context is None:
-                plugin.context = PluginContext(self, plugin.name or type(plugin).__name__)
+            if not plugin.has_context:
+                plugin.bind_context(PluginContext(self, plugin.label))
         self.plugins = PluginHost(plugins or [])
         self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
         self.roster = Roster()
@@ -159,8 +94,12 @@ class Bot:
         self.events_seen = 0
         self.stream_reconnects = 0
         self.call: BotCall | None = None
-        self.presentation: PresentationCall | None = None
-        self._presentation_task: asyncio.Task[None] | None = None
+        self._presentations = Presentations(
+            config.media,
+            self.plugins,
+            receive=config.media.receive_presentation or self.plugins.wants_presentation,
+            clock=self.clock.monotonic,
+        )
         self._leave = asyncio.Event()
         self._leave_reason = "User initiated disconnect"
         self._failure: FailureReason | None = None
@@ -202,6 +141,18 @@ class Bot:
         if self.session is None:
             raise RuntimeError("the bot is not in a conference")
         return self.session
+
+    @property
+    def presentation(self) -> PresentationCall | None:
+        """The presentation call up now (receiving someone's, or the bot's own)."""
+        return self._presentations.current
+
+    async def present(self, source: MediaStreamTrack) -> None:
+        """Take the floor and send `source` as the presentation until `stop_presentation()`."""
+        await self._presentations.send(self._require_session(), source)
+
+    async def stop_presentation(self) -> None:
+        await self._presentations.stop()
 
     def _on_state(self, change: StateChanged) -> None:
         if change.reason is not None:
@@ -272,15 +223,7 @@ class Bot:
                     await self.plugins.stop(self.config.leave.shutdown_timeout)
                     return
                 continue
-            failure: FailureReason | None = {
-                "leave": self._failure,
-                "ended": None,
-                "token_lost": FailureReason.TOKEN_LOST,
-                "disconnected": FailureReason.DISCONNECTED,
-                "stream_lost": FailureReason.NODE_UNREACHABLE,
-                "waiting_timeout": FailureReason.WAITING_ROOM_TIMEOUT,
-                "media_failed": FailureReason.MEDIA_FAILED,
-            }[outcome.kind]
+            failure = outcome.failure(self._failure)
             await self._leave_now(failure, outcome.detail, failed=failure is not None)
             return
 
@@ -332,21 +275,21 @@ class Bot:
         if session is not None:
             await session.close("Token lost; rejoining")
 
-    async def _stay(self) -> _Outcome:
+    async def _stay(self) -> Outcome:
         session = self._require_session()
-        outcome: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-        def finish(result: _Outcome) -> None:
+        def finish(result: Outcome) -> None:
             if not outcome.done():
                 outcome.set_result(result)
 
         async def lost() -> None:
             result: TokenLost = await session.wait_lost()
-            finish(_Outcome("token_lost", result.reason))
+            finish(Outcome("token_lost", result.reason))
 
         async def leave() -> None:
             await self._leave.wait()
-            finish(_Outcome("leave", self._leave_reason))
+            finish(Outcome("leave", self._leave_reason))
 
         tasks = [
             asyncio.create_task(self._events(session, finish), name="bot:events"),
@@ -364,7 +307,7 @@ class Bot:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.stop_presentation()
 
-    async def _events(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
+    async def _events(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         gap_start, self._rejoin_gap_start = self._rejoin_gap_start, None
         try:
             async for item in session.events(max_attempts=8):
@@ -388,7 +331,7 @@ class Bot:
                 if isinstance(item, RefreshToken):
                     continue  # the session refreshed already
                 if isinstance(item, PresentationStart | PresentationStop):
-                    await self._follow_presentation(session, item)
+                    await self._presentations.follow(session, item, self.own_uuids)
                 if self.call is not None:
                     if isinstance(item, NewOffer | UpdateSdp):
                         await self.call.answer_server_offer(item.sdp)
@@ -396,49 +339,11 @@ class Bot:
                         self.call.server_disconnected_call(item.call_uuid)
                 self.plugins.publish(item)
                 if isinstance(item, Disconnect):
-                    kind: Literal["ended", "disconnected"] = (
-                        "ended" if item.code in _CONFERENCE_ENDED else "disconnected"
-                    )
-                    finish(_Outcome(kind, item.reason))
+                    ended = conference_ended(item.code)
+                    finish(Outcome("ended" if ended else "disconnected", item.reason))
                     return
         except InfinityError as exc:
-            finish(_Outcome("stream_lost", str(exc)))
-
-    @property
-    def wants_presentation(self) -> bool:
-        return self.config.media.receive_presentation or self.plugins.wants_presentation
-
-    async def _follow_presentation(
-        self, session: InfinitySession, event: PresentationStart | PresentationStop
-    ) -> None:
-        someone_else = (
-            isinstance(event, PresentationStart)
-            and bool(event.presenter_uuid)
-            and event.presenter_uuid not in self.own_uuids
-        )
-        if someone_else and self.wants_presentation and self._presentation_task is None:
-            call = PresentationCall(session, self.config.media, self.plugins, "receive")
-            self.presentation = call
-            self._presentation_task = asyncio.create_task(
-                self._start_presentation(call), name="bot:presentation"
-            )
-        elif not someone_else:
-            await self.stop_presentation()
-
-    async def _start_presentation(self, call: PresentationCall) -> None:
-        try:
-            await call.start()
-        except MediaSetupError as exc:
-            log.warning("%s", exc)
-
-    async def stop_presentation(self) -> None:
-        task, self._presentation_task = self._presentation_task, None
-        call, self.presentation = self.presentation, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if call is not None:
-            await call.aclose()
+            finish(Outcome("stream_lost", str(exc)))
 
     def _roster_change(self, change: RosterChange) -> None:
         uuid = (change.after if isinstance(change, Changed) else change.participant).uuid
@@ -463,7 +368,7 @@ class Bot:
             self._admitted.set()
             self.state.to(BotState.CONNECTED)
 
-    async def _rules(self, finish: Callable[[_Outcome], None]) -> None:
+    async def _rules(self, finish: Callable[[Outcome], None]) -> None:
         while True:
             outcome = self._check_rules(self.clock.monotonic())
             if outcome is not None:
@@ -477,17 +382,17 @@ class Bot:
         m = self.config.media
         return m.audio != "none" or m.video != "none" or m.receive_audio or m.receive_video
 
-    def _check_rules(self, now: float) -> _Outcome | None:
+    def _check_rules(self, now: float) -> Outcome | None:
         """The leave rule that fires now, if any (checked four times a second)."""
         rules = self.config.leave
         if rules.duration is not None and now - self._started_at >= rules.duration:
-            return _Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
+            return Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
         if self.state.state == BotState.WAITING_ROOM:
             if self._waiting_since is None:
                 self._waiting_since = now
             timeout = rules.waiting_room_timeout
             if timeout is not None and now - self._waiting_since >= timeout:
-                return _Outcome(
+                return Outcome(
                     "waiting_timeout", f"leave.waiting_room_timeout: not admitted in {timeout:g} s"
                 )
             return None
@@ -496,7 +401,7 @@ class Bot:
         others = self.others()
         hosts_here = any(self.roster.participants[u].role == "chair" for u in others)
         if rules.when_hosts_leave and self._seen_host and not hosts_here:
-            return _Outcome("leave", "leave.when_hosts_leave: every host has left")
+            return Outcome("leave", "leave.when_hosts_leave: every host has left")
         if rules.alone_seconds is not None:
             if others:
                 self._alone_since = None
@@ -504,24 +409,24 @@ class Bot:
                 self._alone_since = now
             elif now - self._alone_since >= rules.alone_seconds:
                 alone = rules.alone_seconds
-                return _Outcome("leave", f"leave.alone_seconds: alone for {alone:g} s")
+                return Outcome("leave", f"leave.alone_seconds: alone for {alone:g} s")
         return None
 
-    async def _media(self, session: InfinitySession, finish: Callable[[_Outcome], None]) -> None:
+    async def _media(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         await self._admitted.wait()
-        call = BotCall(session, self.config.media, self.plugins)
+        call = BotCall(session, self.config.media, self.plugins, clock=self.clock.monotonic)
         self.call = call
         try:
             try:
                 await call.start()
             except MediaSetupError as exc:
-                finish(_Outcome("media_failed", str(exc)))
+                finish(Outcome("media_failed", str(exc)))
                 return
             if self.state.state == BotState.CONNECTED:
                 self.state.to(BotState.IN_CALL)
             # The call re-calls on media loss by itself; this returns when it gave up.
             reason = await call.wait_failed()
-            finish(_Outcome("media_failed", reason))
+            finish(Outcome("media_failed", reason))
         finally:
             self.call = None
             self.recalls += call.recalls

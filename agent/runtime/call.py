@@ -14,14 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from ..config import BotMediaConfig
-from ..infinity._transport import TransportError
+from ..infinity import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
 from ..media.ice import IceSettings, ice_servers_from_node
@@ -34,27 +33,13 @@ from ..media.sources import (
     ToneSource,
 )
 from ..media.tap import EncodedFrame
-from .plugins import PluginHost
+from .items import DecodedFrame, ItemSink
+from .leg import CallLeg, MediaSetupError
 from .states import Gap
 
+__all__ = ["BotCall", "MediaSetupError", "build_sources", "ice_settings"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecodedFrame:
-    """A decoded audio or video frame (PyAV) for plugins that asked for them."""
-
-    kind: str
-    frame: Any
-    arrival: float
-
-    @property
-    def hook(self) -> str:
-        return f"on_{self.kind}_frame"
-
-
-class MediaSetupError(Exception):
-    """The call could not be set up (bad SDP, node refused `calls`, ICE never connected)."""
 
 
 def _direction(send: bool, receive: bool) -> Direction | None:
@@ -122,23 +107,28 @@ class BotCall:
         self,
         session: InfinitySession,
         media: BotMediaConfig,
-        plugins: PluginHost,
+        plugins: ItemSink,
         *,
-        on_state: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.media = media
         self.plugins = plugins
         self.recalls = 0
         self.peer: MediaPeer | None = None
-        self.call_uuid: str | None = None
-        self._on_state = on_state
+        self._leg: CallLeg | None = None
+        self._clock = clock
         self._readers: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._owned: list[Any] = []
         #: Sources a plugin set; they survive re-calls.
         self._overrides: dict[str, MediaStreamTrack] = {}
         self._closed = False
+
+    @property
+    def call_uuid(self) -> str | None:
+        """The node's UUID of the current call (None between calls)."""
+        return self._leg.call_uuid if self._leg is not None else None
 
     # -- setup -----------------------------------------------------------------------
 
@@ -163,18 +153,15 @@ class BotCall:
             video_source=video_src,
             media_timeout=media.media_timeout,
             name=f"bot:{self.session.options.display_name}",
+            clock=self._clock,
         )
         self.peer = peer
+        self._leg = CallLeg(self.session, peer)
         try:
-            offer = await peer.create_offer()
-            result = await self.session.me.calls_webrtc(offer)
-            self.call_uuid = result.call_uuid
-            await peer.apply_answer(result.sdp)
-            await peer.wait_connected(peer.connect_timeout)
-            await self.session.me.call(result.call_uuid).ack()
-        except (SdpError, InfinityError, TransportError, TimeoutError) as exc:
+            await self._leg.connect()
+        except MediaSetupError:
             await self._teardown()
-            raise MediaSetupError(f"call setup failed: {exc}") from exc
+            raise
         self._attach(peer)
         log.info("call %s connected", self.call_uuid)
 
@@ -183,10 +170,11 @@ class BotCall:
         if plugins.wants_encoded:
             for tap in peer.taps.values():
                 self._unsubscribe.append(tap.subscribe(self._encoded))
-        for kind, wanted in (
+        wants: tuple[tuple[Literal["audio", "video"], bool], ...] = (
             ("audio", plugins.wants_audio_frames),
             ("video", plugins.wants_video_frames),
-        ):
+        )
+        for kind, wanted in wants:
             if wanted and kind in peer.taps:
                 track = peer.decoded_track(kind)
                 self._readers.append(
@@ -196,13 +184,13 @@ class BotCall:
     def _encoded(self, frame: EncodedFrame) -> None:
         self.plugins.publish_media(frame)
 
-    async def _read(self, kind: str, track: MediaStreamTrack) -> None:
+    async def _read(self, kind: Literal["audio", "video"], track: MediaStreamTrack) -> None:
         audio = kind == "audio"
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
                 self.plugins.publish_media(
-                    DecodedFrame(kind, frame, time.monotonic()), audio=audio, video=not audio
+                    DecodedFrame(kind, frame, self._clock()), audio=audio, video=not audio
                 )
 
     # -- staying up ------------------------------------------------------------------
@@ -247,7 +235,7 @@ class BotCall:
             lost = await self.peer.wait_media_lost()
             if self._closed:
                 return "closed"
-            lost_at = time.monotonic()
+            lost_at = self._clock()
             why = f"{lost.reason}: {lost.detail}"
             log.warning("media lost (%s)", why)
             while True:
@@ -262,18 +250,13 @@ class BotCall:
                 except MediaSetupError as exc:
                     why = str(exc)
                     log.warning("re-call %d failed: %s", self.recalls, exc)
-            self.plugins.publish(Gap("media", lost_at, time.monotonic()))
+            self.plugins.publish(Gap("media", lost_at, self._clock()))
 
     # -- teardown --------------------------------------------------------------------
 
     async def _hangup(self) -> None:
-        if self.call_uuid is None:
-            return
-        call_uuid, self.call_uuid = self.call_uuid, None
-        try:
-            await self.session.me.call(call_uuid).disconnect()
-        except (InfinityError, TransportError, RuntimeError) as exc:
-            log.info("call disconnect failed: %s", exc)
+        if self._leg is not None:
+            await self._leg.hangup()
 
     async def _teardown(self) -> None:
         for unsubscribe in self._unsubscribe:

@@ -1,33 +1,30 @@
 """What a plugin can see and do: the roster, host controls, chat, DTMF, media out, metrics.
 
-Host-only actions from a bot that joined as a guest fail with `HostOnlyError` before any
-request is sent: the node would refuse them anyway, and a clear local error beats a 403.
+A plugin gets its `PluginContext` from the bot before `start()` (`self.context`). The
+context works through the bot's narrow `BotPort`, never through the bot's internals.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from aiortc import MediaStreamTrack
 
-from ..infinity.models.participant import ParticipantInfo
-from ..media.dtmf import validate_dtmf
+from ..config import BotConfig
+from ..infinity.models import MessageType, ParticipantInfo, validate_dtmf
 from .call import BotCall
-from .presentation import PresentationCall
-from .states import FailureReason
+from .host import HostControls, HostOnlyError
+from .port import BotPort
+from .states import BotState, FailureReason
 
-if TYPE_CHECKING:
-    from .bot import Bot
-
-
-class HostOnlyError(PermissionError):
-    """The action needs the host (chair) role and the bot is a guest."""
+__all__ = ["HostOnlyError", "PluginContext"]
 
 
-class PluginContext:
-    def __init__(self, bot: Bot, plugin_name: str) -> None:
+class PluginContext(HostControls):
+    """One plugin's handle on its bot (host controls: see `HostControls`)."""
+
+    def __init__(self, bot: BotPort, plugin_name: str) -> None:
         self._bot = bot
         self.plugin_name = plugin_name
         #: Counters the plugin owns; exported with the bot's metrics.
@@ -36,8 +33,8 @@ class PluginContext:
     # -- what is going on ------------------------------------------------------------
 
     @property
-    def state(self) -> str:
-        return str(self._bot.state.state)
+    def state(self) -> BotState:
+        return self._bot.state.state
 
     @property
     def is_host(self) -> bool:
@@ -48,6 +45,11 @@ class PluginContext:
         """Everyone in the conference except the bot itself."""
         own = self._bot.own_uuids
         return {u: p for u, p in self._bot.roster.participants.items() if u not in own}
+
+    @property
+    def bot_config(self) -> BotConfig:
+        """The bot's configuration (read it, do not change it)."""
+        return self._bot.config
 
     @property
     def alias(self) -> str:
@@ -69,41 +71,32 @@ class PluginContext:
         """End the bot as `failed` with `reason` (it still leaves cleanly)."""
         self._bot.request_leave(detail, failure=reason)
 
-    async def request_presentation_keyframe(self) -> None:
-        """Ask the presenter for a keyframe on the presentation call (if one is up)."""
-        call = self._bot.presentation
-        if call is not None and call.peer is not None and "video" in call.peer.taps:
-            await call.peer.tap("video").request_keyframe()
+    # -- chat and DTMF (guests may too) ----------------------------------------------
 
-    async def request_keyframe(self) -> None:
-        """Ask the sender for a video keyframe (e.g. when a recording starts mid-stream)."""
-        call = self._bot.call
-        if call is not None and call.peer is not None and "video" in call.peer.taps:
-            await call.peer.tap("video").request_keyframe()
+    async def send_message(self, text: str, *, content_type: MessageType = "text/plain") -> None:
+        """Chat to everyone in the conference."""
+        await self._conference().send_message(text, content_type=content_type)
 
-    # -- acting ----------------------------------------------------------------------
-
-    def _host(self, action: str) -> None:
-        if not self._bot.is_host:
-            raise HostOnlyError(f"{action} needs the host role; {self.alias} was joined as guest")
-
-    async def send_message(self, text: str) -> None:
-        await self._bot.conference.send_message(text)
-
-    async def send_private_message(self, participant_uuid: str, text: str) -> None:
-        await self._bot.conference.participant(participant_uuid).send_message(text)
+    async def send_private_message(
+        self, participant_uuid: str, text: str, *, content_type: MessageType = "text/plain"
+    ) -> None:
+        """Chat to one participant."""
+        p = self._conference().participant(participant_uuid)
+        await p.send_message(text, content_type=content_type)
 
     async def dtmf(self, digits: str, participant_uuid: str | None = None) -> None:
         """DTMF to a participant (host only), or on the bot's own call when none is given."""
         digits = validate_dtmf(digits)
         if participant_uuid is not None:
-            self._host("dtmf to a participant")
-            await self._bot.conference.participant(participant_uuid).dtmf(digits)
+            conference = self._host("dtmf to a participant", None)
+            await conference.participant(participant_uuid).dtmf(digits)
             return
         call = self._bot.call
         if call is None or call.call_uuid is None:
-            raise RuntimeError("no call to send DTMF on yet")
+            raise RuntimeError("no call to send DTMF on yet (wait for the in_call state)")
         await call.session.me.call(call.call_uuid).dtmf(digits)
+
+    # -- media out -------------------------------------------------------------------
 
     def set_audio_source(self, track: MediaStreamTrack) -> None:
         """What the bot sends as audio from now on (the call must send audio)."""
@@ -119,42 +112,21 @@ class PluginContext:
             raise RuntimeError("the bot has no call yet (wait for the in_call state)")
         return call
 
+    async def request_keyframe(self) -> None:
+        """Ask the sender for a video keyframe (e.g. when a recording starts mid-stream)."""
+        call = self._bot.call
+        if call is not None and call.peer is not None and "video" in call.peer.taps:
+            await call.peer.tap("video").request_keyframe()
+
+    async def request_presentation_keyframe(self) -> None:
+        """Ask the presenter for a keyframe on the presentation call (if one is up)."""
+        call = self._bot.presentation
+        if call is not None and call.peer is not None and "video" in call.peer.taps:
+            await call.peer.tap("video").request_keyframe()
+
     async def present(self, source: MediaStreamTrack) -> None:
         """Take the floor and send `source` as the presentation until `stop_presenting()`."""
-        bot = self._bot
-        session = bot._require_session()
-        await bot.stop_presentation()
-        call = PresentationCall(session, bot.config.media, bot.plugins, "send", source)
-        await call.start()
-        bot.presentation = call
+        await self._bot.present(source)
 
     async def stop_presenting(self) -> None:
         await self._bot.stop_presentation()
-
-    async def mute(self, participant_uuid: str, muted: bool = True) -> None:
-        self._host("mute")
-        p = self._bot.conference.participant(participant_uuid)
-        await (p.mute() if muted else p.unmute())
-
-    async def mute_guests(self, muted: bool = True) -> None:
-        self._host("mute guests")
-        c = self._bot.conference
-        await (c.mute_guests() if muted else c.unmute_guests())
-
-    async def lock(self, locked: bool = True) -> None:
-        self._host("lock")
-        c = self._bot.conference
-        await (c.lock() if locked else c.unlock())
-
-    async def admit(self, participant_uuid: str) -> None:
-        self._host("admit")
-        await self._bot.conference.participant(participant_uuid).unlock()
-
-    async def spotlight(self, participant_uuid: str, on: bool = True) -> None:
-        self._host("spotlight")
-        p = self._bot.conference.participant(participant_uuid)
-        await (p.spotlight_on() if on else p.spotlight_off())
-
-    async def disconnect(self, participant_uuid: str) -> None:
-        self._host("disconnect")
-        await self._bot.conference.participant(participant_uuid).disconnect()

@@ -17,7 +17,6 @@ from typing import Any, TextIO, TypeVar
 
 from ..config import BotConfig, ConfigError, parse_config, read_toml, relative_to_file
 from .bot import Bot, BotResult
-from .builtin import BUILTIN_PLUGINS
 from .metrics import MetricsServer, registry_for
 from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
 from .states import EXIT_CODES, FailureReason
@@ -30,7 +29,7 @@ def build_plugins(config: BotConfig) -> list[Plugin[Any]]:
     """The configured plugins, validated; raises `PluginLoadError` naming the bad one."""
     plugins: list[Plugin[Any]] = []
     for entry in config.plugins:
-        cls = load_plugin_class(entry.name, BUILTIN_PLUGINS)
+        cls = load_plugin_class(entry.name)
         plugins.append(make_plugin(cls, None, entry.config))
     return plugins
 

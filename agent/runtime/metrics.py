@@ -74,11 +74,9 @@ class BotCollector(Collector):
             for s in BotState:
                 transitions.add_metric([name, s.value], entered.get(s, 0))
             for p in bot.plugins.plugins:
-                values = getattr(p.context, "metrics", None)
-                if isinstance(values, Counter):
-                    label = p.name or type(p).__name__
-                    for key, value in values.items():
-                        plugin_values.add_metric([name, label, str(key)], float(value))
+                if p.has_context:
+                    for key, value in p.context.metrics.items():
+                        plugin_values.add_metric([name, p.label, str(key)], float(value))
             for s in BotState:
                 state.add_metric([name, s.value], 1.0 if bot.state.state == s else 0.0)
             rejoins.add_metric([name], bot.rejoins)

@@ -17,77 +17,29 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from ._plugin_import import import_plugin_module
+from .context import PluginContext
+from .items import PluginItem
+from .plugin import NoConfig, Plugin, PluginLoadError
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "pexbot.plugins"
 
-
-class NoConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
-
-
-class Plugin(Generic[ConfigT]):
-    """Base class of every plugin.
-
-    Override the hooks you need; declare what media you consume with the class flags so
-    the bot decodes nothing that nobody needs. `Config` is the pydantic model of the
-    plugin's own `[plugins.config]` table.
-    """
-
-    name: ClassVar[str] = ""
-    Config: ClassVar[type[BaseModel]] = NoConfig
-    wants_audio_frames: ClassVar[bool] = False
-    wants_video_frames: ClassVar[bool] = False
-    wants_encoded: ClassVar[bool] = False
-    #: Receive the presentation in a second call (its frames come as `PresentationMedia`).
-    wants_presentation: ClassVar[bool] = False
-    #: Media items waiting beyond this are dropped (and counted).
-    media_queue_size: ClassVar[int] = 64
-    #: Events waiting beyond this are dropped with a warning: the plugin is stuck.
-    event_queue_size: ClassVar[int] = 10_000
-
-    def __init__(self, context: Any = None, config: ConfigT | None = None) -> None:
-        self.context = context
-        # Without a config the plugin's defaults apply (a Config with required fields fails).
-        self.config: ConfigT = config if config is not None else cast(ConfigT, self.Config())
-
-    async def start(self) -> None:
-        """Called once before any other hook."""
-
-    async def stop(self) -> None:
-        """Called once at the end; flush and close here."""
-
-    async def handle(self, item: object) -> None:
-        """Every item the bot delivers; the default dispatches by type to `on_*` hooks."""
-        # An item may name its hook per instance (a decoded frame: audio or video).
-        name = getattr(item, "hook", None)
-        hook = getattr(self, name if isinstance(name, str) else _hook_name(type(item)), None)
-        if hook is not None:
-            await hook(item)
-        else:
-            await self.on_other(item)
-
-    async def on_other(self, item: object) -> None:
-        """Items without a dedicated hook."""
-
-
-def _hook_name(kind: type) -> str:
-    # `ParticipantJoined` -> `on_participant_joined`; classes may set `hook` explicitly.
-    explicit = getattr(kind, "hook", None)
-    if isinstance(explicit, str):
-        return explicit
-    name = kind.__name__
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return f"on_{snake}"
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NoConfig",
+    "Plugin",
+    "PluginHost",
+    "PluginLoadError",
+    "PluginStats",
+    "load_plugin_class",
+    "make_plugin",
+]
 
 
 @dataclass
@@ -96,10 +48,6 @@ class PluginStats:
     errors: int = 0
     dropped_media: int = 0
     dropped_events: int = 0
-
-
-class PluginLoadError(Exception):
-    pass
 
 
 def load_plugin_class(
@@ -133,7 +81,9 @@ def load_plugin_class(
     return obj
 
 
-def make_plugin(cls: type[Plugin[Any]], context: Any, raw_config: dict[str, Any]) -> Plugin[Any]:
+def make_plugin(
+    cls: type[Plugin[Any]], context: PluginContext | None, raw_config: dict[str, Any]
+) -> Plugin[Any]:
     label = cls.name or cls.__name__
     try:
         config = cls.Config.model_validate(raw_config)
@@ -151,7 +101,7 @@ _STOP = object()
 class _Runner:
     def __init__(self, plugin: Plugin[Any]) -> None:
         self.plugin = plugin
-        self.label = plugin.name or type(plugin).__name__
+        self.label = plugin.label
         self.stats = PluginStats()
         self.events: asyncio.Queue[object] = asyncio.Queue(plugin.event_queue_size)
         self.media: asyncio.Queue[object] = asyncio.Queue(plugin.media_queue_size)
@@ -245,12 +195,12 @@ class PluginHost:
         for r in self._runners:
             r.task = asyncio.create_task(r.run(), name=f"plugin:{r.label}")
 
-    def publish(self, item: object) -> None:
+    def publish(self, item: PluginItem) -> None:
         """A conference or lifecycle event, to every plugin."""
         for r in self._runners:
             r.offer_event(item)
 
-    def publish_media(self, item: object, *, audio: bool = False, video: bool = False) -> None:
+    def publish_media(self, item: PluginItem, *, audio: bool = False, video: bool = False) -> None:
         """A decoded frame (audio/video) or an encoded packet, to the plugins that want it."""
         for r in self._runners:
             p = r.plugin

@@ -30,10 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.media.tap import EncodedFrame
-from agent.runtime.plugins import Plugin
-from agent.runtime.presentation import PresentationMedia
-from agent.runtime.states import FailureReason
+from agent import EncodedFrame, FailureReason, Plugin, PresentationMedia
 
 from .mux import StorageError
 from .records import record_for
@@ -108,13 +105,18 @@ class Recorder(Plugin[RecorderConfig]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def _ctx(self) -> object:
+        # The recorder also runs without a bot (tests, benchmarks): no context then.
+        return self.context if self.has_context else None
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def _session_folder(self) -> Path:
         cfg = self.config
         if cfg.session_folder:
             return Path(cfg.output_dir) / cfg.session_folder
-        alias = self._alias or getattr(self.context, "alias", None) or "session"
+        alias = self._alias or getattr(self._ctx, "alias", None) or "session"
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return Path(cfg.output_dir) / f"{_safe(str(alias))}-{stamp}"
 
@@ -228,10 +230,10 @@ class Recorder(Plugin[RecorderConfig]):
     def _ask_keyframe(self, presentation: bool = False) -> None:
         if presentation:
             request = self._request_presentation_keyframe or getattr(
-                self.context, "request_presentation_keyframe", None
+                self._ctx, "request_presentation_keyframe", None
             )
         else:
-            request = self._request_keyframe or getattr(self.context, "request_keyframe", None)
+            request = self._request_keyframe or getattr(self._ctx, "request_keyframe", None)
         if request is None:
             return
         try:
@@ -255,7 +257,7 @@ class Recorder(Plugin[RecorderConfig]):
 
     def _storage_failed(self, exc: StorageError) -> None:
         self.error = exc
-        fail = getattr(self.context, "fail", None)
+        fail = getattr(self._ctx, "fail", None)
         if callable(fail):
             try:
                 fail(FailureReason.STORAGE, str(exc))

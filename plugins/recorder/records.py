@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agent.infinity.models.events import (
+from agent import (
+    Changed,
     Disconnect,
+    Gap,
+    Joined,
+    Left,
     MessageReceived,
     PresentationEnded,
     PresentationStart,
     PresentationStop,
     Stage,
+    StateChanged,
 )
-from agent.infinity.roster import Changed, Joined, Left
-from agent.runtime.states import Gap, StateChanged
 
 #: Participant fields worth a timeline line when they change (with their new value).
 _INTERESTING = (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.media.tap import EncodedFrame
+from agent import EncodedFrame
 
 from .clock import StreamClock
 from .mux import (

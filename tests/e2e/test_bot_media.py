@@ -17,16 +17,17 @@ import aiohttp
 import numpy as np
 import pytest
 
+from agent import DecodedFrame, PresentationMedia
+from agent.clock import SystemClock
 from agent.config import parse_config
 from agent.infinity.models.events import Stage
 from agent.media.analysis import frame_to_mono, has_tone
 from agent.media.sources import TestPatternSource, read_frame_counter
+from agent.media.tap import EncodedFrame
 from agent.node import LocalNode, NodeConfig, default_config
 from agent.node.config import ServiceConfig
 from agent.runtime.bot import Bot
-from agent.runtime.call import DecodedFrame
 from agent.runtime.plugins import Plugin
-from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, Gap
 from tests.e2e.inspect_node import control, with_control
 
@@ -289,3 +290,32 @@ async def test_no_task_of_the_bot_outlives_it(node: LocalNode) -> None:
     await asyncio.sleep(0.1)
     left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(ours)]
     assert left == []
+
+
+class _ShiftedClock(SystemClock):
+    """Real time, a day ahead: anything stamped on another clock stands out."""
+
+    SHIFT = 86_400.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.SHIFT
+
+
+async def test_one_clock_stamps_states_media_and_frames(node: LocalNode) -> None:
+    ears = Ears()
+    clock = _ShiftedClock()
+    a = Bot(cfg(node, "A", "tone:440", "pattern"))
+    b = Bot(cfg(node, "B", "silence"), [ears], clock=clock)
+    encoded: list[EncodedFrame] = []
+    running = [(bot, await start(bot)) for bot in (a, b)]
+    try:
+        assert b.call is not None and b.call.peer is not None
+        b.call.peer.tap("audio").subscribe(encoded.append)
+        await asyncio.sleep(1.0)
+    finally:
+        await stop(*running)
+    now = clock.monotonic()
+    assert encoded and ears.audio
+    stamps = [f.arrival for f in encoded] + [at for at, _ in ears.audio]
+    stamps += [change.at for change in b.state.history]
+    assert all(now - 60 < at <= now for at in stamps)

@@ -164,3 +164,25 @@ async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) 
     assert float(info["format"]["duration"]) > 2.0
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["talk_time"].get("Talker", 0) > 1.0
+
+
+async def test_a_misspelt_hook_fails_to_load_with_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "greeter.py").write_text(
+        "from agent import Joined, Plugin\n\n\n"
+        "class Greeter(Plugin):\n"
+        "    async def on_joind(self, change: Joined) -> None:\n"
+        "        await self.context.send_message('welcome')\n"
+    )
+    # Fails before joining: the node address is never contacted.
+    proc = await pexbot(
+        "run", "--node", "http://127.0.0.1:9", "--alias", "meet",
+        "--plugin", "greeter:Greeter", *SIGNALLING_ONLY,
+        env={"PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert err.decode().splitlines() == [
+        "pexbot: plugin greeter.Greeter: on_joind is not a hook; did you mean on_joined? "
+        "(on_* names are reserved for hooks)"
+    ]
+    assert b"Traceback" not in err and out == b""

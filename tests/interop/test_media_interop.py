@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from agent import DecodedFrame
 from agent.config import parse_config
 from agent.media.analysis import dominant_frequencies, frame_to_mono, has_tone, level_dbfs
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
-from agent.runtime.call import DecodedFrame
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import BotState
 from tests.e2e.inspect_node import control

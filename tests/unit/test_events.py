@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agent.backoff import backoff_delay
 from agent.infinity._sse import SseMessage
 from agent.infinity.events import (
     EventStream,
@@ -17,7 +18,6 @@ from agent.infinity.events import (
     StreamInterrupted,
     StreamItem,
     StreamOpened,
-    backoff_delay,
 )
 from agent.infinity.models import events as ev
 from agent.infinity.models.participant import ParticipantInfo

@@ -76,3 +76,20 @@ async def test_remove_restores_the_original_queue() -> None:
         # Frames now go straight to the decoder again.
         frame = await asyncio.wait_for(tap.receiver.track.recv(), 2)
         assert isinstance(frame, av.AudioFrame) and frame.samples > 0
+
+
+async def test_arrivals_are_stamped_on_the_injected_clock() -> None:
+    # One clock: the peer hands its clock to every tap, so a test (or the bot) owns time.
+    ticks = itertools.count(start=1000.0, step=0.5)
+    async with peer_pair(
+        {"audio_source": ToneSource(440)},
+        {"audio": "recvonly", "clock": lambda: next(ticks)},
+    ) as (_a, b):
+        audio: list[EncodedFrame] = []
+        b.tap("audio").subscribe(audio.append)
+        async with asyncio.timeout(5):
+            while len(audio) < 3:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    arrivals = [f.arrival for f in audio[:3]]
+    assert all(a >= 1000.0 and (a - 1000.0) % 0.5 == 0 for a in arrivals), arrivals
+    assert arrivals == sorted(arrivals)

@@ -1,19 +1,34 @@
-"""The plugin host isolates plugins from each other and from the bot."""
+"""The plugin host isolates plugins from each other and from the bot; the plugin contract
+(declared hooks, refused misspellings, the context) holds."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import textwrap
-from dataclasses import dataclass
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from agent.runtime.plugins import (
+import agent
+from agent import (
+    DecodedFrame,
+    EncodedFrame,
+    Gap,
+    Joined,
+    MessageReceived,
+    ParticipantInfo,
     Plugin,
+    PluginContext,
+    Stage,
+)
+from agent.runtime import items
+from agent.runtime.plugin import PluginContextError
+from agent.runtime.plugins import (
     PluginHost,
     PluginLoadError,
     load_plugin_class,
@@ -21,14 +36,12 @@ from agent.runtime.plugins import (
 )
 
 
-@dataclass
-class ChatMessage:
-    text: str
+def chat(text: str) -> MessageReceived:
+    return MessageReceived(origin="Ann", payload=text)
 
 
-@dataclass
-class AudioFrame:
-    n: int
+def audio(n: int) -> DecodedFrame:
+    return DecodedFrame("audio", n, float(n))
 
 
 class Collector(Plugin[Any]):
@@ -41,11 +54,11 @@ class Collector(Plugin[Any]):
         self.frames: list[int] = []
         self.stopped = False
 
-    async def on_chat_message(self, item: ChatMessage) -> None:
-        self.messages.append(item.text)
+    async def on_message_received(self, event: MessageReceived) -> None:
+        self.messages.append(event.payload)
 
-    async def on_audio_frame(self, item: AudioFrame) -> None:
-        self.frames.append(item.n)
+    async def on_audio_frame(self, frame: DecodedFrame) -> None:
+        self.frames.append(frame.frame)
 
     async def stop(self) -> None:
         self.stopped = True
@@ -54,7 +67,7 @@ class Collector(Plugin[Any]):
 class Raiser(Plugin[Any]):
     name = "raiser"
 
-    async def on_chat_message(self, item: ChatMessage) -> None:
+    async def on_message_received(self, event: MessageReceived) -> None:
         raise RuntimeError("plugin bug")
 
 
@@ -78,8 +91,8 @@ async def test_raising_and_blocking_plugins_do_not_affect_others(
     host = PluginHost([raiser, blocker, good])
     host.start()
     for i in range(50):
-        host.publish(ChatMessage(f"m{i}"))
-        host.publish_media(AudioFrame(i), audio=True)
+        host.publish(chat(f"m{i}"))
+        host.publish_media(audio(i), audio=True)
         await asyncio.sleep(0)
     for _ in range(20):
         await asyncio.sleep(0)
@@ -98,7 +111,7 @@ async def test_stuck_plugin_is_cancelled_at_stop_within_the_bound() -> None:
     blocker = Blocker(None, None)
     host = PluginHost([blocker])
     host.start()
-    host.publish(ChatMessage("x"))
+    host.publish(chat("x"))
     await asyncio.sleep(0)
     await asyncio.wait_for(host.stop(timeout=0.1), 2)
 
@@ -108,7 +121,7 @@ async def test_queued_media_is_delivered_before_stop() -> None:
     host = PluginHost([good])
     host.start()
     for i in range(10):
-        host.publish_media(AudioFrame(i), audio=True)
+        host.publish_media(audio(i), audio=True)
     await host.stop()
     assert good.frames == list(range(10))
 
@@ -125,11 +138,11 @@ async def test_media_goes_only_to_plugins_that_want_it() -> None:
     host = PluginHost([events_only])
     assert not host.wants_audio_frames and not host.wants_encoded
     host.start()
-    host.publish_media(AudioFrame(1), audio=True)
-    host.publish_media(b"packet")
-    host.publish(ChatMessage("x"))
+    host.publish_media(audio(1), audio=True)
+    host.publish_media(EncodedFrame("opus", b"packet", 0, 0.0, 48000, "audio"))
+    host.publish(chat("x"))
     await host.stop()
-    assert events_only.seen == [ChatMessage("x")]
+    assert events_only.seen == [chat("x")]
 
 
 class ThresholdConfig(BaseModel):
@@ -150,7 +163,7 @@ def test_plugin_config_is_validated_with_paths() -> None:
 def test_load_by_module_path_and_errors() -> None:
     assert load_plugin_class("tests.unit.test_plugins:Collector") is Collector
     with pytest.raises(PluginLoadError, match="not a Plugin"):
-        load_plugin_class("tests.unit.test_plugins:ChatMessage")
+        load_plugin_class("tests.unit.test_plugins:chat")
     with pytest.raises(PluginLoadError, match="entry-point group"):
         load_plugin_class("no-such-plugin")
 
@@ -163,7 +176,7 @@ def test_third_party_plugin_loads_by_entry_point(
     (tmp_path / "tinyplugin" / "__init__.py").write_text(
         textwrap.dedent(
             """
-            from agent.runtime.plugins import Plugin
+            from agent import Plugin
 
             class Tiny(Plugin):
                 name = "tiny"
@@ -178,3 +191,92 @@ def test_third_party_plugin_loads_by_entry_point(
     cls = load_plugin_class("tiny")
     assert cls.__name__ == "Tiny" and cls.name == "tiny"
     sys.modules.pop("tinyplugin", None)
+
+
+# -- the contract -------------------------------------------------------------------------
+
+
+def test_a_misspelt_hook_is_refused_naming_the_nearest_hook() -> None:
+    with pytest.raises(PluginLoadError) as info:
+
+        class Greeter(Plugin[Any]):
+            async def on_joind(self, change: Joined) -> None:
+                pass
+
+    message = str(info.value)
+    assert message.endswith(
+        "Greeter: on_joind is not a hook; did you mean on_joined? "
+        "(on_* names are reserved for hooks)"
+    )
+    assert "\n" not in message
+
+
+def test_a_hook_must_be_async() -> None:
+    with pytest.raises(PluginLoadError, match="hook on_stage must be an 'async def' method"):
+
+        class Sync(Plugin[Any]):
+            def on_stage(self, event: Stage) -> None:  # type: ignore[override]
+                pass
+
+
+def test_every_item_kind_has_its_declared_and_typed_hook() -> None:
+    declared = {name for name in vars(Plugin) if name.startswith("on_")}
+    assert declared == set(items.HOOK_NAMES)
+    for kind, hook in items.HOOKS.items():
+        hints = typing.get_type_hints(getattr(Plugin, hook))
+        (argument,) = (v for k, v in hints.items() if k != "return")
+        assert argument is kind, (hook, argument, kind)
+    for hook in ("on_audio_frame", "on_video_frame"):
+        hints = typing.get_type_hints(getattr(Plugin, hook))
+        assert hints["frame"] is DecodedFrame
+    # The union type names every kind once.
+    assert set(typing.get_args(items.PluginItem)) == {*items.HOOKS, DecodedFrame}
+
+
+async def test_items_reach_their_hook_and_the_rest_reaches_on_other() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Watcher(Plugin[Any]):
+        async def on_joined(self, change: Joined) -> None:
+            seen.append(("joined", change))
+
+        async def on_video_frame(self, frame: DecodedFrame) -> None:
+            seen.append(("video", frame))
+
+        async def on_other(self, item: object) -> None:
+            seen.append(("other", item))
+
+    plugin = Watcher()
+    joined = Joined(ParticipantInfo(uuid="u1"))
+    video, sound = DecodedFrame("video", None, 1.0), DecodedFrame("audio", None, 1.0)
+    gap = Gap("events", 1.0, 2.0)
+    for item in (joined, video, sound, gap, object):
+        await plugin.handle(item)
+    assert seen == [
+        ("joined", joined),
+        ("video", video),
+        ("other", sound),
+        ("other", gap),
+        ("other", object),
+    ]
+    assert items.hook_for(joined) == "on_joined" and items.hook_for(3) == "on_other"
+
+
+def test_the_context_is_typed_and_fails_clearly_before_the_bot_gives_it() -> None:
+    plugin = Collector(None, None)
+    assert not plugin.has_context
+    with pytest.raises(PluginContextError, match="plugin collector: no context yet"):
+        _ = plugin.context
+    assert inspect.signature(Plugin.__init__).parameters["context"].annotation in (
+        "PluginContext | None",
+        PluginContext | None,
+    )
+    assert typing.get_type_hints(Plugin.context.fget)["return"] is PluginContext  # type: ignore[attr-defined]
+
+
+def test_the_public_surface_lists_every_item_and_hook_name() -> None:
+    for kind in (*items.HOOKS, DecodedFrame):
+        assert getattr(agent, kind.__name__) is kind, kind.__name__
+    for name in ("FleetEntry", "RosterChange", "PluginItem", "HostOnlyError", "PluginContext"):
+        assert name in dir(agent), name
+    assert dir(agent) == sorted(agent.__all__)

@@ -49,7 +49,7 @@ def test_top_level_surface_for_plugin_authors() -> None:
 
     for name in agent.__all__:
         assert getattr(agent, name) is not None, name
-    assert agent.Plugin.__module__ == "agent.runtime.plugins"
+    assert agent.Plugin.__module__ == "agent.runtime.plugin"
     assert agent.events.Stage.name == "stage"
 
 
@@ -69,3 +69,19 @@ def test_admin_surface_is_exported_and_documented() -> None:
     # Implementation modules are private; users import from the package.
     assert all(not name.startswith("_") for name in admin.__all__)
     assert admin.ManagementClient.__module__ == "agent.admin._client"
+
+
+def test_importing_agent_stays_light() -> None:
+    # The CLI imports `agent`; listing the surface must not pull in aiortc or the runtime.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, agent; names = dir(agent); "
+        "print(len(names), 'aiortc' in sys.modules, 'agent.runtime' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    count, aiortc, runtime = out.stdout.split()
+    assert int(count) > 60 and aiortc == "False" and runtime == "False"

@@ -11,11 +11,12 @@ import shutil
 import struct
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
+from agent import PresentationMedia
 from agent.infinity.models.events import (
     MessageReceived,
     PresentationStart,
@@ -27,7 +28,6 @@ from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
 from agent.media.tap import EncodedFrame
-from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
 from plugins.recorder.clock import StreamClock
@@ -378,10 +378,11 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
 async def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    rec = Recorder(Context(), RecorderConfig(output_dir=str(blocker / "recordings")))
+    context = Context()
+    rec = Recorder(context, RecorderConfig(output_dir=str(blocker / "recordings")))
     with pytest.raises(StorageError, match="not writable"):
         await rec.start()
-    assert rec.context.failures[0][0] == FailureReason.STORAGE
+    assert context.failures[0][0] == FailureReason.STORAGE
     await rec.handle(next(feed([opus_clip(0.1)], T0)))  # nothing to write to: no crash
 
 
@@ -392,7 +393,8 @@ async def test_disk_full_is_a_storage_error_and_keeps_what_was_written(tmp_path:
     rec, clock, _ = make(tmp_path, segment_seconds=2.0)
     with pytest.raises(StorageError):
         await run(rec, clock, feed([vp8_clip(60, gop=15), opus_clip(4.0)], T0))
-    assert rec.context.failures and rec.context.failures[0][0] == FailureReason.STORAGE
+    failures = cast(Context, rec.context).failures
+    assert failures and failures[0][0] == FailureReason.STORAGE
     first = folder / "recording-000.webm"
     assert abs(float(ffprobe(first)["format"]["duration"]) - 2.0) < 0.5
     summary = json.loads((folder / "summary.json").read_text())

@@ -33,6 +33,7 @@ from .conference import (
     VideoMixConfigureBody,
     VideoMixCreateBody,
 )
+from .dtmf import InvalidDtmfError, validate_dtmf
 from .participant import (
     MixConfig,
     Participant,
@@ -57,7 +58,6 @@ from .participant_functions import (
     PresInMixBody,
     RoleBody,
     TransferBody,
-    check_dtmf_digits,
 )
 from .token import (
     CurrentServiceType,
@@ -88,6 +88,7 @@ __all__ = [
     "FeccBody",
     "FeccMovement",
     "FeccParticipantBody",
+    "InvalidDtmfError",
     "LayoutInfo",
     "LayoutTransforms",
     "MessageBody",
@@ -130,6 +131,6 @@ __all__ = [
     "VideoMixConfigureBody",
     "VideoMixCreateBody",
     "YesNo",
-    "check_dtmf_digits",
     "events",
+    "validate_dtmf",
 ]

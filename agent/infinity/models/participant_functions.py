@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from ._base import ApiModel, RequestBody
 from .conference import CallType
-
-_DTMF = re.compile(r"^[0-9*#A-D]+$")
-
-
-def check_dtmf_digits(digits: str) -> str:
-    """Return `digits` if every character is a DTMF key (0-9 * # A-D), else raise ValueError."""
-    if _DTMF.fullmatch(digits):
-        return digits
-    if not digits:
-        raise ValueError("DTMF digits must not be empty")
-    bad = sorted(set(digits) - set("0123456789*#ABCD"))
-    listed = ", ".join(repr(c) for c in bad)
-    raise ValueError(f"invalid DTMF character(s) {listed}: allowed are 0-9, *, # and A-D")
+from .dtmf import validate_dtmf
 
 
 class DtmfBody(RequestBody):
@@ -29,7 +16,7 @@ class DtmfBody(RequestBody):
 
     digits: str
 
-    _check = field_validator("digits")(check_dtmf_digits)
+    _check = field_validator("digits")(validate_dtmf)
 
 
 class CallsWebrtcBody(RequestBody):

@@ -1,5 +1,9 @@
-"""Time as a seam: the refresh loop and backoffs read time through a `Clock`, so tests can
-run hours of token refreshes in virtual time without sleeping."""
+"""One clock for the whole bot: time is a seam.
+
+The refresh loop, backoffs, the state machine, the media taps and the plugins read time
+through a `Clock`, so every packet and event is stamped on the same monotonic time line and
+tests can run hours in virtual time without sleeping.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,20 @@ import asyncio
 import time
 from typing import Protocol
 
+__all__ = ["Clock", "SystemClock", "sleep_or_event"]
+
 
 class Clock(Protocol):
+    """Monotonic seconds and a sleep on the same time line."""
+
     def monotonic(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:
+    """The real clock: `time.monotonic()` and `asyncio.sleep()`."""
+
     def monotonic(self) -> float:
         return time.monotonic()
 

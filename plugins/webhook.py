@@ -1,7 +1,7 @@
 """Lifecycle webhooks: every state change POSTed as JSON, HMAC-signed, retried with backoff.
 
-A built-in plugin (`webhook`), so a slow or unreachable receiver only delays this plugin's
-own queue, never the bot. The signature header is
+A first-party plugin (`webhook`, through the `pexbot.plugins` entry point), so a slow or
+unreachable receiver only delays this plugin's own queue, never the bot. The signature header is
 `X-Pexbot-Signature: sha256=<hex HMAC-SHA256 of the body>` with the key from `secret_env`.
 """
 
@@ -19,9 +19,7 @@ import time
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..infinity._backoff import Backoff
-from .plugins import Plugin
-from .states import StateChanged
+from agent import Backoff, Plugin, StateChanged
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +57,8 @@ class WebhookPlugin(Plugin[WebhookConfig]):
     async def on_state_changed(self, change: StateChanged) -> None:
         ctx = self.context
         payload = {
-            "bot": getattr(ctx, "display_name", None),
-            "alias": getattr(ctx, "alias", None),
+            "bot": ctx.display_name,
+            "alias": ctx.alias,
             "old": str(change.old),
             "new": str(change.new),
             "reason": str(change.reason) if change.reason else None,

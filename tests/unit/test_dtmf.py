@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.media.dtmf import InvalidDtmfError, validate_dtmf
+from agent.infinity.models import DtmfBody, InvalidDtmfError, validate_dtmf
 
 
 @pytest.mark.parametrize("digits", ["0", "123456789", "*#", "ABCD", "1*2#3A"])
@@ -28,3 +28,10 @@ def test_empty_and_wrong_type() -> None:
         validate_dtmf("")
     with pytest.raises(TypeError):
         validate_dtmf(5)  # type: ignore[arg-type]
+
+
+def test_the_request_body_uses_the_same_check() -> None:
+    # One validation: the `dtmf` body refuses what `validate_dtmf` refuses, with its words.
+    assert DtmfBody(digits="12#").digits == "12#"
+    with pytest.raises(ValueError, match=r"invalid DTMF character\(s\) 'x'"):
+        DtmfBody(digits="1x")

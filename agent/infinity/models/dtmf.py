@@ -1,13 +1,15 @@
-"""DTMF digit validation.
+"""DTMF digits: the one validation, for the `dtmf` request bodies and everyone sending.
 
 aiortc has no RFC 4733 sender, and Infinity takes DTMF through its REST `dtmf` endpoints
-(participant and call level), so the media layer only validates digits; the REST call
-lives with the client API.
+(participant and call level), so DTMF is a client API matter: the digits are checked here,
+before any request is sent.
 """
 
 from __future__ import annotations
 
 import re
+
+__all__ = ["DTMF_PATTERN", "InvalidDtmfError", "validate_dtmf"]
 
 DTMF_PATTERN = re.compile(r"^[0-9*#A-D]+$")
 _VALID = frozenset("0123456789*#ABCD")

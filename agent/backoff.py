@@ -1,5 +1,6 @@
 """Jittered exponential backoff, as Pexip's SDK does it (base 100 ms, x2, max 30 s, +-20%).
 
+One implementation for every layer (event stream, token refresh, rejoins, webhooks).
 Jitter keeps a fleet of bots that lost the same node from reconnecting in lockstep.
 """
 
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+
+__all__ = ["Backoff", "backoff_delay"]
 
 
 def backoff_delay(
@@ -28,6 +31,8 @@ def backoff_delay(
 
 @dataclass
 class Backoff:
+    """Delays for successive attempts; `reset()` after a success."""
+
     base: float = 0.1
     factor: float = 2.0
     max_delay: float = 30.0

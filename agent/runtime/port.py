@@ -1,0 +1,53 @@
+"""The narrow view of a bot that plugin contexts work through.
+
+`PluginContext` needs a handful of things from the bot; naming them here keeps the context
+independent of `Bot` (no import cycle, and a context can be tested against anything that
+offers them). `Bot` satisfies this protocol structurally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Protocol
+
+from aiortc import MediaStreamTrack
+
+from ..config import BotConfig
+from ..infinity import InfinitySession, Roster
+from .call import BotCall
+from .presentation import PresentationCall
+from .states import FailureReason, StateMachine
+
+__all__ = ["BotPort"]
+
+
+class BotPort(Protocol):
+    @property
+    def config(self) -> BotConfig: ...
+
+    @property
+    def state(self) -> StateMachine: ...
+
+    @property
+    def is_host(self) -> bool: ...
+
+    @property
+    def roster(self) -> Roster: ...
+
+    @property
+    def own_uuids(self) -> Set[str]: ...
+
+    @property
+    def session(self) -> InfinitySession | None: ...
+
+    @property
+    def call(self) -> BotCall | None: ...
+
+    @property
+    def presentation(self) -> PresentationCall | None: ...
+
+    def request_leave(self, reason: str = ..., failure: FailureReason | None = None) -> None: ...
+
+    async def present(self, source: MediaStreamTrack) -> None: ...
+
+    async def stop_presentation(self) -> None: ...
