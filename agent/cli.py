@@ -153,25 +153,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 _LOG_FORMAT_HELP = "log lines on stderr: text (default) or json (one object per line)"
 
 
-# == management API and event sink (issue 13; implementation in agent/admin/_cli.py) =========
+# == management API and event sink (issue 13; implementation in agent/_cli_admin.py) =========
 
 
 def _cmd_admin(args: argparse.Namespace) -> int:
     """`pexbot admin conferences|participants|history`: tables or --json."""
-    from agent.admin._cli import run_admin  # noqa: PLC0415
+    from agent._cli_admin import run_admin  # noqa: PLC0415
 
     return run_admin(args)
 
 
 def _cmd_sink(args: argparse.Namespace) -> int:
     """`pexbot sink`: receive a Pexip event sink until Ctrl-C."""
-    from agent.admin._cli import run_sink  # noqa: PLC0415
+    from agent._cli_admin import run_sink  # noqa: PLC0415
 
     return run_sink(args)
 
 
 def _add_admin_commands(sub: Any, commands: dict[str, Command]) -> None:
-    from agent.admin._cli import add_parsers  # noqa: PLC0415
+    from agent._cli_admin import add_parsers  # noqa: PLC0415
 
     add_parsers(sub)
     commands["admin"] = _cmd_admin

@@ -8,13 +8,11 @@ A reply is `{status, message, data}` (or `result`); anything but success raises
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._command_models import CommandReply, DialResult
 from ._errors import CommandError, ManagementAuthError, ManagementHTTPError
-
-if TYPE_CHECKING:
-    from ._client import ManagementClient
+from ._port import ClientPort
 
 COMMAND = "command/v1/"
 Role = Literal["chair", "guest"]
@@ -24,7 +22,7 @@ class CommandAPI:
     """Participant, conference and platform commands of the v26 document, plus `send` for
     commands of newer releases."""
 
-    def __init__(self, client: ManagementClient) -> None:
+    def __init__(self, client: ClientPort) -> None:
         self._client = client
 
     async def send(self, resource: str, action: str, body: dict[str, Any]) -> CommandReply:

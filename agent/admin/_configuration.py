@@ -5,15 +5,12 @@ a probe or a moderator needs to find rooms. Writes are out of scope and refused 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ._config_models import ConferenceAlias, ConferenceConfig, SystemLocationConfig
 from ._paging import Pager
+from ._port import ClientPort
 from ._query import FilterValue
-
-if TYPE_CHECKING:
-    from ._client import ManagementClient
 
 CONFIGURATION = "configuration/v1/"
 Order = str | Sequence[str] | None
@@ -26,7 +23,7 @@ def _id(value: str | int) -> str:
 class ConfigurationAPI:
     """Read-only configuration."""
 
-    def __init__(self, client: ManagementClient) -> None:
+    def __init__(self, client: ClientPort) -> None:
         self._client = client
 
     def conferences(

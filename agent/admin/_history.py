@@ -5,15 +5,12 @@ streams, call quality and disconnect reason) and media streams
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ._history_models import HistoryConference, HistoryMediaStream, HistoryParticipant
 from ._paging import Pager
+from ._port import ClientPort
 from ._query import FilterValue
-
-if TYPE_CHECKING:
-    from ._client import ManagementClient
 
 HISTORY = "history/v1/"
 Order = str | Sequence[str] | None
@@ -27,7 +24,7 @@ class HistoryAPI:
     """Call detail records. Filters as in `StatusAPI`; related-field filters work too
     (`media_streams__rx_packet_loss__gte=0.5`)."""
 
-    def __init__(self, client: ManagementClient) -> None:
+    def __init__(self, client: ClientPort) -> None:
         self._client = client
 
     def conferences(

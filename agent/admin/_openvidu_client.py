@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr, ValidationError
 
-from ..infinity._transport import (
+from ..infinity import (
     AiohttpTransport,
     HttpRequest,
     HttpResponse,

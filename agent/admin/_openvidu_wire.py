@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from ..infinity._transport import HttpResponse
+from ..infinity import HttpResponse
 from ._openvidu_errors import (
     AutodiscoveryNotPossibleError,
     BadRequestError,

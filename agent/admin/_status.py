@@ -4,10 +4,10 @@ their load statistics, and alarms (`/api/admin/status/v1/...`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ._paging import Pager
+from ._port import ClientPort
 from ._query import FilterValue
 from ._status_models import (
     Alarm,
@@ -18,9 +18,6 @@ from ._status_models import (
     SystemLocationStatus,
     WorkerVmStatus,
 )
-
-if TYPE_CHECKING:
-    from ._client import ManagementClient
 
 STATUS = "status/v1/"
 Order = str | Sequence[str] | None
@@ -34,7 +31,7 @@ class StatusAPI:
     """Live state. Lists take Tastypie filters as keyword arguments
     (`display_name__icontains="bot"`), `order_by`, `limit` (page size), `max_pages`."""
 
-    def __init__(self, client: ManagementClient) -> None:
+    def __init__(self, client: ClientPort) -> None:
         self._client = client
 
     def conferences(

@@ -19,12 +19,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from ._client import ManagementClient
-from ._errors import ManagementAuthError, ManagementError, ManagementTransportError
-from ._history_models import HistoryParticipant
-from ._sink import EventSinkReceiver
-from ._sink_models import SinkEvent
-from ._status_models import MediaStreamStatus, ParticipantStatus
+from .admin import (
+    EventSinkReceiver,
+    HistoryParticipant,
+    ManagementAuthError,
+    ManagementClient,
+    ManagementError,
+    ManagementTransportError,
+    MediaStreamStatus,
+    ParticipantStatus,
+    SinkEvent,
+)
 
 PASSWORD_ENV = "PEXBOT_ADMIN_PASSWORD"
 EXIT_USAGE, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_API = 2, 3, 4, 5
