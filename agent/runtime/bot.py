@@ -51,7 +51,8 @@ from ..infinity.models.events import (
 from ..infinity.reasons import ReasonCode
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
-from .call import BotCall, MediaSetupError
+from ..media.sources import MediaSourceError
+from .call import BotCall, MediaSetupError, check_sources
 from .context import PluginContext
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall
@@ -210,10 +211,13 @@ class Bot:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> BotResult:
-        self.plugins.start()
         self._started_at = self.clock.monotonic()
         try:
-            await self._run()
+            if await self._prepare():
+                self.plugins.start()
+                await self._run()
+            else:
+                await self.plugins.stop(self.config.leave.shutdown_timeout)
         except asyncio.CancelledError:
             await self._leave_now(FailureReason.INTERNAL, "cancelled", failed=False)
             raise
@@ -224,6 +228,15 @@ class Bot:
             await self.api.aclose()
         sm = self.state
         return BotResult(sm.state, sm.reason, sm.detail, sm.exit_code(), self.rejoins, self.recalls)
+
+    async def _prepare(self) -> bool:
+        """Checks before joining; on a problem the bot fails without having joined."""
+        try:
+            await asyncio.to_thread(check_sources, self.config.media)
+        except MediaSourceError as exc:
+            self.state.to(BotState.FAILED, FailureReason.MEDIA, str(exc))
+            return False
+        return True
 
     async def _run(self) -> None:
         if not await self._join():

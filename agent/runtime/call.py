@@ -29,9 +29,11 @@ from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
 from ..media.sources import (
     BlackVideoSource,
     FileSource,
+    MediaSourceError,
     SilenceSource,
     TestPatternSource,
     ToneSource,
+    check_media_file,
 )
 from ..media.tap import EncodedFrame
 from .plugins import PluginHost
@@ -75,6 +77,17 @@ def _pattern(spec: str) -> TestPatternSource:
     dims, _, fps = size.partition("@")
     width, height = (int(v) for v in dims.split("x"))
     return TestPatternSource(width, height, fps=float(fps) if fps else 15.0)
+
+
+def check_sources(media: MediaConfig) -> None:
+    """Before joining: every `file:` source opens and has the stream it is sent as.
+
+    Raises `MediaSourceError` (one line naming the file). Blocking file I/O: run it in a
+    thread."""
+    if media.audio.startswith("file:"):
+        check_media_file(media.audio.removeprefix("file:"), audio=True)
+    if media.video.startswith("file:"):
+        check_media_file(media.video.removeprefix("file:"), video=True)
 
 
 def build_sources(
@@ -151,7 +164,10 @@ class BotCall:
 
     async def _place(self) -> None:
         media = self.media
-        audio_src, video_src, owned = build_sources(media)
+        try:
+            audio_src, video_src, owned = build_sources(media)
+        except MediaSourceError as exc:  # checked before joining; gone since (a re-call)
+            raise MediaSetupError(str(exc)) from exc
         self._owned = owned
         audio_src = self._overrides.get("audio", audio_src)
         video_src = self._overrides.get("video", video_src)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from agent.node import LocalNode, default_config
@@ -164,3 +166,28 @@ async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) 
     assert float(info["format"]["duration"]) > 2.0
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["talk_time"].get("Talker", 0) > 1.0
+
+
+async def _everyone_seen(node: LocalNode) -> list[str]:
+    """Names of everyone in a conference now or in the node's participant history."""
+    headers = {"Authorization": f"Basic {base64.b64encode(b'admin:admin').decode()}"}
+    url = f"{node.base_url}/api/admin/history/v1/participant/"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        ended = [p["display_name"] for p in (await r.json())["objects"]]
+    return ended + await names_in(node, "meet")
+
+
+async def test_unopenable_media_file_fails_before_joining(node: LocalNode) -> None:
+    proc = await pexbot(
+        "run", "--node", node.base_url, "--alias", "meet", "--name", "Player",
+        "--audio", "file:/nonexistent", "--video", "none",
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = err.decode()
+    assert proc.returncode == 23, text
+    assert text.strip().splitlines()[-1] == (
+        "pexbot: failed (media): cannot open /nonexistent: No such file or directory"
+    )
+    assert "Traceback" not in text
+    assert "Player" not in await _everyone_seen(node)
