@@ -97,14 +97,18 @@ def build_sources(
     owned: list[Any] = []
     audio: MediaStreamTrack | None = None
     video: MediaStreamTrack | None = None
-    file_audio = media.audio.startswith("file:")
-    file_video = media.video.startswith("file:")
-    if file_audio or file_video:
-        path = (media.audio if file_audio else media.video).removeprefix("file:")
-        source = FileSource(path, audio=file_audio, video=file_video)
+    # One FileSource per file: audio and video from the same file stay in step.
+    files: dict[str, set[str]] = {}
+    for kind, spec in (("audio", media.audio), ("video", media.video)):
+        if spec.startswith("file:"):
+            files.setdefault(spec.removeprefix("file:"), set()).add(kind)
+    for path, kinds in files.items():
+        source = FileSource(path, audio="audio" in kinds, video="video" in kinds)
         owned.append(source)
-        audio = source.audio if file_audio else None
-        video = source.video if file_video else None
+        if "audio" in kinds:
+            audio = source.audio
+        if "video" in kinds:
+            video = source.video
     if media.audio == "silence":
         audio = SilenceSource()
     elif media.audio.startswith("tone:"):
