@@ -236,6 +236,17 @@ class Bot:
         except MediaSourceError as exc:
             self.state.to(BotState.FAILED, FailureReason.MEDIA, str(exc))
             return False
+        for plugin in self.plugins.plugins:
+            label = plugin.name or type(plugin).__name__
+            try:
+                await plugin.prepare()
+            except Exception as exc:
+                log.debug("plugin %s failed in prepare", label, exc_info=True)
+                if self._failure is None:  # else `context.fail()` gave the reason already
+                    self.request_leave(f"plugin {label}: {exc}", failure=FailureReason.CONFIG)
+            if self._failure is not None:
+                self.state.to(BotState.FAILED, self._failure, self._leave_reason)
+                return False
         return True
 
     async def _run(self) -> None:

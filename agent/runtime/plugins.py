@@ -59,6 +59,18 @@ class Plugin(Generic[ConfigT]):
         # Without a config the plugin's defaults apply (a Config with required fields fails).
         self.config: ConfigT = config if config is not None else cast(ConfigT, self.Config())
 
+    # -- before joining ------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Called once before the bot joins (and before `start()`): check what the plugin
+        needs, e.g. that its folder is writable; keep it short.
+
+        To keep the bot from joining, call `self.context.fail(reason, detail)` (the bot ends
+        `failed` with that reason) or raise (it ends `failed (config)` naming the plugin).
+        """
+
+    # -- in the conference -----------------------------------------------------------------
+
     async def start(self) -> None:
         """Called once before any other hook."""
 

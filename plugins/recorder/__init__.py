@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.media.tap import EncodedFrame
 from agent.runtime.plugins import Plugin
 from agent.runtime.presentation import PresentationMedia
-from agent.runtime.states import FailureReason
+from agent.runtime.states import BotState, FailureReason, StateChanged
 
-from .mux import StorageError
 from .records import record_for
+from .storage import StorageError, check_writable
 from .writer import Writer, WriterSettings
 
 __all__ = ["Recorder", "RecorderConfig", "StorageError"]
@@ -67,6 +67,10 @@ class RecorderConfig(BaseModel):
     stop_timeout: float = Field(default=30.0, gt=0)
     #: Record the presentation (slides) to its own files; ignored in audio-only mode.
     record_presentation: bool = True
+
+
+#: States in which the bot is in the conference: the first change into one starts the session.
+_JOINED = frozenset({BotState.CONNECTED, BotState.WAITING_ROOM, BotState.IN_CALL})
 
 
 def _safe(name: str) -> str:
@@ -106,6 +110,8 @@ class Recorder(Plugin[RecorderConfig]):
         self.error: StorageError | None = None
         self._raised = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._early_controls: list[str] = []
+        self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -118,13 +124,29 @@ class Recorder(Plugin[RecorderConfig]):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return Path(cfg.output_dir) / f"{_safe(str(alias))}-{stamp}"
 
+    async def prepare(self) -> None:
+        """Before joining: `output_dir` must be writable (nothing is created yet)."""
+        try:
+            await asyncio.to_thread(check_writable, Path(self.config.output_dir))
+        except StorageError as exc:
+            self._storage_failed(exc)
+            self._raised = True
+            raise
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.config.autostart:
+            self.start_recording()
+            if self.config.start_paused:
+                self.pause()
+
+    async def _start_session(self) -> None:
+        """The bot joined: create the session folder, its timeline and the writer thread."""
         cfg = self.config
-        self.folder = self._session_folder()
+        folder = self._session_folder()
         writer = Writer(
             WriterSettings(
-                folder=self.folder,
+                folder=folder,
                 container=cfg.container,
                 audio_only=cfg.audio_only,
                 segment_seconds=cfg.segment_seconds,
@@ -138,19 +160,18 @@ class Recorder(Plugin[RecorderConfig]):
             clock=self._clock,
         )
         try:
-            writer.start()
+            await asyncio.to_thread(writer.start)
         except StorageError as exc:
-            self._storage_failed(exc)
-            self._raised = True
-            raise
-        self.writer = writer
-        log.info("recording to %s", self.folder)
-        if cfg.autostart:
-            self.start_recording()
-            if cfg.start_paused:
-                self.pause()
+            self._storage_failed(exc)  # raised from the next hook, or from stop()
+            return
+        self.folder, self.writer = folder, writer
+        log.info("recording to %s", folder)
+        controls, self._early_controls = self._early_controls, []
+        for what in controls:
+            writer.put(("control", what, self._clock()))
 
     async def stop(self) -> None:
+        self._stopped = True
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.put(("close", None))
@@ -178,6 +199,8 @@ class Recorder(Plugin[RecorderConfig]):
     def _control(self, what: str) -> None:
         if self.writer is not None:
             self.writer.put(("control", what, self._clock()))
+        elif not self._stopped:  # applied when the session starts
+            self._early_controls.append(what)
 
     def start_recording(self) -> None:
         self._control("start")
@@ -196,11 +219,17 @@ class Recorder(Plugin[RecorderConfig]):
     # -- items -----------------------------------------------------------------------------
 
     async def handle(self, item: object) -> None:
-        writer = self.writer
         if self.error is not None and not self._raised:
             self._raised = True
             raise self.error
-        if writer is None or self.error is not None:
+        if self.error is not None or self._stopped:
+            return
+        if self.writer is None:
+            if isinstance(item, StateChanged) and item.new not in _JOINED:
+                return  # not in the conference (yet): no session, no folder
+            await self._start_session()
+        writer = self.writer
+        if writer is None:
             return
         if isinstance(item, EncodedFrame):
             writer.put(item)

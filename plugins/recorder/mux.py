@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import av
 
+from .storage import StorageError
+
 log = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
@@ -32,12 +34,6 @@ _SEGMENT_ID = b"\x18\x53\x80\x67"
 _INFO_ID = b"\x15\x49\xa9\x66"
 _VOID_ID = 0xEC
 _DURATION_ID = b"\x44\x89"
-
-
-class StorageError(OSError):
-    """The recording cannot be written (disk full, folder not writable, ...).
-
-    The runtime maps it to failure reason `storage`; what was written stays playable."""
 
 
 def opus_duration(data: bytes) -> int:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .mux import StorageError
+from .storage import StorageError
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from .mux import StorageError
+from .storage import StorageError
 
 
 @dataclass

@@ -41,11 +41,11 @@ from .mux import (
     EXTENSIONS,
     Container,
     MediaFile,
-    StorageError,
     opus_duration,
     vp8_is_keyframe,
     vp8_size,
 )
+from .storage import StorageError
 from .summary import draw_speakers, summary, write_json
 from .timeline import Timeline
 

@@ -281,3 +281,41 @@ async def test_audio_and_video_from_two_files(node: LocalNode, tmp_path: Path) -
     assert len(watcher.counters) > 10, watcher.counters
     assert set(watcher.counters) <= set(range(30))
     assert watcher.audio and has_tone(np.concatenate(watcher.audio), 440.0)
+
+
+def _recorder_toml(path: Path, node: LocalNode, alias: str, output_dir: Path) -> Path:
+    path.write_text(
+        f'node = "{node.base_url}"\nalias = "{alias}"\ndisplay_name = "Rec"\npin = "0000"\n'
+        '[media]\naudio = "none"\nvideo = "none"\n'
+        f'[[plugins]]\nname = "recorder"\nconfig = {{ output_dir = "{output_dir}" }}\n'
+    )
+    return path
+
+
+async def test_unwritable_recording_folder_fails_before_joining(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    output = blocker / "recordings"
+    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "meet", output)))
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = err.decode()
+    assert proc.returncode == 22, text
+    assert text.strip().splitlines()[-1] == (
+        f"pexbot: failed (storage): recording folder {output} is not writable: "
+        f"{blocker} is not a folder"
+    )
+    assert "Traceback" not in text
+    assert "Rec" not in await _everyone_seen(node)
+
+
+async def test_a_recorder_that_never_joined_leaves_no_folder(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    output = tmp_path / "recordings"
+    output.mkdir()
+    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "secure", output)))
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 11, err.decode()  # the wrong PIN
+    assert list(output.iterdir()) == []

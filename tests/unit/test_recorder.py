@@ -375,14 +375,41 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
     assert width >= 400 and height >= 100
 
 
-async def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
+async def test_unwritable_folder_is_a_storage_error_before_joining(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     rec = Recorder(Context(), RecorderConfig(output_dir=str(blocker / "recordings")))
-    with pytest.raises(StorageError, match="not writable"):
-        await rec.start()
+    with pytest.raises(StorageError, match=r"not writable: .*not-a-folder is not a folder"):
+        await rec.prepare()
     assert rec.context.failures[0][0] == FailureReason.STORAGE
+    await rec.start()
     await rec.handle(next(feed([opus_clip(0.1)], T0)))  # nothing to write to: no crash
+    await rec.stop()
+
+
+async def test_prepare_creates_nothing_and_a_bot_that_never_joined_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "recordings" / "meet"
+    rec = Recorder(Context(), RecorderConfig(output_dir=str(out)))
+    await rec.prepare()
+    await rec.start()
+    await rec.handle(StateChanged(BotState.JOINING, BotState.FAILED, T0, FailureReason.INVALID_PIN))
+    await rec.stop()
+    assert list(tmp_path.iterdir()) == []
+    assert rec.folder is None and rec.summary is None
+
+
+async def test_the_session_folder_is_made_when_the_bot_joins(tmp_path: Path) -> None:
+    rec = Recorder(Context(), RecorderConfig(output_dir=str(tmp_path)))
+    await rec.prepare()
+    await rec.start()
+    assert list(tmp_path.iterdir()) == []
+    await rec.handle(StateChanged(BotState.JOINING, BotState.CONNECTED, T0))
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("meet@example.com-") and rec.folder == folder
+    await rec.stop()
+    assert {p.name for p in folder.iterdir()} >= {"timeline.jsonl", "summary.json"}
 
 
 async def test_disk_full_is_a_storage_error_and_keeps_what_was_written(tmp_path: Path) -> None:
