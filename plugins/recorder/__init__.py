@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -37,7 +37,7 @@ from agent.runtime.states import BotState, FailureReason, StateChanged
 
 from .records import record_for
 from .storage import StorageError, check_writable
-from .writer import Writer, WriterSettings
+from .writer import Session, Writer, WriterSettings
 
 __all__ = ["Recorder", "RecorderConfig", "StorageError"]
 
@@ -116,13 +116,12 @@ class Recorder(Plugin[RecorderConfig]):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _session_folder(self) -> Path:
+    def _session_folder(self, session: Session) -> Path:
         cfg = self.config
         if cfg.session_folder:
             return Path(cfg.output_dir) / cfg.session_folder
-        alias = self._alias or getattr(self.context, "alias", None) or "session"
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return Path(cfg.output_dir) / f"{_safe(str(alias))}-{stamp}"
+        stamp = session.start_utc.strftime("%Y%m%dT%H%M%SZ")
+        return Path(cfg.output_dir) / f"{_safe(session.alias or 'session')}-{stamp}"
 
     async def prepare(self) -> None:
         """Before joining: `output_dir` must be writable (nothing is created yet)."""
@@ -140,10 +139,21 @@ class Recorder(Plugin[RecorderConfig]):
             if self.config.start_paused:
                 self.pause()
 
-    async def _start_session(self) -> None:
-        """The bot joined: create the session folder, its timeline and the writer thread."""
+    async def _start_session(self, first: object) -> None:
+        """The bot joined: create the session folder, its timeline and the writer thread.
+
+        The session's origin (the timeline's `t = 0`) is when the bot joined, or, without a
+        bot, when the first item came."""
         cfg = self.config
-        folder = self._session_folder()
+        now = self._clock()
+        origin = first.at if isinstance(first, StateChanged) else now
+        session = Session(
+            origin=origin,
+            start_utc=datetime.now(UTC) - timedelta(seconds=now - origin),
+            alias=str(self._alias or getattr(self.context, "alias", None) or ""),
+            conference=str(getattr(self.context, "conference_name", None) or ""),
+        )
+        folder = self._session_folder(session)
         writer = Writer(
             WriterSettings(
                 folder=folder,
@@ -158,6 +168,7 @@ class Recorder(Plugin[RecorderConfig]):
             request_presentation_keyframe=self._presentation_keyframe_from_thread,
             on_error=self._error_from_thread,
             clock=self._clock,
+            session=session,
         )
         try:
             await asyncio.to_thread(writer.start)
@@ -167,8 +178,8 @@ class Recorder(Plugin[RecorderConfig]):
         self.folder, self.writer = folder, writer
         log.info("recording to %s", folder)
         controls, self._early_controls = self._early_controls, []
-        for what in controls:
-            writer.put(("control", what, self._clock()))
+        for what in controls:  # asked for before the session: they apply from its start
+            writer.put(("control", what, origin))
 
     async def stop(self) -> None:
         self._stopped = True
@@ -227,7 +238,7 @@ class Recorder(Plugin[RecorderConfig]):
         if self.writer is None:
             if isinstance(item, StateChanged) and item.new not in _JOINED:
                 return  # not in the conference (yet): no session, no folder
-            await self._start_session()
+            await self._start_session(item)
         writer = self.writer
         if writer is None:
             return

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ class WriterSettings:
     presentation_prefix: str = "presentation"
 
 
+@dataclass(frozen=True)
+class Session:
+    """What is recorded, and when: the timeline's `t = 0` is `origin` (the bot joined)."""
+
+    origin: float  # on the bot's monotonic clock
+    start_utc: datetime  # the same instant
+    alias: str = ""
+    conference: str = ""
+
+
 @dataclass
 class _Buffered:
     t: float
@@ -106,8 +117,10 @@ class Writer:
         request_presentation_keyframe: Callable[[], None] | None = None,
         on_error: Callable[[StorageError], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        session: Session | None = None,
     ) -> None:
         self.s = settings
+        self.session = session or Session(clock(), datetime.now(UTC))
         self.request_keyframe = request_keyframe
         self.request_presentation_keyframe = request_presentation_keyframe
         self.on_error = on_error
@@ -115,7 +128,7 @@ class Writer:
         self.error: StorageError | None = None
         self.stats = WriterStats()
         self.files: list[dict[str, Any]] = []
-        #: Presentation files; `start` is filled in (timeline time) when the session closes.
+        #: Presentation files, each with its `start` on the timeline's axis.
         self.presentation_files: list[dict[str, Any]] = []
         self.media_gaps: list[dict[str, Any]] = []
         self.summary: dict[str, Any] | None = None
@@ -135,7 +148,6 @@ class Writer:
         self._timeline: Timeline | None = None
         self._pres: _PresentationFile | None = None
         self._pres_on = False  # presentation written in this file since a keyframe
-        self._pres_starts: list[float] = []  # bot-clock start of each presentation file
         self._pres_stopped_at: float | None = None
         self._last_pres_request = -1e9
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
@@ -151,7 +163,10 @@ class Writer:
             probe.unlink()
         except OSError as exc:
             raise StorageError(f"recording folder {self.s.folder} is not writable: {exc}") from exc
-        self._timeline = Timeline(self.s.folder / "timeline.jsonl")
+        session = self.session
+        self._timeline = Timeline(
+            self.s.folder / "timeline.jsonl", session.origin, session.start_utc
+        )
         self._thread.start()
 
     def put(self, item: object) -> None:
@@ -328,7 +343,6 @@ class Writer:
         self._due_at = None
         self._video_on = False
         assert self._timeline is not None
-        self._timeline.set_origin(t)
         self.files.append({"file": name, "start": self._timeline.t(t)})
         self._timeline.add({"type": "file_started", "at": t, "file": name})
 
@@ -424,9 +438,10 @@ class Writer:
             audio=False,
             cluster_ms=self.s.cluster_ms,
         )
-        entry: dict[str, Any] = {"file": name, "start": None, "width": size[0], "height": size[1]}
+        assert self._timeline is not None
+        start = self._timeline.t(t)
+        entry: dict[str, Any] = {"file": name, "start": start, "width": size[0], "height": size[1]}
         self.presentation_files.append(entry)
-        self._pres_starts.append(t)
         self._pres = _PresentationFile(media, t, size, entry)
         self._pres_on = False
         self._event_record({"type": "presentation_file_started", "at": t, "file": name})
@@ -474,9 +489,8 @@ class Writer:
             return
         try:
             timeline.close(end)
-            # Start offsets on the timeline's axis (its origin may have come after the file).
-            for entry, start in zip(self.presentation_files, self._pres_starts, strict=True):
-                entry["start"] = timeline.t(start)
+            # The recorded span: the first file's start to the last packet's end.
+            media_start = self.files[0]["start"] if self.files else 0.0
             media_end = max(
                 [f["start"] + f.get("end_ms", 0) / 1000 for f in self.files], default=0.0
             )
@@ -484,7 +498,10 @@ class Writer:
                 timeline,
                 end,
                 {
-                    "duration": round(max(media_end, 0.0), 3),
+                    "alias": self.session.alias,
+                    "conference": self.session.conference,
+                    "start_utc": self.session.start_utc.isoformat(timespec="milliseconds"),
+                    "duration": round(max(media_end - media_start, 0.0), 3),
                     "files": self.files,
                     "bytes": sum(f.get("bytes", 0) for f in self.files),
                     "gaps": self.media_gaps,

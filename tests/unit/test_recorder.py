@@ -10,6 +10,7 @@ import random
 import shutil
 import struct
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class FakeClock:
 
 class Context:
     alias = "meet@example.com"
+    conference_name = "Weekly sync"
 
     def __init__(self) -> None:
         self.failures: list[tuple[FailureReason, str]] = []
@@ -363,6 +365,10 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
     assert all("utc" in line for line in lines)
 
     summary = json.loads((folder / "summary.json").read_text())
+    assert (summary["alias"], summary["conference"]) == ("meet@example.com", "Weekly sync")
+    started = datetime.fromisoformat(summary["start_utc"])
+    assert started.utcoffset() == timedelta(0)
+    assert abs(started - datetime.fromisoformat(lines[0]["utc"])) < timedelta(seconds=1)
     assert summary["talk_time"] == pytest.approx({"Alice": 1.5, "Bob": 1.0}, abs=0.05)
     assert summary["chat_messages"] == 1
     assert summary["presentations"] == [pytest.approx([2.0, 3.0], abs=0.05)]
@@ -373,6 +379,22 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", png[16:24])
     assert width >= 400 and height >= 100
+
+
+async def test_timeline_time_starts_when_the_bot_joins(tmp_path: Path) -> None:
+    # The bot joins at T0, Alice is listed at 0.2 s, media flows from 1.0 s on.
+    rec, clock, _ = make(tmp_path)
+    clock.now = T0 + 0.2  # when the plugin gets the join (its `at` says T0) and Alice
+    joined = [StateChanged(BotState.JOINING, BotState.CONNECTED, T0), Joined(_person("a", "A"))]
+    folder = await run(rec, clock, [*joined, *feed([vp8_clip(30), opus_clip(2.0)], T0 + 1.0)])
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    t = {line["type"]: line["t"] for line in lines}
+    assert t["state"] == 0.0 and t["joined"] == pytest.approx(0.2)
+    assert t["file_started"] == pytest.approx(1.0, abs=0.02)
+    assert min(line["t"] for line in lines) >= 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["files"][0]["start"] == pytest.approx(1.0, abs=0.02)
+    assert summary["duration"] == pytest.approx(2.0, abs=0.1)
 
 
 async def test_unwritable_folder_is_a_storage_error_before_joining(tmp_path: Path) -> None:
