@@ -36,6 +36,7 @@ from typing import Any
 
 from agent.media.tap import EncodedFrame
 
+from .chart import draw_speakers
 from .clock import StreamClock
 from .mux import (
     DEFAULT_SIZE,
@@ -47,7 +48,7 @@ from .mux import (
     vp8_size,
 )
 from .storage import StorageError
-from .summary import draw_speakers, summary, write_json
+from .summary import summary, write_json
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -521,7 +522,13 @@ class Writer:
                 },
             )
             write_json(self.s.folder / "summary.json", self.summary)
-            draw_speakers(self.s.folder / "speakers.png", timeline, end)
+            draw_speakers(
+                self.s.folder / "speakers.png",
+                timeline,
+                end,
+                alias=self.session.alias,
+                conference=self.session.conference,
+            )
         except StorageError as exc:
             if self.error is None:
                 self._fail(exc)

@@ -10,12 +10,13 @@ import random
 import shutil
 import struct
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from matplotlib.collections import PathCollection
 
 from agent.infinity.models.events import (
     MessageReceived,
@@ -31,8 +32,10 @@ from agent.media.tap import EncodedFrame
 from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
+from plugins.recorder.chart import speakers_figure
 from plugins.recorder.clock import StreamClock
 from plugins.recorder.mux import duration_element, find_duration_slot, opus_duration, vp8_size
+from plugins.recorder.timeline import Timeline
 from tests.unit.recorder_fixtures import (
     RATE,
     Clip,
@@ -395,6 +398,31 @@ async def test_timeline_time_starts_when_the_bot_joins(tmp_path: Path) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["files"][0]["start"] == pytest.approx(1.0, abs=0.02)
     assert summary["duration"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_speaker_chart_names_the_meeting_and_shows_talk_time_and_every_chat(
+    tmp_path: Path,
+) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl", T0, datetime(2025, 3, 14, 9, 30, 5, tzinfo=UTC))
+    for uuid, name in (("a-1", "Alice"), ("b-2", "Bob")):
+        timeline.add({"type": "joined", "at": T0, "uuid": uuid, "name": name, "role": "guest"})
+    for at, speaking in ((1.0, ["a-1"]), (4.0, ["b-2"]), (5.0, [])):
+        timeline.add({"type": "stage", "at": T0 + at, "speaking": speaking})
+    for at, uuid in ((2.0, "b-2"), (2.5, "b-2"), (6.0, "")):  # "": not on the roster
+        timeline.add({"type": "chat", "at": T0 + at, "uuid": uuid})
+    timeline.close(T0 + 10)
+    fig = speakers_figure(timeline, T0 + 10, alias="meet@example.com", conference="Weekly sync")
+    (ax,) = fig.axes
+    assert ax.get_title(loc="left") == "Weekly sync (meet@example.com)"
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("14 Mar 2025, 09:30 UTC") for t in texts)
+    rows = [label.get_text() for label in ax.get_yticklabels()]
+    assert rows == ["Alice", "Bob", "(others)"]
+    # Talk time and share of all talk, next to each row.
+    assert texts[texts.index("3.0 s") + 1] == "75%"
+    assert texts[texts.index("1.0 s") + 1] == "25%"
+    (chat,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert np.asarray(chat.get_offsets()).shape == (3, 2)  # one marker per message
 
 
 async def test_unwritable_folder_is_a_storage_error_before_joining(tmp_path: Path) -> None:
