@@ -1,9 +1,11 @@
 """The recording bot: received Opus + VP8 muxed into WebM/Matroska without transcoding.
 
-The plugin's hooks only hand items to a writer thread (`writer.py`), which maps every
-track onto the bot's monotonic clock (`clock.py`), starts video at a keyframe, writes the
-media files (`mux.py`), `timeline.jsonl` (`timeline.py`) and, at the end, `summary.json`
-and `speakers.png` (`summary.py`). Output: `<output_dir>/<alias>-<UTC start>/`.
+The plugin's hooks only hand typed items (`items.py`) to a writer thread (`writer.py`),
+which maps every stream onto the bot's monotonic clock (`clock.py`), hands the frames to
+the main and the presentation track (`track.py`: files start at a keyframe, segments),
+which write the media files (`mux.py`), and keeps `timeline.jsonl` (`timeline.py`); at the
+end it writes `summary.json` (`summary.py`) and `speakers.png` (`chart.py`). Output:
+`<output_dir>/<alias>-<UTC start>/`.
 
 Presentation: with `record_presentation` (the default, not in audio-only mode) the plugin
 sets `wants_presentation`, so the bot places a receive-only presentation call while
@@ -35,6 +37,7 @@ from agent.runtime.plugins import Plugin
 from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, StateChanged
 
+from .items import Action, Control, Event, Media
 from .records import record_for
 from .storage import StorageError, check_writable
 from .writer import Session, Writer, WriterSettings
@@ -110,7 +113,7 @@ class Recorder(Plugin[RecorderConfig]):
         self.error: StorageError | None = None
         self._raised = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._early_controls: list[str] = []
+        self._early_controls: list[Action] = []
         self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -178,14 +181,14 @@ class Recorder(Plugin[RecorderConfig]):
         self.folder, self.writer = folder, writer
         log.info("recording to %s", folder)
         controls, self._early_controls = self._early_controls, []
-        for what in controls:  # asked for before the session: they apply from its start
-            writer.put(("control", what, origin))
+        for action in controls:  # asked for before the session: they apply from its start
+            writer.put(Control(action, origin))
 
     async def stop(self) -> None:
         self._stopped = True
         writer, self.writer = self.writer, None
         if writer is not None:
-            writer.put(("close", None))
+            writer.close()
             if not await asyncio.to_thread(writer.join, self.config.stop_timeout):
                 log.error("recorder writer did not finish in %.0f s", self.config.stop_timeout)
             self._last_writer = writer
@@ -207,11 +210,11 @@ class Recorder(Plugin[RecorderConfig]):
 
     # -- control -------------------------------------------------------------------------
 
-    def _control(self, what: str) -> None:
+    def _control(self, action: Action) -> None:
         if self.writer is not None:
-            self.writer.put(("control", what, self._clock()))
+            self.writer.put(Control(action, self._clock()))
         elif not self._stopped:  # applied when the session starts
-            self._early_controls.append(what)
+            self._early_controls.append(action)
 
     def start_recording(self) -> None:
         self._control("start")
@@ -243,15 +246,15 @@ class Recorder(Plugin[RecorderConfig]):
         if writer is None:
             return
         if isinstance(item, EncodedFrame):
-            writer.put(item)
+            writer.put(Media(item))
             return
         if isinstance(item, PresentationMedia):
             if self.record_presentation:
-                writer.put(("presentation", item.frame))
+                writer.put(Media(item.frame, presentation=True))
             return
         record = record_for(item, self._clock())
         if record is not None:
-            writer.put(("event", record))
+            writer.put(Event(record))
 
     # -- from the writer thread --------------------------------------------------------------
 

@@ -28,13 +28,14 @@ from agent.infinity.models.events import (
 from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
+from agent.media.codecs import opus_duration_ms, opus_samples, vp8_is_keyframe, vp8_size
 from agent.media.tap import EncodedFrame
 from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
 from plugins.recorder.chart import speakers_figure
 from plugins.recorder.clock import StreamClock
-from plugins.recorder.mux import duration_element, find_duration_slot, opus_duration, vp8_size
+from plugins.recorder.mux import duration_element, find_duration_slot
 from plugins.recorder.timeline import Timeline
 from tests.unit.recorder_fixtures import (
     RATE,
@@ -103,18 +104,22 @@ def counters(path: Path) -> list[int]:
 
 
 def test_opus_toc_durations() -> None:
-    assert opus_duration(b"\xf8\xff\xfe") == 960  # CELT FB 20 ms, one frame
-    assert opus_duration(bytes([(16 << 3) | 0])) == 120  # CELT 2.5 ms
-    assert opus_duration(bytes([(1 << 3) | 1])) == 2 * 960  # SILK 20 ms, two frames
-    assert opus_duration(bytes([(3 << 3) | 3, 3])) == 3 * 2880  # SILK 60 ms, code 3 x3
-    assert opus_duration(bytes([(13 << 3) | 0])) == 960  # hybrid 20 ms
-    assert all(opus_duration(d) == 960 for _, d in opus_clip(1.0).frames)
+    assert opus_samples(b"\xf8\xff\xfe") == 960  # CELT FB 20 ms, one frame
+    assert opus_samples(bytes([(16 << 3) | 0])) == 120  # CELT 2.5 ms
+    assert opus_samples(bytes([(1 << 3) | 1])) == 2 * 960  # SILK 20 ms, two frames
+    assert opus_samples(bytes([(3 << 3) | 3, 3])) == 3 * 2880  # SILK 60 ms, code 3 x3
+    assert opus_samples(bytes([(13 << 3) | 0])) == 960  # hybrid 20 ms
+    assert opus_samples(b"") == 0
+    assert opus_duration_ms(bytes([(3 << 3) | 3, 3])) == 180
+    assert all(opus_samples(d) == 960 for _, d in opus_clip(1.0).frames)
 
 
 def test_vp8_keyframe_size() -> None:
     clip = vp8_clip(2, width=320, height=240)
+    assert vp8_is_keyframe(clip.frames[0][1]) and not vp8_is_keyframe(clip.frames[1][1])
     assert vp8_size(clip.frames[0][1]) == (320, 240)
     assert vp8_size(clip.frames[1][1]) is None  # an inter frame
+    assert not vp8_is_keyframe(b"") and vp8_size(b"\x00") is None
 
 
 def test_duration_slot_is_found_and_element_fits() -> None:
