@@ -6,7 +6,8 @@ A file with video starts at a keyframe: earlier video is dropped and a keyframe 
 The main recording holds its audio up to `video_wait` s for that keyframe, then opens the
 file anyway (default picture size) and video waits on. A new file starts when one is due
 (`segment_seconds`, `segment_bytes`, or, for the presentation, a new picture size) at the
-next keyframe, or without one after `KEYFRAME_WAIT` s. Packet times are media times: the
+next keyframe (asked for), or, in a file with audio, without one after `KEYFRAME_WAIT` s:
+the new file then carries audio until video can start. Packet times are media times: the
 frame's time on the bot's clock minus the file's start. All of it runs on the writer thread.
 """
 
@@ -29,25 +30,23 @@ GAP_THRESHOLD = 1.0  # s without any packet written that count as a gap
 
 
 class KeyframeRequests:
-    """Asks a sender for a keyframe, at most once per `interval` unless forced."""
+    """Asks a sender for a keyframe, at most once per `interval` s unless forced.
+
+    Time is the media's (the frame being handled, on the bot's clock), so the throttle does
+    not depend on how far the writer thread lags behind."""
 
     def __init__(
-        self,
-        request: Callable[[], None] | None,
-        clock: Callable[[], float],
-        interval: float = KEYFRAME_REQUEST_INTERVAL,
+        self, request: Callable[[], None] | None, interval: float = KEYFRAME_REQUEST_INTERVAL
     ) -> None:
         self._request = request
-        self._clock = clock
         self._interval = interval
         self._last = -math.inf
         self.count = 0
 
-    def ask(self, *, force: bool = False) -> None:
-        now = self._clock()
-        if self._request is None or (not force and now - self._last < self._interval):
+    def ask(self, at: float, *, force: bool = False) -> None:
+        if self._request is None or (not force and abs(at - self._last) < self._interval):
             return
-        self._last = now
+        self._last = at
         self.count += 1
         self._request()
 
@@ -109,18 +108,20 @@ class Track:
         if self._due(t, size):
             if self._due_at is None:
                 self._due_at = t
-            if not self.spec.video or key or t - self._due_at >= KEYFRAME_WAIT:
+            # Without a keyframe a new file can only carry audio: video-only files wait.
+            late = self.spec.audio and t - self._due_at >= KEYFRAME_WAIT
+            if not self.spec.video or key or late:
                 self.close()
                 self._open(t, size or self._size)
             else:
-                self.keyframes.ask()
+                self.keyframes.ask(t)
         self._put(kind, t, data, key)
 
-    def resume(self) -> None:
+    def resume(self, at: float) -> None:
         """After a pause: video waits for a keyframe again; the pause shows as a gap."""
         self._video_on, self._resumed = False, True
         if self._file is not None:
-            self.keyframes.ask(force=True)
+            self.keyframes.ask(at, force=True)
 
     def close(self) -> None:
         """Finalize the current file (raises StorageError); the next frame opens a new one."""
@@ -153,14 +154,14 @@ class Track:
         if kind == "audio":
             self._held.append(_Held(t, data))
             if t - self._held[0].t < self.spec.video_wait:
-                self.keyframes.ask()
+                self.keyframes.ask(t)
                 return
             self._open(self._held[0].t, None)
         elif key:
             self._open(min([t] + [h.t for h in self._held[:1]]), size)
         else:
             self.stats.dropped_before_keyframe += 1
-            self.keyframes.ask()
+            self.keyframes.ask(t)
             return
         held, self._held = self._held, []
         for h in held:
@@ -200,7 +201,7 @@ class Track:
         if kind == "video" and not self._video_on:
             if not key:
                 self.stats.dropped_before_keyframe += 1
-                self.keyframes.ask()
+                self.keyframes.ask(t)
                 return
             self._video_on = True
         if self.spec.gaps:

@@ -88,8 +88,8 @@ class Writer:
         self.summary: dict[str, Any] | None = None
         self.recording = False
         self.paused = False
-        self._keyframes = KeyframeRequests(request_keyframe, clock)
-        self._slide_keyframes = KeyframeRequests(request_presentation_keyframe, clock)
+        self._keyframes = KeyframeRequests(request_keyframe)
+        self._slide_keyframes = KeyframeRequests(request_presentation_keyframe)
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._clocks: dict[str, StreamClock] = {}
         self._timeline: Timeline | None = None
@@ -237,8 +237,8 @@ class Writer:
         elif what == "resume" and self.recording and self.paused:
             self.paused = False
             self._line("recording_resumed", at)
-            main.resume()
-            slides.resume()
+            main.resume(at)
+            slides.resume(at)
 
     def _time(self, stream: str, f: EncodedFrame) -> float:
         """The frame's time on the bot's clock (every stream is mapped, recording or not)."""

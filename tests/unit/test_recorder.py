@@ -28,7 +28,6 @@ from agent.infinity.models.events import (
 from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
-from agent.media.codecs import opus_duration_ms, opus_samples, vp8_is_keyframe, vp8_size
 from agent.media.tap import EncodedFrame
 from agent.runtime.presentation import PresentationMedia
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
@@ -101,25 +100,6 @@ def counters(path: Path) -> list[int]:
 
 
 # -- pure helpers ---------------------------------------------------------------------
-
-
-def test_opus_toc_durations() -> None:
-    assert opus_samples(b"\xf8\xff\xfe") == 960  # CELT FB 20 ms, one frame
-    assert opus_samples(bytes([(16 << 3) | 0])) == 120  # CELT 2.5 ms
-    assert opus_samples(bytes([(1 << 3) | 1])) == 2 * 960  # SILK 20 ms, two frames
-    assert opus_samples(bytes([(3 << 3) | 3, 3])) == 3 * 2880  # SILK 60 ms, code 3 x3
-    assert opus_samples(bytes([(13 << 3) | 0])) == 960  # hybrid 20 ms
-    assert opus_samples(b"") == 0
-    assert opus_duration_ms(bytes([(3 << 3) | 3, 3])) == 180
-    assert all(opus_samples(d) == 960 for _, d in opus_clip(1.0).frames)
-
-
-def test_vp8_keyframe_size() -> None:
-    clip = vp8_clip(2, width=320, height=240)
-    assert vp8_is_keyframe(clip.frames[0][1]) and not vp8_is_keyframe(clip.frames[1][1])
-    assert vp8_size(clip.frames[0][1]) == (320, 240)
-    assert vp8_size(clip.frames[1][1]) is None  # an inter frame
-    assert not vp8_is_keyframe(b"") and vp8_size(b"\x00") is None
 
 
 def test_duration_slot_is_found_and_element_fits() -> None:
@@ -279,6 +259,20 @@ async def test_segments_by_size(tmp_path: Path) -> None:
     for p in paths:
         all_counters += counters(p)
     assert all_counters == list(range(75))
+
+
+async def test_a_due_segment_waits_for_a_keyframe_then_starts_with_audio(tmp_path: Path) -> None:
+    # Keyframes at 0 s and 8 s only. Due at 2 s, the next file asks for a keyframe, waits
+    # 5 s, then starts without one (7 s); its video starts at the 8 s keyframe.
+    rec, clock, requests = make(tmp_path, segment_seconds=2.0)
+    folder = await run(rec, clock, feed([vp8_clip(150, gop=120), opus_clip(10.0)], T0))
+    first, second = media(folder)
+    assert counters(first) == list(range(105)) and counters(second) == list(range(120, 150))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [f["start"] for f in summary["files"]] == pytest.approx([0.0, 7.0], abs=0.05)
+    # The picture size carries over (not the default), and the wait was not silent.
+    assert (summary["files"][1]["width"], summary["files"][1]["height"]) == (320, 240)
+    assert summary["dropped_before_keyframe"] == 15 and len(requests) >= 5
 
 
 async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
