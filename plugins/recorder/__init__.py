@@ -263,8 +263,8 @@ class Recorder(Plugin[RecorderConfig]):
             self._loop.call_soon_threadsafe(self._ask_keyframe)
 
     def _presentation_keyframe_from_thread(self) -> None:
-        # The runtime has no presentation keyframe request (yet): without one given to the
-        # constructor or offered by the context, the writer just waits for a keyframe.
+        # Without one given to the constructor or offered by the context, the presentation
+        # track just waits for the presenter's next keyframe.
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._ask_keyframe, True)
 

@@ -103,7 +103,7 @@ def speakers_figure(
     chat_x = [t(at) for at, _ in timeline.chats]
     chat_y = [rows.get(uuid, len(people)) - 0.36 for _, uuid in timeline.chats]
     if chat_x:
-        ax.scatter(chat_x, chat_y, marker="v", s=36, color="#222222", ec="white", lw=0.6,
+        ax.scatter(chat_x, chat_y, marker="v", s=44, color="#222222", ec="white", lw=0.6,
                    zorder=3)  # fmt: skip
     _side_columns(ax, -0.85, "talk time", "share", color="#555555")
 
