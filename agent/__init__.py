@@ -51,6 +51,10 @@ _EXPORTS: dict[str, str] = {
     "RosterChange": "agent.infinity.roster",
     # -- media
     "EncodedFrame": "agent.media.tap",
+    # -- codec bitstream helpers (for plugins that handle encoded media)
+    "opus_duration_ms": "agent.media.codecs",
+    "vp8_is_keyframe": "agent.media.codecs",
+    "vp8_size": "agent.media.codecs",
     # -- conference events
     "ConferenceUpdate": "agent.infinity.models.events",
     "MessageReceived": "agent.infinity.models.events",
@@ -144,9 +148,12 @@ __all__ = [
     "events",
     "load_bot_config",
     "load_fleet",
+    "opus_duration_ms",
     "parse_config",
     "run_bot",
     "run_fleet",
+    "vp8_is_keyframe",
+    "vp8_size",
 ]
 
 
@@ -201,6 +208,7 @@ if TYPE_CHECKING:
         UpdateSdp,
     )
     from .infinity.roster import Changed, Joined, Left, RosterChange
+    from .media.codecs import opus_duration_ms, vp8_is_keyframe, vp8_size
     from .media.tap import EncodedFrame
     from .node import LocalNode
     from .runtime.bot import Bot

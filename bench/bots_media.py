@@ -62,16 +62,6 @@ def _status(field: str) -> int:
     raise KeyError(field)
 
 
-def _vp8_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a VP8 keyframe header (RFC 6386 9.1), None for other frames."""
-    if len(data) < 10 or data[0] & 1 or data[3:6] != b"\x9d\x01\x2a":
-        return None
-    return (
-        int.from_bytes(data[6:8], "little") & 0x3FFF,
-        int.from_bytes(data[8:10], "little") & 0x3FFF,
-    )
-
-
 # -- the sender process ---------------------------------------------------------------------
 
 
@@ -139,6 +129,7 @@ def _counter_plugin() -> Any:
 
 async def _receive(url: str, bots: int, decode: bool, seconds: float, node_pid: int) -> None:
     from agent.config import parse_config
+    from agent.media.codecs import vp8_size
     from agent.runtime.bot import Bot
 
     base_rss = rss_mb()
@@ -191,7 +182,7 @@ async def _receive(url: str, bots: int, decode: bool, seconds: float, node_pid: 
                     watched.add(id(video))
 
                     def seen(frame: Any) -> None:
-                        size = _vp8_size(frame.data)
+                        size = vp8_size(frame.data)
                         if size is not None and not sizes:
                             sizes.append(size)
 

@@ -285,6 +285,32 @@ class TestPatternSource(_PacedTrack):
         return video_frame(self.picture(n), n * self._ticks)
 
 
+class MediaSourceError(ValueError):
+    """A media file that cannot be played: missing, unreadable, or without the stream asked
+    for. The message is one line naming the file."""
+
+
+def _open_file(path: Path) -> Any:
+    try:
+        return av.open(str(path))
+    except (OSError, av.FFmpegError) as exc:
+        # strerror: "No such file or directory" rather than "[Errno 2] ...: '/path'".
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise MediaSourceError(f"cannot open {path}: {why}") from None
+
+
+def check_media_file(path: str | Path, *, audio: bool = False, video: bool = False) -> None:
+    """Raise `MediaSourceError` unless `path` opens and has each stream asked for."""
+    path = Path(path)
+    with _open_file(path) as container:
+        for kind, wanted, streams in (
+            ("audio", audio, container.streams.audio),
+            ("video", video, container.streams.video),
+        ):
+            if wanted and not streams:
+                raise MediaSourceError(f"cannot play {path} as {kind}: it has no {kind} stream")
+
+
 class FileSource:
     """A media file played through PyAV, looped or once, as `audio` and `video` tracks.
 
@@ -308,7 +334,7 @@ class FileSource:
     ) -> None:
         self.path = Path(path)
         self.loop = loop
-        with av.open(str(self.path)) as container:
+        with _open_file(self.path) as container:
             has_audio = bool(container.streams.audio) and audio
             has_video = bool(container.streams.video) and video
             rate = None
@@ -318,7 +344,7 @@ class FileSource:
                 if size is None:
                     size = (stream.codec_context.width, stream.codec_context.height)
         if not has_audio and not has_video:
-            raise ValueError(f"{self.path}: no audio or video stream to play")
+            raise MediaSourceError(f"cannot play {self.path}: no audio or video stream")
         self._fps = float(fps or rate or 30)
         self._size = size or (320, 240)
         self._stop = threading.Event()

@@ -36,6 +36,8 @@ import aiortc
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 
+from .codecs import is_keyframe
+
 log = logging.getLogger(__name__)
 
 SEAM_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
@@ -55,8 +57,8 @@ class EncodedFrame:
 
     @property
     def is_keyframe(self) -> bool:
-        """VP8: bit 0 of the frame tag is 0 for a key frame. Other codecs: False."""
-        return self.codec == "vp8" and bool(self.data) and not (self.data[0] & 0x01)
+        """A VP8 key frame (other codecs: False)."""
+        return is_keyframe(self.codec, self.data)
 
 
 EncodedSubscriber = Callable[[EncodedFrame], None]

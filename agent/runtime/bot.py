@@ -41,7 +41,8 @@ from ..infinity.models.events import (
 )
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
-from .call import BotCall
+from ..media.sources import MediaSourceError
+from .call import BotCall, check_sources
 from .context import PluginContext
 from .leg import MediaSetupError
 from .logs import current_bot
@@ -179,10 +180,13 @@ class Bot:
             current_bot.reset(label)
 
     async def _run_labelled(self) -> BotResult:
-        self.plugins.start()
         self._started_at = self.clock.monotonic()
         try:
-            await self._run()
+            if await self._prepare():
+                self.plugins.start()
+                await self._run()
+            else:
+                await self.plugins.stop(self.config.leave.shutdown_timeout)
         except asyncio.CancelledError:
             await self._leave_now(FailureReason.INTERNAL, "cancelled", failed=False)
             raise
@@ -201,6 +205,26 @@ class Bot:
             self.recalls,
             self.conference_name,
         )
+
+    async def _prepare(self) -> bool:
+        """Checks before joining; on a problem the bot fails without having joined."""
+        try:
+            await asyncio.to_thread(check_sources, self.config.media)
+        except MediaSourceError as exc:
+            self.state.to(BotState.FAILED, FailureReason.MEDIA, str(exc))
+            return False
+        for plugin in self.plugins.plugins:
+            label = plugin.name or type(plugin).__name__
+            try:
+                await plugin.prepare()
+            except Exception as exc:
+                log.debug("plugin %s failed in prepare", label, exc_info=True)
+                if self._failure is None:  # else `context.fail()` gave the reason already
+                    self.request_leave(f"plugin {label}: {exc}", failure=FailureReason.CONFIG)
+            if self._failure is not None:
+                self.state.to(BotState.FAILED, self._failure, self._leave_reason)
+                return False
+        return True
 
     async def _run(self) -> None:
         if not await self._join():

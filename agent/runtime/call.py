@@ -28,9 +28,11 @@ from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
 from ..media.sources import (
     BlackVideoSource,
     FileSource,
+    MediaSourceError,
     SilenceSource,
     TestPatternSource,
     ToneSource,
+    check_media_file,
 )
 from ..media.tap import EncodedFrame
 from .items import DecodedFrame, ItemSink
@@ -62,6 +64,17 @@ def _pattern(spec: str) -> TestPatternSource:
     return TestPatternSource(width, height, fps=float(fps) if fps else 15.0)
 
 
+def check_sources(media: BotMediaConfig) -> None:
+    """Before joining: every `file:` source opens and has the stream it is sent as.
+
+    Raises `MediaSourceError` (one line naming the file). Blocking file I/O: run it in a
+    thread."""
+    if media.audio.startswith("file:"):
+        check_media_file(media.audio.removeprefix("file:"), audio=True)
+    if media.video.startswith("file:"):
+        check_media_file(media.video.removeprefix("file:"), video=True)
+
+
 def build_sources(
     media: BotMediaConfig,
 ) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
@@ -69,14 +82,18 @@ def build_sources(
     owned: list[Any] = []
     audio: MediaStreamTrack | None = None
     video: MediaStreamTrack | None = None
-    file_audio = media.audio.startswith("file:")
-    file_video = media.video.startswith("file:")
-    if file_audio or file_video:
-        path = (media.audio if file_audio else media.video).removeprefix("file:")
-        source = FileSource(path, audio=file_audio, video=file_video)
+    # One FileSource per file: audio and video from the same file stay in step.
+    files: dict[str, set[str]] = {}
+    for kind, spec in (("audio", media.audio), ("video", media.video)):
+        if spec.startswith("file:"):
+            files.setdefault(spec.removeprefix("file:"), set()).add(kind)
+    for path, kinds in files.items():
+        source = FileSource(path, audio="audio" in kinds, video="video" in kinds)
         owned.append(source)
-        audio = source.audio if file_audio else None
-        video = source.video if file_video else None
+        if "audio" in kinds:
+            audio = source.audio
+        if "video" in kinds:
+            video = source.video
     if media.audio == "silence":
         audio = SilenceSource()
     elif media.audio.startswith("tone:"):
@@ -141,7 +158,10 @@ class BotCall:
 
     async def _place(self) -> None:
         media = self.media
-        audio_src, video_src, owned = build_sources(media)
+        try:
+            audio_src, video_src, owned = build_sources(media)
+        except MediaSourceError as exc:  # checked before joining; gone since (a re-call)
+            raise MediaSetupError(str(exc)) from exc
         self._owned = owned
         audio_src = self._overrides.get("audio", audio_src)
         video_src = self._overrides.get("video", video_src)

@@ -56,6 +56,12 @@ class PluginContext(HostControls):
         return self._bot.config.alias
 
     @property
+    def conference_name(self) -> str | None:
+        """The name of the conference joined (None until the bot is in one)."""
+        session = self._bot.session
+        return session.joined.conference_name if session is not None else None
+
+    @property
     def display_name(self) -> str:
         return self._bot.config.display_name
 

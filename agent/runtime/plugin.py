@@ -138,6 +138,14 @@ class Plugin(Generic[ConfigT]):
             raise PluginContextError(f"plugin {self.label} already has a context")
         self._context = context
 
+    async def prepare(self) -> None:
+        """Called once before the bot joins (and before `start()`): check what the plugin
+        needs, e.g. that its folder is writable; keep it short.
+
+        To keep the bot from joining, call `self.context.fail(reason, detail)` (the bot ends
+        `failed` with that reason) or raise (it ends `failed (config)` naming the plugin).
+        """
+
     async def start(self) -> None:
         """Called once before any other hook."""
 

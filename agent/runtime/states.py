@@ -41,6 +41,8 @@ class FailureReason(StrEnum):
     NODE_UNREACHABLE = "node_unreachable"
     NODE_ERROR = "node_error"
     STORAGE = "storage"
+    #: A media source to send (`file:` audio or video) cannot be opened; found before joining.
+    MEDIA = "media"
     CONFIG = "config"
     INTERNAL = "internal"
 
@@ -61,6 +63,7 @@ EXIT_CODES: dict[FailureReason, int] = {
     FailureReason.NODE_UNREACHABLE: 20,
     FailureReason.NODE_ERROR: 21,
     FailureReason.STORAGE: 22,
+    FailureReason.MEDIA: 23,
     FailureReason.INTERNAL: 70,
 }
 

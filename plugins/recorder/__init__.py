@@ -1,9 +1,11 @@
 """The recording bot: received Opus + VP8 muxed into WebM/Matroska without transcoding.
 
-The plugin's hooks only hand items to a writer thread (`writer.py`), which maps every
-track onto the bot's monotonic clock (`clock.py`), starts video at a keyframe, writes the
-media files (`mux.py`), `timeline.jsonl` (`timeline.py`) and, at the end, `summary.json`
-and `speakers.png` (`summary.py`). Output: `<output_dir>/<alias>-<UTC start>/`.
+The plugin's hooks only hand typed items (`items.py`) to a writer thread (`writer.py`),
+which maps every stream onto the bot's monotonic clock (`clock.py`), hands the frames to
+the main and the presentation track (`track.py`: files start at a keyframe, segments),
+which write the media files (`mux.py`), and keeps `timeline.jsonl` (`timeline.py`); at the
+end it writes `summary.json` (`summary.py`) and `speakers.png` (`chart.py`). Output:
+`<output_dir>/<alias>-<UTC start>/`.
 
 Presentation: with `record_presentation` (the default, not in audio-only mode) the plugin
 sets `wants_presentation`, so the bot places a receive-only presentation call while
@@ -24,17 +26,25 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent import EncodedFrame, FailureReason, Plugin, PresentationMedia
+from agent import (
+    BotState,
+    EncodedFrame,
+    FailureReason,
+    Plugin,
+    PresentationMedia,
+    StateChanged,
+)
 
-from .mux import StorageError
+from .items import Action, Control, Event, Media
 from .records import record_for
-from .writer import Writer, WriterSettings
+from .storage import StorageError, check_writable
+from .writer import Session, Writer, WriterSettings
 
 __all__ = ["Recorder", "RecorderConfig", "StorageError"]
 
@@ -64,6 +74,10 @@ class RecorderConfig(BaseModel):
     stop_timeout: float = Field(default=30.0, gt=0)
     #: Record the presentation (slides) to its own files; ignored in audio-only mode.
     record_presentation: bool = True
+
+
+#: States in which the bot is in the conference: the first change into one starts the session.
+_JOINED = frozenset({BotState.CONNECTED, BotState.WAITING_ROOM, BotState.IN_CALL})
 
 
 def _safe(name: str) -> str:
@@ -103,6 +117,8 @@ class Recorder(Plugin[RecorderConfig]):
         self.error: StorageError | None = None
         self._raised = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._early_controls: list[Action] = []
+        self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -112,21 +128,47 @@ class Recorder(Plugin[RecorderConfig]):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def _session_folder(self) -> Path:
+    def _session_folder(self, session: Session) -> Path:
         cfg = self.config
         if cfg.session_folder:
             return Path(cfg.output_dir) / cfg.session_folder
-        alias = self._alias or getattr(self._ctx, "alias", None) or "session"
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return Path(cfg.output_dir) / f"{_safe(str(alias))}-{stamp}"
+        stamp = session.start_utc.strftime("%Y%m%dT%H%M%SZ")
+        return Path(cfg.output_dir) / f"{_safe(session.alias or 'session')}-{stamp}"
+
+    async def prepare(self) -> None:
+        """Before joining: `output_dir` must be writable (nothing is created yet)."""
+        try:
+            await asyncio.to_thread(check_writable, Path(self.config.output_dir))
+        except StorageError as exc:
+            self._storage_failed(exc)
+            self._raised = True
+            raise
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.config.autostart:
+            self.start_recording()
+            if self.config.start_paused:
+                self.pause()
+
+    async def _start_session(self, first: object) -> None:
+        """The bot joined: create the session folder, its timeline and the writer thread.
+
+        The session's origin (the timeline's `t = 0`) is when the bot joined, or, without a
+        bot, when the first item came."""
         cfg = self.config
-        self.folder = self._session_folder()
+        now = self._clock()
+        origin = first.at if isinstance(first, StateChanged) else now
+        session = Session(
+            origin=origin,
+            start_utc=datetime.now(UTC) - timedelta(seconds=now - origin),
+            alias=str(self._alias or getattr(self._ctx, "alias", None) or ""),
+            conference=str(getattr(self._ctx, "conference_name", None) or ""),
+        )
+        folder = self._session_folder(session)
         writer = Writer(
             WriterSettings(
-                folder=self.folder,
+                folder=folder,
                 container=cfg.container,
                 audio_only=cfg.audio_only,
                 segment_seconds=cfg.segment_seconds,
@@ -138,24 +180,24 @@ class Recorder(Plugin[RecorderConfig]):
             request_presentation_keyframe=self._presentation_keyframe_from_thread,
             on_error=self._error_from_thread,
             clock=self._clock,
+            session=session,
         )
         try:
-            writer.start()
+            await asyncio.to_thread(writer.start)
         except StorageError as exc:
-            self._storage_failed(exc)
-            self._raised = True
-            raise
-        self.writer = writer
-        log.info("recording to %s", self.folder)
-        if cfg.autostart:
-            self.start_recording()
-            if cfg.start_paused:
-                self.pause()
+            self._storage_failed(exc)  # raised from the next hook, or from stop()
+            return
+        self.folder, self.writer = folder, writer
+        log.info("recording to %s", folder)
+        controls, self._early_controls = self._early_controls, []
+        for action in controls:  # asked for before the session: they apply from its start
+            writer.put(Control(action, origin))
 
     async def stop(self) -> None:
+        self._stopped = True
         writer, self.writer = self.writer, None
         if writer is not None:
-            writer.put(("close", None))
+            writer.close()
             if not await asyncio.to_thread(writer.join, self.config.stop_timeout):
                 log.error("recorder writer did not finish in %.0f s", self.config.stop_timeout)
             self._last_writer = writer
@@ -177,9 +219,11 @@ class Recorder(Plugin[RecorderConfig]):
 
     # -- control -------------------------------------------------------------------------
 
-    def _control(self, what: str) -> None:
+    def _control(self, action: Action) -> None:
         if self.writer is not None:
-            self.writer.put(("control", what, self._clock()))
+            self.writer.put(Control(action, self._clock()))
+        elif not self._stopped:  # applied when the session starts
+            self._early_controls.append(action)
 
     def start_recording(self) -> None:
         self._control("start")
@@ -198,22 +242,28 @@ class Recorder(Plugin[RecorderConfig]):
     # -- items -----------------------------------------------------------------------------
 
     async def handle(self, item: object) -> None:
-        writer = self.writer
         if self.error is not None and not self._raised:
             self._raised = True
             raise self.error
-        if writer is None or self.error is not None:
+        if self.error is not None or self._stopped:
+            return
+        if self.writer is None:
+            if isinstance(item, StateChanged) and item.new not in _JOINED:
+                return  # not in the conference (yet): no session, no folder
+            await self._start_session(item)
+        writer = self.writer
+        if writer is None:
             return
         if isinstance(item, EncodedFrame):
-            writer.put(item)
+            writer.put(Media(item))
             return
         if isinstance(item, PresentationMedia):
             if self.record_presentation:
-                writer.put(("presentation", item.frame))
+                writer.put(Media(item.frame, presentation=True))
             return
         record = record_for(item, self._clock())
         if record is not None:
-            writer.put(("event", record))
+            writer.put(Event(record))
 
     # -- from the writer thread --------------------------------------------------------------
 
@@ -222,8 +272,8 @@ class Recorder(Plugin[RecorderConfig]):
             self._loop.call_soon_threadsafe(self._ask_keyframe)
 
     def _presentation_keyframe_from_thread(self) -> None:
-        # The runtime has no presentation keyframe request (yet): without one given to the
-        # constructor or offered by the context, the writer just waits for a keyframe.
+        # Without one given to the constructor or offered by the context, the presentation
+        # track just waits for the presenter's next keyframe.
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._ask_keyframe, True)
 

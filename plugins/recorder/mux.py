@@ -1,5 +1,8 @@
 """One media file: encoded Opus/VP8 packets muxed into WebM/Matroska without transcoding.
 
+The container only: what the packets hold (key frames, durations) is `agent.media.codecs`'
+business, and which packets go to which file the track's (`track.py`).
+
 Crash safety: FFmpeg's Matroska muxer writes the Segment with an unknown size, reserves an
 11-byte Void in `Info` for the Duration and fills it only in the trailer, so a file whose
 writer was SIGKILLed has clusters a player can read but no duration. While writing, this
@@ -21,6 +24,8 @@ from typing import Any, Literal
 
 import av
 
+from .storage import StorageError
+
 log = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
@@ -32,46 +37,6 @@ _SEGMENT_ID = b"\x18\x53\x80\x67"
 _INFO_ID = b"\x15\x49\xa9\x66"
 _VOID_ID = 0xEC
 _DURATION_ID = b"\x44\x89"
-
-
-class StorageError(OSError):
-    """The recording cannot be written (disk full, folder not writable, ...).
-
-    The runtime maps it to failure reason `storage`; what was written stays playable."""
-
-
-def opus_duration(data: bytes) -> int:
-    """Samples (48 kHz) in one Opus packet, from its TOC byte (RFC 6716, 3.1)."""
-    if not data:
-        return 0
-    toc = data[0]
-    config = toc >> 3
-    if config < 12:  # SILK: 10, 20, 40, 60 ms
-        size = (480, 960, 1920, 2880)[config % 4]
-    elif config < 16:  # hybrid: 10, 20 ms
-        size = (480, 960)[config % 2]
-    else:  # CELT: 2.5, 5, 10, 20 ms
-        size = (120, 240, 480, 960)[config % 4]
-    code = toc & 0x03
-    if code == 0:
-        count = 1
-    elif code in (1, 2):
-        count = 2
-    else:
-        count = data[1] & 0x3F if len(data) > 1 else 0
-    return size * count
-
-
-def vp8_is_keyframe(data: bytes) -> bool:
-    return bool(data) and not (data[0] & 0x01)
-
-
-def vp8_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a VP8 key frame header (RFC 6386, 9.1), else None."""
-    if len(data) < 10 or not vp8_is_keyframe(data) or data[3:6] != b"\x9d\x01\x2a":
-        return None
-    width, height = struct.unpack("<HH", data[6:10])
-    return width & 0x3FFF, height & 0x3FFF
 
 
 def _vint(buf: bytes, pos: int) -> tuple[int, int, bool]:

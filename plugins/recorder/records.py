@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from agent import (
@@ -32,9 +31,9 @@ _INTERESTING = (
 )
 
 
-def record_for(item: object, now: float | None = None) -> dict[str, Any] | None:
-    """The timeline record of a bot item, or None for items the timeline does not keep."""
-    at = time.monotonic() if now is None else now
+def record_for(item: object, at: float) -> dict[str, Any] | None:
+    """The timeline record of a bot item, stamped `at` (the bot's clock, now) unless the item
+    carries its own time; None for items the timeline does not keep."""
     if isinstance(item, Joined | Left):
         p = item.participant
         kind = "joined" if isinstance(item, Joined) else "left"

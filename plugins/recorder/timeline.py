@@ -1,23 +1,22 @@
 """`timeline.jsonl`: what happened in the session, each line stamped with media time.
 
 Records come in with `at` on the bot's monotonic clock (the clock the media is mapped
-onto); a line's `t` is `at` minus the recording's origin (media time 0, the first packet
-of the first file), so `t` is where to seek in the recording. Records that arrive before
-the origin is known are held and written once it is (their `t` is then negative). The
-timeline also keeps what the summary and the speaker chart need: who was there, talk
-intervals from stage changes, chat and presentation marks, gaps.
+onto); a line's `t` is `at` minus the session's origin: the moment the bot joined (`utc`
+gives the wall time too). Every media file's `start` in `summary.json` is on the same axis,
+so a line is at `t - start` in that file. The timeline also keeps what the summary and the
+speaker chart need: who was there, talk intervals from stage changes, chat and
+presentation marks, gaps.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from .mux import StorageError
+from .storage import StorageError
 
 
 @dataclass
@@ -35,42 +34,34 @@ class Person:
 
 
 class Timeline:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, origin: float, start_utc: datetime) -> None:
+        """`origin`: the session's start on the bot's clock; `start_utc`: the same instant
+        in UTC (for the lines' `utc`)."""
         self.path = path
-        self.origin: float | None = None
+        self.origin = origin
+        self.start_utc = start_utc
         self.people: dict[str, Person] = {}
         self.chats: list[tuple[float, str]] = []  # (t, sender uuid or "")
         self.presentations: list[list[float | None]] = []  # [start, end]
         self.gaps: list[dict[str, Any]] = []
         self.lines = 0
         self._speaking: dict[str, float] = {}
-        self._pending: list[dict[str, Any]] = []
         self._file: TextIO | None = None
-        self._wall0 = time.time()
-        self._mono0 = time.monotonic()
         try:
             self._file = path.open("a", encoding="utf-8", buffering=1)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
 
     def t(self, at: float) -> float:
-        return round(at - (self.origin if self.origin is not None else self._mono0), 3)
+        """Seconds since the session started."""
+        return round(at - self.origin, 3)
 
-    def set_origin(self, origin: float) -> None:
-        if self.origin is not None:
-            return
-        self.origin = origin
-        pending, self._pending = self._pending, []
-        for record in pending:
-            self._write(record)
+    def utc(self, at: float) -> datetime:
+        return self.start_utc + timedelta(seconds=at - self.origin)
 
     def add(self, record: dict[str, Any]) -> None:
         """A record with `type` and `at` (monotonic); kept for the summary and written."""
-        if not self._track(record):
-            return
-        if self.origin is None:
-            self._pending.append(record)
-        else:
+        if self._track(record):
             self._write(record)
 
     def _person(self, uuid: str) -> Person:
@@ -122,9 +113,7 @@ class Timeline:
         at = float(record["at"])
         line: dict[str, Any] = {
             "t": self.t(at),
-            "utc": datetime.fromtimestamp(self._wall0 + at - self._mono0, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "utc": self.utc(at).isoformat(timespec="milliseconds"),
         }
         for key, value in record.items():
             if key == "at":
@@ -145,8 +134,6 @@ class Timeline:
         for span in self.presentations:
             if span[1] is None:
                 span[1] = end
-        if self.origin is None:
-            self.set_origin(self._mono0)
         file, self._file = self._file, None
         if file is not None:
             try:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+import av
+import numpy as np
 import pytest
 
+from agent import DecodedFrame, Plugin
+from agent.config import parse_config
+from agent.media.analysis import frame_to_mono, has_tone
+from agent.media.sources import TestPatternSource, ToneSource, audio_frame, read_frame_counter
 from agent.node import LocalNode
+from agent.runtime.bot import Bot
 from tests.e2e.inspect_node import names_in, with_control
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,6 +174,155 @@ async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) 
     assert float(info["format"]["duration"]) > 2.0
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["talk_time"].get("Talker", 0) > 1.0
+    assert (summary["alias"], summary["conference"]) == ("meet", "meet")
+    timeline = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    (join,) = [line for line in timeline if line["type"] == "state" and line["new"] == "connected"]
+    assert join["t"] == 0.0  # the time base
+    assert all(line["t"] >= 0 for line in timeline)
+
+
+async def _everyone_seen(node: LocalNode) -> list[str]:
+    """Names of everyone in a conference now or in the node's participant history."""
+    headers = {"Authorization": f"Basic {base64.b64encode(b'admin:admin').decode()}"}
+    url = f"{node.base_url}/api/admin/history/v1/participant/"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        ended = [p["display_name"] for p in (await r.json())["objects"]]
+    return ended + await names_in(node, "meet")
+
+
+async def test_unopenable_media_file_fails_before_joining(node: LocalNode) -> None:
+    proc = await pexbot(
+        "run", "--node", node.base_url, "--alias", "meet", "--name", "Player",
+        "--audio", "file:/nonexistent", "--video", "none",
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = err.decode()
+    assert proc.returncode == 23, text
+    assert text.strip().splitlines()[-1] == (
+        "pexbot: failed (media): cannot open /nonexistent: No such file or directory"
+    )
+    assert "Traceback" not in text
+    assert "Player" not in await _everyone_seen(node)
+
+
+def _write_tone_wav(path: Path, seconds: float, hz: float) -> None:
+    tone = ToneSource(hz)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=48000, layout="mono")
+        for n in range(int(seconds / 0.02)):
+            for packet in stream.encode(audio_frame(tone.samples(n), n * 960)):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def _write_pattern_mp4(path: Path, seconds: float, fps: int = 15) -> None:
+    """The test pattern (a frame counter in every picture), MPEG-4 in MP4."""
+    pattern = TestPatternSource(320, 240, fps)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.bit_rate = 1_000_000
+        for n in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(pattern.picture(n), format="yuv420p")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+class _Watcher(Plugin[Any]):
+    """Keeps decoded audio and the frame counters read from decoded video."""
+
+    wants_audio_frames = True
+    wants_video_frames = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio: list[np.ndarray[Any, Any]] = []
+        self.counters: list[int] = []
+
+    async def on_audio_frame(self, item: DecodedFrame) -> None:
+        self.audio.append(frame_to_mono(item.frame))
+
+    async def on_video_frame(self, item: DecodedFrame) -> None:
+        counter = read_frame_counter(item.frame)
+        if counter is not None:
+            self.counters.append(counter)
+
+
+async def test_audio_and_video_from_two_files(node: LocalNode, tmp_path: Path) -> None:
+    wav, mp4 = tmp_path / "a.wav", tmp_path / "b.mp4"
+    _write_tone_wav(wav, 2.0, 440.0)
+    _write_pattern_mp4(mp4, 2.0)
+    watcher = _Watcher()
+    bot = Bot(
+        parse_config(
+            {
+                "node": node.base_url,
+                "alias": "meet",
+                "display_name": "Watcher",
+                "media": {"audio": "none", "video": "none", "ice_host_addresses": ["127.0.0.1"]},
+                "leave": {"alone_seconds": None},
+            }
+        ),
+        [watcher],
+    )
+    watching = asyncio.create_task(bot.run())
+    try:
+        proc = await pexbot(
+            "run", "--node", node.base_url, "--alias", "meet", "--name", "Player",
+            "--audio", f"file:{wav}", "--video", f"file:{mp4}", "--duration", "6",
+        )  # fmt: skip
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        bot.request_leave()
+        await asyncio.wait_for(watching, 15)
+    # The picture is b.mp4's (its counters, looping) and the sound a.wav's tone.
+    assert len(watcher.counters) > 10, watcher.counters
+    assert set(watcher.counters) <= set(range(30))
+    assert watcher.audio and has_tone(np.concatenate(watcher.audio), 440.0)
+
+
+def _recorder_toml(path: Path, node: LocalNode, alias: str, output_dir: Path) -> Path:
+    path.write_text(
+        f'node = "{node.base_url}"\nalias = "{alias}"\ndisplay_name = "Rec"\npin = "0000"\n'
+        '[media]\naudio = "none"\nvideo = "none"\n'
+        f'[[plugins]]\nname = "recorder"\nconfig = {{ output_dir = "{output_dir}" }}\n'
+    )
+    return path
+
+
+async def test_unwritable_recording_folder_fails_before_joining(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    output = blocker / "recordings"
+    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "meet", output)))
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = err.decode()
+    assert proc.returncode == 22, text
+    assert text.strip().splitlines()[-1] == (
+        f"pexbot: failed (storage): recording folder {output} is not writable: "
+        f"{blocker} is not a folder"
+    )
+    assert "Traceback" not in text
+    assert "Rec" not in await _everyone_seen(node)
+
+
+async def test_a_recorder_that_never_joined_leaves_no_folder(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    output = tmp_path / "recordings"
+    output.mkdir()
+    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "secure", output)))
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 11, err.decode()  # the wrong PIN
+    assert list(output.iterdir()) == []
 
 
 async def test_a_misspelt_hook_fails_to_load_with_one_clear_line(tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ import random
 import shutil
 import struct
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import pytest
+from matplotlib.collections import PathCollection
 
 from agent import PresentationMedia
 from agent.infinity.models.events import (
@@ -30,8 +32,10 @@ from agent.media.analysis import has_tone
 from agent.media.tap import EncodedFrame
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
+from plugins.recorder.chart import speakers_figure
 from plugins.recorder.clock import StreamClock
-from plugins.recorder.mux import duration_element, find_duration_slot, opus_duration, vp8_size
+from plugins.recorder.mux import duration_element, find_duration_slot
+from plugins.recorder.timeline import Timeline
 from tests.unit.recorder_fixtures import (
     RATE,
     Clip,
@@ -58,6 +62,7 @@ class FakeClock:
 
 class Context:
     alias = "meet@example.com"
+    conference_name = "Weekly sync"
 
     def __init__(self) -> None:
         self.failures: list[tuple[FailureReason, str]] = []
@@ -95,21 +100,6 @@ def counters(path: Path) -> list[int]:
 
 
 # -- pure helpers ---------------------------------------------------------------------
-
-
-def test_opus_toc_durations() -> None:
-    assert opus_duration(b"\xf8\xff\xfe") == 960  # CELT FB 20 ms, one frame
-    assert opus_duration(bytes([(16 << 3) | 0])) == 120  # CELT 2.5 ms
-    assert opus_duration(bytes([(1 << 3) | 1])) == 2 * 960  # SILK 20 ms, two frames
-    assert opus_duration(bytes([(3 << 3) | 3, 3])) == 3 * 2880  # SILK 60 ms, code 3 x3
-    assert opus_duration(bytes([(13 << 3) | 0])) == 960  # hybrid 20 ms
-    assert all(opus_duration(d) == 960 for _, d in opus_clip(1.0).frames)
-
-
-def test_vp8_keyframe_size() -> None:
-    clip = vp8_clip(2, width=320, height=240)
-    assert vp8_size(clip.frames[0][1]) == (320, 240)
-    assert vp8_size(clip.frames[1][1]) is None  # an inter frame
 
 
 def test_duration_slot_is_found_and_element_fits() -> None:
@@ -271,6 +261,20 @@ async def test_segments_by_size(tmp_path: Path) -> None:
     assert all_counters == list(range(75))
 
 
+async def test_a_due_segment_waits_for_a_keyframe_then_starts_with_audio(tmp_path: Path) -> None:
+    # Keyframes at 0 s and 8 s only. Due at 2 s, the next file asks for a keyframe, waits
+    # 5 s, then starts without one (7 s); its video starts at the 8 s keyframe.
+    rec, clock, requests = make(tmp_path, segment_seconds=2.0)
+    folder = await run(rec, clock, feed([vp8_clip(150, gop=120), opus_clip(10.0)], T0))
+    first, second = media(folder)
+    assert counters(first) == list(range(105)) and counters(second) == list(range(120, 150))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [f["start"] for f in summary["files"]] == pytest.approx([0.0, 7.0], abs=0.05)
+    # The picture size carries over (not the default), and the wait was not silent.
+    assert (summary["files"][1]["width"], summary["files"][1]["height"]) == (320, 240)
+    assert summary["dropped_before_keyframe"] == 15 and len(requests) >= 5
+
+
 async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
     rec, clock, _ = make(tmp_path)
     frames = list(feed([vp8_clip(90, gop=15), opus_clip(6.0)], T0))
@@ -363,6 +367,10 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
     assert all("utc" in line for line in lines)
 
     summary = json.loads((folder / "summary.json").read_text())
+    assert (summary["alias"], summary["conference"]) == ("meet@example.com", "Weekly sync")
+    started = datetime.fromisoformat(summary["start_utc"])
+    assert started.utcoffset() == timedelta(0)
+    assert abs(started - datetime.fromisoformat(lines[0]["utc"])) < timedelta(seconds=1)
     assert summary["talk_time"] == pytest.approx({"Alice": 1.5, "Bob": 1.0}, abs=0.05)
     assert summary["chat_messages"] == 1
     assert summary["presentations"] == [pytest.approx([2.0, 3.0], abs=0.05)]
@@ -375,15 +383,83 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
     assert width >= 400 and height >= 100
 
 
-async def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
+async def test_timeline_time_starts_when_the_bot_joins(tmp_path: Path) -> None:
+    # The bot joins at T0, Alice is listed at 0.2 s, media flows from 1.0 s on.
+    rec, clock, _ = make(tmp_path)
+    clock.now = T0 + 0.2  # when the plugin gets the join (its `at` says T0) and Alice
+    joined = [StateChanged(BotState.JOINING, BotState.CONNECTED, T0), Joined(_person("a", "A"))]
+    folder = await run(rec, clock, [*joined, *feed([vp8_clip(30), opus_clip(2.0)], T0 + 1.0)])
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    t = {line["type"]: line["t"] for line in lines}
+    assert t["state"] == 0.0 and t["joined"] == pytest.approx(0.2)
+    assert t["file_started"] == pytest.approx(1.0, abs=0.02)
+    assert min(line["t"] for line in lines) >= 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["files"][0]["start"] == pytest.approx(1.0, abs=0.02)
+    assert summary["duration"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_speaker_chart_names_the_meeting_and_shows_talk_time_and_every_chat(
+    tmp_path: Path,
+) -> None:
+    timeline = Timeline(tmp_path / "t.jsonl", T0, datetime(2025, 3, 14, 9, 30, 5, tzinfo=UTC))
+    for uuid, name in (("a-1", "Alice"), ("b-2", "Bob")):
+        timeline.add({"type": "joined", "at": T0, "uuid": uuid, "name": name, "role": "guest"})
+    for at, speaking in ((1.0, ["a-1"]), (4.0, ["b-2"]), (5.0, [])):
+        timeline.add({"type": "stage", "at": T0 + at, "speaking": speaking})
+    for at, uuid in ((2.0, "b-2"), (2.5, "b-2"), (6.0, "")):  # "": not on the roster
+        timeline.add({"type": "chat", "at": T0 + at, "uuid": uuid})
+    timeline.close(T0 + 10)
+    fig = speakers_figure(timeline, T0 + 10, alias="meet@example.com", conference="Weekly sync")
+    (ax,) = fig.axes
+    assert ax.get_title(loc="left") == "Weekly sync (meet@example.com)"
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("14 Mar 2025, 09:30 UTC") for t in texts)
+    rows = [label.get_text() for label in ax.get_yticklabels()]
+    assert rows == ["Alice", "Bob", "(others)"]
+    # Talk time and share of all talk, next to each row.
+    assert texts[texts.index("3.0 s") + 1] == "75%"
+    assert texts[texts.index("1.0 s") + 1] == "25%"
+    (chat,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert np.asarray(chat.get_offsets()).shape == (3, 2)  # one marker per message
+
+
+async def test_unwritable_folder_is_a_storage_error_before_joining(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     context = Context()
     rec = Recorder(context, RecorderConfig(output_dir=str(blocker / "recordings")))
-    with pytest.raises(StorageError, match="not writable"):
-        await rec.start()
+    with pytest.raises(StorageError, match=r"not writable: .*not-a-folder is not a folder"):
+        await rec.prepare()
     assert context.failures[0][0] == FailureReason.STORAGE
+    await rec.start()
     await rec.handle(next(feed([opus_clip(0.1)], T0)))  # nothing to write to: no crash
+    await rec.stop()
+
+
+async def test_prepare_creates_nothing_and_a_bot_that_never_joined_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "recordings" / "meet"
+    rec = Recorder(Context(), RecorderConfig(output_dir=str(out)))
+    await rec.prepare()
+    await rec.start()
+    await rec.handle(StateChanged(BotState.JOINING, BotState.FAILED, T0, FailureReason.INVALID_PIN))
+    await rec.stop()
+    assert list(tmp_path.iterdir()) == []
+    assert rec.folder is None and rec.summary is None
+
+
+async def test_the_session_folder_is_made_when_the_bot_joins(tmp_path: Path) -> None:
+    rec = Recorder(Context(), RecorderConfig(output_dir=str(tmp_path)))
+    await rec.prepare()
+    await rec.start()
+    assert list(tmp_path.iterdir()) == []
+    await rec.handle(StateChanged(BotState.JOINING, BotState.CONNECTED, T0))
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("meet@example.com-") and rec.folder == folder
+    await rec.stop()
+    assert {p.name for p in folder.iterdir()} >= {"timeline.jsonl", "summary.json"}
 
 
 async def test_disk_full_is_a_storage_error_and_keeps_what_was_written(tmp_path: Path) -> None:

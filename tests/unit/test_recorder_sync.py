@@ -28,6 +28,7 @@ import pytest
 
 from agent.media.tap import EncodedFrame
 from plugins.recorder.clock import StreamClock
+from plugins.recorder.items import Control, Media
 from plugins.recorder.writer import Writer, WriterSettings
 from tests.unit.recorder_fixtures import PTIME, RATE, VIDEO_CLOCK, opus_clip, vp8_clip
 
@@ -157,15 +158,15 @@ def feed_writer(
         clock=lambda: now[0],
     )
     writer.start()
-    writer.put(("control", "start", T0))
+    writer.put(Control("start", T0))
     count = 0
     for f in heapq.merge(*streams, key=lambda f: f.arrival):
         now[0] = f.arrival
-        writer.put(f)
+        writer.put(Media(f))
         count += 1
         if count % 2000 == 0:
             writer.flush()
-    writer.put(("close", None))
+    writer.close()
     assert writer.join(600)
     assert writer.stats.dropped_backlog == 0
     return writer, count

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from agent.runtime.states import (
@@ -47,3 +50,11 @@ def test_failures_need_a_reason_and_map_to_distinct_exit_codes() -> None:
     assert set(EXIT_CODES) == set(FailureReason)
     codes = list(EXIT_CODES.values())
     assert len(codes) == len(set(codes)) and 0 not in codes
+
+
+def test_readme_lists_every_exit_code() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, flags=re.MULTILINE))
+    assert {reason: int(code) for code, reason in rows.items()} == {
+        str(r): c for r, c in EXIT_CODES.items()
+    }
