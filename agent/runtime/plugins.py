@@ -50,17 +50,15 @@ class PluginStats:
     dropped_events: int = 0
 
 
-def load_plugin_class(
-    name: str, builtins: dict[str, Callable[[], type[Plugin[Any]]]] | None = None
-) -> type[Plugin[Any]]:
-    """A plugin class by built-in name, entry-point name (`pexbot.plugins`), `module:Class`
-    (also from the working directory) or `path/to/file.py:Class`."""
-    if builtins and name in builtins:
-        return builtins[name]()
+def load_plugin_class(name: str) -> type[Plugin[Any]]:
+    """A plugin class by entry-point name (`pexbot.plugins`: the first-party ones too),
+    `module:Class` (also from the working directory) or `path/to/file.py:Class`."""
     if ":" in name:
         module_name, _, attr = name.rpartition(":")
         try:
             obj = getattr(import_plugin_module(module_name), attr)
+        except PluginLoadError:
+            raise  # the class refused itself (a misspelt hook): its message says it all
         except (ImportError, AttributeError) as exc:
             raise PluginLoadError(f"plugin {name!r}: {exc}") from None
         except Exception as exc:  # the module itself failed (a SyntaxError, a NameError...)
@@ -69,11 +67,13 @@ def load_plugin_class(
         matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
         if not matches:
             raise PluginLoadError(
-                f"plugin {name!r}: not a built-in plugin, not in entry-point group "
-                f"{ENTRY_POINT_GROUP!r}, and not module:Class"
+                f"plugin {name!r}: no such plugin (not in entry-point group "
+                f"{ENTRY_POINT_GROUP!r}, and not module:Class or ./file.py:Class)"
             )
         try:
             obj = matches[0].load()
+        except PluginLoadError:
+            raise
         except Exception as exc:
             raise PluginLoadError(f"plugin {name!r}: loading failed: {exc}") from None
     if not (isinstance(obj, type) and issubclass(obj, Plugin)):

@@ -73,8 +73,8 @@ async def test_unset_pin_env_is_one_line_and_exit_2_for_run_and_fleet(tmp_path: 
 
 async def test_unknown_plugin_is_one_line_and_exit_2_for_run_and_fleet(tmp_path: Path) -> None:
     why = (
-        "plugin 'no-such': not a built-in plugin, not in entry-point group 'pexbot.plugins', "
-        "and not module:Class"
+        "plugin 'no-such': no such plugin (not in entry-point group 'pexbot.plugins', "
+        "and not module:Class or ./file.py:Class)"
     )
     fleet = _fleet(tmp_path, '[[bots.plugins]]\nname = "no-such"\n')
     ran = await pexbot("fleet", str(fleet))

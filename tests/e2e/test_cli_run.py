@@ -341,7 +341,7 @@ async def test_a_misspelt_hook_fails_to_load_with_one_clear_line(tmp_path: Path)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert err.decode().splitlines() == [
-        "pexbot: plugin greeter.Greeter: on_joind is not a hook; did you mean on_joined? "
-        "(on_* names are reserved for hooks)"
+        "pexbot: invalid configuration: command line: plugin greeter.Greeter: on_joind is not "
+        "a hook; did you mean on_joined? (on_* names are reserved for hooks)"
     ]
     assert b"Traceback" not in err and out == b""
