@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from .infinity import RetryPolicy
+
 _AUDIO = re.compile(r"^(none|silence|tone:\d+(\.\d+)?|file:.+)$")
 _VIDEO = re.compile(r"^(none|black|pattern(:\d{2,4}x\d{2,4}(@\d{1,2})?)?|file:.+)$")
 
@@ -83,6 +85,19 @@ class LeaveRules(_Strict):
     max_rejoins: int = Field(default=5, ge=0)
 
 
+class RetryConfig(_Strict):
+    """Retries of transient node answers (5xx, 429, refused connections, timeouts) on every
+    request; a definitive answer (403 with a reason, 404) is never retried."""
+
+    #: Tries per request, the first included (1: never retry).
+    attempts: int = Field(default=4, ge=1)
+    #: No retry starts later than this many seconds after the first try.
+    total: float = Field(default=15.0, gt=0, allow_inf_nan=False)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.attempts, total=self.total)
+
+
 class PluginConfig(_Strict):
     #: Built-in name, entry-point name, or `module:Class`.
     name: str = Field(min_length=1)
@@ -110,6 +125,7 @@ class BotConfig(_Strict):
     call_tag: str | None = None
     media: MediaConfig = Field(default_factory=MediaConfig)
     leave: LeaveRules = Field(default_factory=LeaveRules)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     plugins: list[PluginConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log_format: Literal["text", "json"] = "text"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import endpoints, models
 from ._http import ApiClient, Endpoint
+from ._retry import RetryPolicy, RetryStats
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
@@ -63,6 +64,8 @@ __all__ = [
     "PinRetriesExceededError",
     "ReasonCode",
     "ResponseValidationError",
+    "RetryPolicy",
+    "RetryStats",
     "Roster",
     "RosterChange",
     "ServerError",

@@ -16,7 +16,26 @@ import aiohttp
 
 
 class TransportError(Exception):
-    """The request did not produce an HTTP response (connection refused, reset, timeout)."""
+    """The request did not produce an HTTP response (connection refused, reset, timeout).
+
+    `cause` names the failure for retry counters (`connect`, `timeout`, `reset`, `tls`,
+    `network`); `sent` is False when nothing can have reached the node (no connection), so
+    repeating even a non-idempotent request is safe; `transient` is False for failures a
+    retry cannot fix (a bad certificate, an invalid URL).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        cause: str = "network",
+        sent: bool = True,
+        transient: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.sent = sent
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -31,11 +50,21 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """A complete response: status, content type and body bytes."""
+    """A complete response: status, content type, body bytes and (some) headers."""
 
     status: int
     content_type: str
     body: bytes
+    #: Header lookups should be case-insensitive; see `header()`.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A header's value, whatever the case of its name; None when absent."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
     @property
     def text(self) -> str:
@@ -96,6 +125,27 @@ class _AiohttpStream:
             raise TransportError(f"read failed: {type(exc).__name__}") from None
 
 
+def _transport_error(method: str, exc: BaseException, timeout: float | None) -> TransportError:
+    """Classify an aiohttp failure: could the node have seen the request, can a retry help?"""
+    name = type(exc).__name__
+    after = f" after {timeout:g} s" if timeout is not None else ""
+    # Order matters: the connect timeout is a TimeoutError too, certificate errors are
+    # connector errors too.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportError(f"{method} connect timed out{after}", cause="connect", sent=False)
+    if isinstance(exc, TimeoutError):
+        return TransportError(f"{method} timed out{after}", cause="timeout")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return TransportError(f"{method} failed: {name}", cause="tls", sent=False, transient=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportError(f"{method} failed: {name}", cause="connect", sent=False)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return TransportError(f"{method} failed: {name}", cause="url", sent=False, transient=False)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | OSError):
+        return TransportError(f"{method} failed: {name}", cause="reset")
+    return TransportError(f"{method} failed: {name}")
+
+
 class AiohttpTransport:
     """One pooled aiohttp session for every request of a bot.
 
@@ -127,11 +177,11 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as resp:
                 body = await resp.read()
-                return HttpResponse(resp.status, resp.headers.get("Content-Type", ""), body)
-        except TimeoutError:
-            raise TransportError(f"{request.method} timed out after {timeout:g} s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"{request.method} failed: {type(exc).__name__}") from None
+                return HttpResponse(
+                    resp.status, resp.headers.get("Content-Type", ""), body, resp.headers
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _transport_error(request.method, exc, timeout) from None
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[StreamResponse]:
@@ -147,9 +197,17 @@ class AiohttpTransport:
                 allow_redirects=False,
             )
         except TimeoutError:
-            raise TransportError("event stream connect timed out") from None
+            raise TransportError(
+                "event stream connect timed out", cause="timeout", sent=False
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"event stream connect failed: {type(exc).__name__}") from None
+            classified = _transport_error("GET", exc, None)
+            raise TransportError(
+                f"event stream connect failed: {type(exc).__name__}",
+                cause=classified.cause,
+                sent=classified.sent,
+                transient=classified.transient,
+            ) from None
         try:
             yield _AiohttpStream(resp)
         finally:

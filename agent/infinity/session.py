@@ -26,6 +26,7 @@ from types import TracebackType
 from ._backoff import Backoff
 from ._clock import Clock, SystemClock, sleep_or_event
 from ._http import ApiClient
+from ._retry import RetryPolicy
 from ._transport import Transport, TransportError
 from .client import ConferenceClient, ParticipantClient
 from .endpoints import REFRESH_TOKEN, RELEASE_TOKEN, REQUEST_TOKEN
@@ -34,6 +35,7 @@ from .errors import (
     ForbiddenError,
     InfinityError,
     PinRequiredError,
+    ServerError,
 )
 from .events import EventStream, StreamItem
 from .models.events import Disconnect, RefreshToken
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 LEAVE_REASON = "User initiated disconnect"
 #: The reason (#pex113) given when a token expires before a refresh got through.
 EXPIRED_REASON = "Timer expired awaiting token refresh"
+#: Leaving is best effort and must stay quick: one retry (the token dies on its own anyway).
+_RELEASE_RETRY = RetryPolicy(attempts=2, total=2.0, base_delay=0.5, max_delay=0.5)
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ class InfinitySession:
         rng: random.Random | None = None,
     ) -> InfinitySession:
         """A session with its own `ApiClient` (closed with the session)."""
-        api = ApiClient(node_url, transport=transport)
+        api = ApiClient(node_url, transport=transport, clock=clock, rng=rng)
         return cls(api, alias, options, clock=clock, rng=rng, owns_api=True)
 
     # -- state -----------------------------------------------------------------------
@@ -312,7 +316,11 @@ class InfinitySession:
     async def _release(self, reason: str) -> None:
         try:
             await self.api.call(
-                RELEASE_TOKEN, self.alias, token=self._token, body=ReleaseTokenBody(reason=reason)
+                RELEASE_TOKEN,
+                self.alias,
+                token=self._token,
+                body=ReleaseTokenBody(reason=reason),
+                retry=_RELEASE_RETRY,
             )
         except (InfinityError, TransportError) as exc:
             # Best effort: the token dies on its own when it expires.
@@ -334,13 +342,29 @@ class InfinitySession:
     async def _refresh_until_done(self, interval: float) -> TokenLost | None:
         backoff = Backoff(base=0.5, max_delay=max(1.0, interval), rng=self._rng)
         while True:
+            # Transient failures are retried by the client for as long as the token is
+            # valid, timeouts included (as Pexip's SDK does: a refresh only rotates a token).
+            retry = RetryPolicy(
+                attempts=None,
+                total=max(0.0, self._valid_until - self._clock.monotonic()),
+                base_delay=0.5,
+                max_delay=max(1.0, interval),
+                retry_unsafe=True,
+            )
             try:
-                result = await self.api.call(REFRESH_TOKEN, self.alias, token=self._token)
+                result = await self.api.call(
+                    REFRESH_TOKEN, self.alias, token=self._token, retry=retry
+                )
             except ForbiddenError as exc:
                 # Pexip's SDK retries a 403 in a hot loop; a refused token stays refused.
                 reason = exc.reason or "Invalid token"
                 return TokenLost(reason, reason_code(reason))
-            except (InfinityError, TransportError) as exc:
+            except (ServerError, TransportError) as exc:
+                log.warning("refresh_token failed until the token expired: %s", exc)
+                return TokenLost(EXPIRED_REASON, ReasonCode.INVALID_TOKEN)
+            except InfinityError as exc:
+                # An answer that is neither a token nor a transient failure (a malformed
+                # 200, a 404): try again while the token lasts.
                 delay = backoff.next_delay()
                 if self._clock.monotonic() + delay >= self._valid_until:
                     return TokenLost(EXPIRED_REASON, ReasonCode.INVALID_TOKEN)

@@ -137,7 +137,13 @@ class Bot:
         self.config = config
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
-        self.api = ApiClient(config.node, transport=transport)
+        self.api = ApiClient(
+            config.node,
+            transport=transport,
+            retry=config.retry.policy(),
+            clock=self.clock,
+            rng=self._rng,
+        )
         for plugin in plugins or []:
             if plugin.context is None:
                 plugin.context = PluginContext(self, plugin.name or type(plugin).__name__)
