@@ -81,8 +81,11 @@ class LeaveRules(_Strict):
     waiting_room_timeout: float | None = Field(default=600.0, gt=0)
     #: Bound on clean shutdown (call disconnect, release_token, plugin flush).
     shutdown_timeout: float = Field(default=10.0, gt=0)
-    #: Rejoins allowed after a lost token before the bot fails.
+    #: Rejoins allowed per incident after a lost token before the bot fails.
     max_rejoins: int = Field(default=5, ge=0)
+    #: Seconds after a rejoin without another lost token that end the incident: the next
+    #: one gets the full `max_rejoins` and the shortest backoff again.
+    rejoin_budget_reset: float = Field(default=60.0, gt=0, allow_inf_nan=False)
 
 
 class RetryConfig(_Strict):

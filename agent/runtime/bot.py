@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from ..config import BotConfig
 from ..infinity._backoff import Backoff
+from ..infinity._budget import Budget
 from ..infinity._clock import Clock, SystemClock, sleep_or_event
 from ..infinity._http import ApiClient
 from ..infinity._transport import Transport, TransportError
@@ -235,15 +236,21 @@ class Bot:
         if not await self._join():
             await self.plugins.stop(self.config.leave.shutdown_timeout)
             return
-        backoff = Backoff(base=1.0, max_delay=30.0, rng=self._rng)
+        rejoin = Budget(
+            self.config.leave.max_rejoins,
+            reset_after=self.config.leave.rejoin_budget_reset,
+            backoff=Backoff(base=1.0, max_delay=30.0, rng=self._rng),
+            now=self.clock.monotonic,
+        )
         while True:
             outcome = await self._stay()
-            if outcome.kind == "token_lost" and self.rejoins < self.config.leave.max_rejoins:
+            delay = rejoin.take() if outcome.kind == "token_lost" else None
+            if delay is not None:
                 self.state.to(BotState.RECONNECTING, detail=outcome.detail)
                 self._rejoin_gap_start = self.clock.monotonic()
                 await self._drop_session()
                 self.rejoins += 1
-                await sleep_or_event(self.clock, backoff.next_delay(), self._leave)
+                await sleep_or_event(self.clock, delay, self._leave)
                 if self._leave.is_set():
                     await self._leave_now(None, self._leave_reason, failed=False)
                     return

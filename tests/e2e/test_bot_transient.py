@@ -113,3 +113,32 @@ async def test_a_definitive_answer_is_not_retried(node: LocalNode) -> None:
     result = await asyncio.wait_for(bot.run(), 10)
     assert result.reason == FailureReason.CONFERENCE_NOT_FOUND
     assert bot.api.retry_stats.total == 0
+
+
+async def test_isolated_token_losses_each_get_a_fresh_rejoin_budget(node: LocalNode) -> None:
+    # One rejoin allowed per incident; an incident ends after 1.5 s of health. Two short
+    # refusals apart from each other: a lifetime budget of 1 would have ended the bot.
+    await set_faults(node, token_lifetime=3)  # refreshes every second
+    bot = bot_for(node, max_rejoins=1, rejoin_budget_reset=1.5)
+    task = asyncio.create_task(bot.run())
+    await until(task, lambda: bot.state.state == BotState.CONNECTED)
+    for incident in (1, 2):
+        await set_faults(node, refuse_refresh=True)
+        await until(task, lambda n=incident: bot.rejoins == n)  # type: ignore[misc]
+        await set_faults(node, refuse_refresh=False)
+        await until(task, lambda: bot.state.state == BotState.CONNECTED)
+        await asyncio.sleep(2.0)  # healthy for longer than rejoin_budget_reset
+    bot.request_leave()
+    result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT and result.rejoins == 2
+
+
+async def test_one_long_incident_still_spends_the_budget(node: LocalNode) -> None:
+    await set_faults(node, token_lifetime=3)
+    bot = bot_for(node, max_rejoins=1, rejoin_budget_reset=30)
+    task = asyncio.create_task(bot.run())
+    await until(task, lambda: bot.state.state == BotState.CONNECTED)
+    await set_faults(node, refuse_refresh=True)
+    result = await asyncio.wait_for(task, 20)
+    assert result.state == BotState.FAILED and result.reason == FailureReason.TOKEN_LOST
+    assert result.rejoins == 1
