@@ -32,7 +32,7 @@ from .errors import (
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
 from .reasons import ReasonCode, reason_code
 from .roster import Changed, Joined, Left, Roster, RosterChange
-from .session import InfinitySession, JoinOptions, TokenLost, join_token
+from .session import ExpiresBounds, InfinitySession, JoinOptions, TokenLost, join_token
 
 __all__ = [
     "AiohttpTransport",
@@ -44,6 +44,7 @@ __all__ = [
     "Endpoint",
     "EventStream",
     "EventStreamLost",
+    "ExpiresBounds",
     "ExtensionNotFoundError",
     "ExtensionRequiredError",
     "ForbiddenError",
