@@ -280,6 +280,7 @@ class InfinitySession:
             max_attempts=max_attempts,
             rng=self._rng,
             sleep=sleep or self._clock.sleep,
+            now=self._clock.monotonic,
         )
         async with stream:
             async for item in stream:
