@@ -129,7 +129,9 @@ class SseParser:
             self._pending_len = 0
         lines = text.split("\n")
         tail = lines.pop()
-        out = self._process(lines)
+        # Only a text longer than the cap can hold a line longer than it: skip the per-line
+        # check otherwise (the common case; it keeps the parser's speed).
+        out = self._process(lines, len(text) > self.max_line)
         if tail:
             if len(tail) > self.max_line:
                 self._overflow("line", self.max_line, out)
@@ -148,12 +150,14 @@ class SseParser:
         self._reset()
         return []
 
-    def _process(self, lines: list[str]) -> list[SseMessage]:
+    def _process(self, lines: list[str], check_lines: bool) -> list[SseMessage]:
         out: list[SseMessage] = []
         data = self._data
+        data_len = self._data_len
         max_line = self.max_line
+        max_event = self.max_event
         for line in lines:
-            if len(line) > max_line:
+            if check_lines and len(line) > max_line:
                 self._overflow("line", max_line, out)
             if not line:
                 if data:
@@ -166,7 +170,7 @@ class SseParser:
                         )
                     )
                     data.clear()
-                    self._data_len = 0
+                    data_len = 0
                 self._event = ""
                 self._retry_here = None
                 continue
@@ -181,9 +185,9 @@ class SseParser:
                 # One optional space after the colon; slice once (data lines are long).
                 value = line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]
             if name == "data":
-                self._data_len += len(value) + 1
-                if self._data_len > self.max_event:
-                    self._overflow("event", self.max_event, out)
+                data_len += len(value) + 1
+                if data_len > max_event:
+                    self._overflow("event", max_event, out)
                 data.append(value)
             elif name == "event":
                 self._event = value
@@ -193,4 +197,5 @@ class SseParser:
             elif name == "retry" and value and value.isascii() and value.isdigit():
                 self._retry_here = self.retry = int(value)
             # Any other field name is ignored.
+        self._data_len = data_len
         return out
