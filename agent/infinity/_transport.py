@@ -19,7 +19,7 @@ class TransportError(Exception):
     """The request did not produce an HTTP response (connection refused, reset, timeout).
 
     `cause` names the failure for retry counters (`connect`, `timeout`, `reset`, `tls`,
-    `network`); `sent` is False when nothing can have reached the node (no connection), so
+    `url`, `network`); `sent` is False when nothing can have reached the node (no connection), so
     repeating even a non-idempotent request is safe; `transient` is False for failures a
     retry cannot fix (a bad certificate, an invalid URL).
     """

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from agent.config import parse_config
 from agent.node import LocalNode, default_config
 from agent.runtime.bot import Bot
+from agent.runtime.metrics import registry_for
 from agent.runtime.states import BotState, FailureReason
 from tests.e2e.inspect_node import set_faults
 
@@ -65,6 +67,11 @@ async def test_503_on_the_first_request_token_is_retried(node: LocalNode) -> Non
     result = await asyncio.wait_for(task, 10)
     assert result.state == BotState.LEFT and result.exit_code == 0
     assert bot.api.retry_stats.recovered >= 1
+    # The runtime exposes the counters on /metrics.
+    text = generate_latest(registry_for(lambda: [bot])).decode()
+    retried = bot.api.retry_stats.retries["503"]
+    assert f'pexbot_request_retries_total{{bot="Sturdy",cause="503"}} {retried:.1f}' in text
+    assert 'pexbot_request_retries_exhausted_total{bot="Sturdy"} 0.0' in text
 
 
 async def test_503_on_request_token_during_a_rejoin_is_retried(node: LocalNode) -> None:
