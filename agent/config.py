@@ -98,7 +98,15 @@ class LeaveRules(_Strict):
         description="bound on a clean leave (hang up, release the token, flush plugins)",
     )
     max_rejoins: int = Field(
-        default=5, ge=0, description="rejoins allowed after a lost token before the bot fails"
+        default=5,
+        ge=0,
+        description="rejoins allowed per incident after a lost token before the bot fails",
+    )
+    rejoin_budget_reset: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds of health after a rejoin that end an incident (budget afresh)",
     )
 
 
@@ -113,6 +121,16 @@ def leave_rules_help() -> str:
             shown = f"{default:g}"
         lines.append(f"  {name + ' = ' + shown:<28} {info.description}")
     return "\n".join(lines)
+
+
+class RetryConfig(_Strict):
+    """Retries of transient node answers (5xx, 429, refused connections, timeouts) on every
+    request; a definitive answer (403 with a reason, 404) is never retried."""
+
+    #: Tries per request, the first included (1: never retry).
+    attempts: int = Field(default=4, ge=1)
+    #: No retry starts later than this many seconds after the first try.
+    total: float = Field(default=15.0, gt=0, allow_inf_nan=False)
 
 
 class PluginConfig(_Strict):
@@ -143,6 +161,7 @@ class BotConfig(_Strict):
     call_tag: str | None = None
     media: BotMediaConfig = Field(default_factory=BotMediaConfig)
     leave: LeaveRules = Field(default_factory=LeaveRules)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     plugins: list[PluginConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log_format: Literal["text", "json"] = "text"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import endpoints, models
 from ._http import ApiClient, Endpoint
+from ._retry import RetryPolicy, RetryStats
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
@@ -32,7 +33,7 @@ from .errors import (
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
 from .reasons import ReasonCode, reason_code
 from .roster import Changed, Joined, Left, Roster, RosterChange
-from .session import InfinitySession, JoinOptions, TokenLost, join_token
+from .session import ExpiresBounds, InfinitySession, JoinOptions, TokenLost, join_token
 
 __all__ = [
     "AiohttpTransport",
@@ -44,6 +45,7 @@ __all__ = [
     "Endpoint",
     "EventStream",
     "EventStreamLost",
+    "ExpiresBounds",
     "ExtensionNotFoundError",
     "ExtensionRequiredError",
     "ForbiddenError",
@@ -65,6 +67,8 @@ __all__ = [
     "PinRetriesExceededError",
     "ReasonCode",
     "ResponseValidationError",
+    "RetryPolicy",
+    "RetryStats",
     "Roster",
     "RosterChange",
     "ServerError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..clock import Clock, SystemClock
+from ._retry import Retrier, RetryPolicy, RetryStats
 from ._transport import (
     AiohttpTransport,
     HttpRequest,
@@ -73,6 +76,13 @@ class Endpoint(Generic[ResultT]):
     # A 200 that is not the JSON envelope but raw bytes of this content type (prefix), e.g.
     # `avatar.jpg`: the result adapter then validates the body bytes.
     raw_content_type: str | None = None
+    # Sending it twice does no more than once (GETs are; so are state-setting POSTs such as
+    # `lock`). Decides whether a timeout or reset is retried (see `_retry.py`).
+    idempotent: bool | None = None
+
+    @property
+    def repeatable(self) -> bool:
+        return self.method == "GET" if self.idempotent is None else self.idempotent
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -87,7 +97,12 @@ def _validation_detail(exc: ValidationError) -> str:
 
 
 class ApiClient:
-    """Talks to one Conferencing Node. Owns the transport unless one was given."""
+    """Talks to one Conferencing Node. Owns the transport unless one was given.
+
+    Transient failures (5xx, 429, refused connections, and for idempotent endpoints timeouts
+    and resets) are retried under `retry` (`RetryPolicy.off()` to never retry); what the
+    retries did is counted in `retry_stats`.
+    """
 
     def __init__(
         self,
@@ -95,11 +110,28 @@ class ApiClient:
         *,
         transport: Transport | None = None,
         timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.node_url = node_url.rstrip("/")
         self._transport: Transport = transport or AiohttpTransport()
         self._owns_transport = transport is None
         self.timeout = timeout
+        self._retrier = Retrier(
+            retry or RetryPolicy(),
+            clock=clock or SystemClock(),
+            rng=rng or random.Random(),
+            logger=log,
+        )
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._retrier.policy
+
+    @property
+    def retry_stats(self) -> RetryStats:
+        return self._retrier.stats
 
     async def aclose(self) -> None:
         if self._owns_transport:
@@ -129,7 +161,9 @@ class ApiClient:
         call: str | None = None,
         mix: str | None = None,
         query: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ResultT:
+        """Send one request; `retry` overrides the client's policy for this call."""
         request = self._build(
             endpoint,
             alias,
@@ -141,7 +175,14 @@ class ApiClient:
             mix=mix,
             query=query,
         )
-        response = await self._transport.send(request, timeout=self.timeout)
+        response = await self._retrier.send(
+            self._transport,
+            request,
+            key=endpoint.key,
+            timeout=self.timeout,
+            idempotent=endpoint.repeatable,
+            policy=retry,
+        )
         log.debug("%s %s -> %d", endpoint.method, endpoint.key, response.status)
         return parse_response(endpoint, response, url=public_url(request.url))
 

@@ -4,16 +4,26 @@
 UTF-8 sequence) and returns the messages completed by them. It does no I/O and never raises
 on malformed input: undecodable bytes become U+FFFD and unknown fields are ignored, as the
 specification requires.
+
+What it holds is bounded: a line longer than `max_line` or an event whose data grows past
+`max_event` (both in characters) raises `SseLimitExceeded` instead of growing without end (a
+node sending a line that never ends grew a bot by ~29 MB/s). The connection should then be
+dropped: what follows on it cannot be trusted to start a fresh line.
 """
 
 from __future__ import annotations
 
 import codecs
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
-__all__ = ["SseMessage", "SseParser"]
+__all__ = ["MAX_EVENT", "MAX_LINE", "SseLimitExceeded", "SseMessage", "SseParser"]
 
 _BOM = "\ufeff"
+
+#: Default caps, generous: Pexip's largest events (a participant list, a layout) are a few
+#: KiB; a line or an event beyond these is a broken or hostile node.
+MAX_LINE = 1 << 20
+MAX_EVENT = 4 << 20
 
 
 class SseMessage(NamedTuple):
@@ -30,31 +40,50 @@ class SseMessage(NamedTuple):
     retry: int | None = None
 
 
+class SseLimitExceeded(ValueError):
+    """A line or an event is larger than the parser's cap. `messages`: those completed in the
+    same `feed()` before it (deliver them); the parser is reset."""
+
+    def __init__(self, what: str, limit: int, messages: list[SseMessage]) -> None:
+        super().__init__(f"event stream {what} longer than {limit} characters")
+        self.messages = messages
+
+
 class SseParser:
     """Parses one event stream connection; make a new parser for each connection."""
 
     __slots__ = (
         "_data",
+        "_data_len",
         "_decoder",
         "_event",
         "_last_id",
         "_pending",
+        "_pending_len",
         "_retry_here",
         "_skip_lf",
         "_started",
+        "max_event",
+        "max_line",
         "retry",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line: int = MAX_LINE, max_event: int = MAX_EVENT) -> None:
+        if max_line < 1 or max_event < 1:
+            raise ValueError("max_line and max_event must be positive")
+        self.max_line = max_line
+        self.max_event = max_event
         self.retry: int | None = None
         self._reset()
 
     def _reset(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending: list[str] = []  # the current, not yet terminated line, in parts
+        self._pending_len = 0
         self._skip_lf = False  # the previous chunk ended with CR: drop a leading LF
         self._started = False  # a BOM is only stripped at the very start
         self._data: list[str] = []
+        self._data_len = 0  # characters in `_data`, newlines included
         self._event = ""
         self._last_id: str | None = None
         self._retry_here: int | None = None
@@ -89,16 +118,30 @@ class SseParser:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if "\n" not in text:
             self._pending.append(text)
+            self._pending_len += len(text)
+            if self._pending_len > self.max_line:
+                self._overflow("line", self.max_line, [])
             return []
         if self._pending:
             self._pending.append(text)
             text = "".join(self._pending)
             self._pending.clear()
+            self._pending_len = 0
         lines = text.split("\n")
         tail = lines.pop()
+        # Only a text longer than the cap can hold a line longer than it: skip the per-line
+        # check otherwise (the common case; it keeps the parser's speed).
+        out = self._process(lines, len(text) > self.max_line)
         if tail:
+            if len(tail) > self.max_line:
+                self._overflow("line", self.max_line, out)
             self._pending.append(tail)
-        return self._process(lines)
+            self._pending_len = len(tail)
+        return out
+
+    def _overflow(self, what: str, limit: int, done: list[SseMessage]) -> NoReturn:
+        self._reset()  # free what was held before saying so
+        raise SseLimitExceeded(what, limit, done)
 
     def close(self) -> list[SseMessage]:
         """End of stream: an unterminated line and an undispatched event are discarded (as
@@ -107,10 +150,15 @@ class SseParser:
         self._reset()
         return []
 
-    def _process(self, lines: list[str]) -> list[SseMessage]:
+    def _process(self, lines: list[str], check_lines: bool) -> list[SseMessage]:
         out: list[SseMessage] = []
         data = self._data
+        data_len = self._data_len
+        max_line = self.max_line
+        max_event = self.max_event
         for line in lines:
+            if check_lines and len(line) > max_line:
+                self._overflow("line", max_line, out)
             if not line:
                 if data:
                     out.append(
@@ -122,6 +170,7 @@ class SseParser:
                         )
                     )
                     data.clear()
+                    data_len = 0
                 self._event = ""
                 self._retry_here = None
                 continue
@@ -136,6 +185,9 @@ class SseParser:
                 # One optional space after the colon; slice once (data lines are long).
                 value = line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]
             if name == "data":
+                data_len += len(value) + 1
+                if data_len > max_event:
+                    self._overflow("event", max_event, out)
                 data.append(value)
             elif name == "event":
                 self._event = value
@@ -145,4 +197,5 @@ class SseParser:
             elif name == "retry" and value and value.isascii() and value.isdigit():
                 self._retry_here = self.retry = int(value)
             # Any other field name is ignored.
+        self._data_len = data_len
         return out

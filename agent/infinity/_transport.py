@@ -18,7 +18,26 @@ import aiohttp
 
 
 class TransportError(Exception):
-    """The request did not produce an HTTP response (connection refused, reset, timeout)."""
+    """The request did not produce an HTTP response (connection refused, reset, timeout).
+
+    `cause` names the failure for retry counters (`connect`, `timeout`, `reset`, `tls`,
+    `url`, `network`); `sent` is False when nothing can have reached the node (no connection), so
+    repeating even a non-idempotent request is safe; `transient` is False for failures a
+    retry cannot fix (a bad certificate, an invalid URL).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        cause: str = "network",
+        sent: bool = True,
+        transient: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.sent = sent
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -33,11 +52,21 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """A complete response: status, content type and body bytes."""
+    """A complete response: status, content type, body bytes and (some) headers."""
 
     status: int
     content_type: str
     body: bytes
+    #: Header lookups should be case-insensitive; see `header()`.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A header's value, whatever the case of its name; None when absent."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
     @property
     def text(self) -> str:
@@ -126,6 +155,29 @@ class _AiohttpStream:
             raise TransportError(f"read failed: {type(exc).__name__}") from None
 
 
+def _transport_error(exc: BaseException, url: str, timeout: float | None) -> TransportError:
+    """One line naming the URL (`describe_failure`), classified: could the node have seen
+    the request, can a retry help?"""
+    where = public_url(url)
+    waited = f"{timeout:g} s" if timeout is not None else "time"
+    # Order matters: the connect timeout is a TimeoutError too, certificate errors are
+    # connector errors too.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportError(f"no connection in {waited}: {where}", cause="connect", sent=False)
+    if isinstance(exc, TimeoutError):
+        return TransportError(f"no answer in {waited}: {where}", cause="timeout")
+    message = describe_failure(exc, url)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return TransportError(message, cause="tls", sent=False, transient=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportError(message, cause="connect", sent=False)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return TransportError(message, cause="url", sent=False, transient=False)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | OSError):
+        return TransportError(message, cause="reset")
+    return TransportError(message)
+
+
 class AiohttpTransport:
     """One pooled aiohttp session for every request of a bot.
 
@@ -158,12 +210,11 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as resp:
                 body = await resp.read()
-                return HttpResponse(resp.status, resp.headers.get("Content-Type", ""), body)
-        except TimeoutError:
-            where = public_url(request.url)
-            raise TransportError(f"no answer in {timeout:g} s: {where}") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(describe_failure(exc, request.url)) from None
+                return HttpResponse(
+                    resp.status, resp.headers.get("Content-Type", ""), body, resp.headers
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _transport_error(exc, request.url, timeout) from None
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[StreamResponse]:
@@ -180,9 +231,17 @@ class AiohttpTransport:
             )
         except TimeoutError:
             where = public_url(request.url)
-            raise TransportError(f"event stream: no answer in 10 s: {where}") from None
+            raise TransportError(
+                f"event stream: no answer in 10 s: {where}", cause="timeout", sent=False
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"event stream: {describe_failure(exc, request.url)}") from None
+            classified = _transport_error(exc, request.url, None)
+            raise TransportError(
+                f"event stream: {classified}",
+                cause=classified.cause,
+                sent=classified.sent,
+                transient=classified.transient,
+            ) from None
         try:
             yield _AiohttpStream(resp)
         finally:

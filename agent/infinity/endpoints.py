@@ -54,6 +54,11 @@ from .models.token import (
 
 _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 
+# `idempotent=True` marks the POSTs that do no more when sent twice (they set a state), so a
+# timeout or reset may be retried; GETs are idempotent anyway. The others (request_token,
+# refresh_token, calls, update, dial, message, dtmf, disconnect, ...) are retried only on an
+# answer that says "not done" (5xx, 429) or when no connection was made: see `_retry.py`.
+
 REQUEST_TOKEN = Endpoint(
     "request_token",
     "POST",
@@ -77,6 +82,7 @@ RELEASE_TOKEN = Endpoint(
     _BOOL,
     body=ReleaseTokenBody,
     statuses=frozenset({200, 403}),
+    idempotent=True,
 )
 
 # Shared result adapters: most functions answer `true`/`false`, a few answer `null`.
@@ -91,17 +97,22 @@ DIAL: Endpoint[list[str]] = Endpoint("dial", "POST", "dial", TypeAdapter(list[st
 CONFERENCE_STATUS: Endpoint[ConferenceStatus] = Endpoint(
     "conference_status", "GET", "conference_status", TypeAdapter(ConferenceStatus)
 )
-LOCK: Endpoint[bool] = Endpoint("lock", "POST", "lock", _BOOL)
-UNLOCK: Endpoint[bool] = Endpoint("unlock", "POST", "unlock", _BOOL)
-START_CONFERENCE: Endpoint[bool] = Endpoint("start_conference", "POST", "start_conference", _BOOL)
-MUTEGUESTS: Endpoint[bool] = Endpoint("muteguests", "POST", "muteguests", _BOOL)
-UNMUTEGUESTS: Endpoint[bool] = Endpoint("unmuteguests", "POST", "unmuteguests", _BOOL)
+LOCK: Endpoint[bool] = Endpoint("lock", "POST", "lock", _BOOL, idempotent=True)
+UNLOCK: Endpoint[bool] = Endpoint("unlock", "POST", "unlock", _BOOL, idempotent=True)
+START_CONFERENCE: Endpoint[bool] = Endpoint(
+    "start_conference", "POST", "start_conference", _BOOL, idempotent=True
+)
+MUTEGUESTS: Endpoint[bool] = Endpoint("muteguests", "POST", "muteguests", _BOOL, idempotent=True)
+UNMUTEGUESTS: Endpoint[bool] = Endpoint(
+    "unmuteguests", "POST", "unmuteguests", _BOOL, idempotent=True
+)
 SET_GUESTS_CAN_UNMUTE: Endpoint[bool] = Endpoint(
     "set_guests_can_unmute",
     "POST",
     "set_guests_can_unmute",
     _BOOL,
     body=SetGuestsCanUnmuteBody,
+    idempotent=True,
 )
 DISCONNECT: Endpoint[bool] = Endpoint("disconnect", "POST", "disconnect", _BOOL)
 MESSAGE_CONFERENCE: Endpoint[bool] = Endpoint(
@@ -111,15 +122,23 @@ PARTICIPANTS: Endpoint[list[Participant]] = Endpoint(
     "participants", "GET", "participants", TypeAdapter(list[Participant])
 )
 TRANSFORM_LAYOUT: Endpoint[bool] = Endpoint(
-    "transform_layout", "POST", "transform_layout", _BOOL, body=TransformLayoutBody
+    "transform_layout",
+    "POST",
+    "transform_layout",
+    _BOOL,
+    body=TransformLayoutBody,
+    idempotent=True,
 )
-CLEAR_ALL_BUZZ: Endpoint[bool] = Endpoint("clear_all_buzz", "POST", "clearallbuzz", _BOOL)
+CLEAR_ALL_BUZZ: Endpoint[bool] = Endpoint(
+    "clear_all_buzz", "POST", "clearallbuzz", _BOOL, idempotent=True
+)
 SILENT_VIDEO_DETECTION: Endpoint[bool] = Endpoint(
     "silent_video_detection",
     "POST",
     "silent_video_detection",
     _BOOL,
     body=SilentVideoDetectionBody,
+    idempotent=True,
 )
 # A node without a theme answers 204 (no body): the result is then None. The trailing
 # slash is part of the path.
@@ -141,9 +160,15 @@ AVAILABLE_LAYOUTS: Endpoint[list[str | LayoutInfo]] = Endpoint(
 LAYOUT_SVGS: Endpoint[dict[str, str]] = Endpoint(
     "layout_svgs", "GET", "layout_svgs", TypeAdapter(dict[str, str])
 )
-GUEST_BREAKOUT_BUZZ: Endpoint[bool] = Endpoint("guest_breakout_buzz", "POST", "breakoutbuzz", _BOOL)
+GUEST_BREAKOUT_BUZZ: Endpoint[bool] = Endpoint(
+    "guest_breakout_buzz", "POST", "breakoutbuzz", _BOOL, idempotent=True
+)
 GUEST_CLEAR_BREAKOUT_BUZZ: Endpoint[bool] = Endpoint(
-    "guest_clear_breakout_buzz", "POST", "clearbreakoutbuzz", _BOOL
+    "guest_clear_breakout_buzz",
+    "POST",
+    "clearbreakoutbuzz",
+    _BOOL,
+    idempotent=True,
 )
 VIDEO_MIXES_CREATE: Endpoint[bool] = Endpoint(
     "video_mixes_create", "POST", "video_mixes/create", _BOOL, body=VideoMixCreateBody
@@ -154,6 +179,7 @@ VIDEO_MIXES_CONFIGURE: Endpoint[bool] = Endpoint(
     "video_mixes/{mix}/configure",
     _BOOL,
     body=VideoMixConfigureBody,
+    idempotent=True,
 )
 VIDEO_MIXES_DELETE: Endpoint[bool] = Endpoint(
     "video_mixes_delete", "POST", "video_mixes/{mix}/delete", _BOOL
@@ -165,32 +191,56 @@ _PP = "participants/{participant}/"
 
 
 def _part(
-    key: str, name: str, result: TypeAdapter[ResultT], body: type[BaseModel] | None = None
+    key: str,
+    name: str,
+    result: TypeAdapter[ResultT],
+    body: type[BaseModel] | None = None,
+    *,
+    idempotent: bool = False,
 ) -> Endpoint[ResultT]:
     """A POST on `participants/<uuid>/<name>` answering 200 or a 403 reason string."""
-    return Endpoint(key, "POST", _PP + name, result, body=body, statuses=_P)
+    return Endpoint(key, "POST", _PP + name, result, body=body, statuses=_P, idempotent=idempotent)
 
 
 DISCONNECT_PARTICIPANT: Endpoint[bool | None] = _part(
     "disconnect_participant", "disconnect", TypeAdapter(bool | None)
 )
-MUTE_PARTICIPANT: Endpoint[bool] = _part("mute_participant", "mute", _BOOL)
-UNMUTE_PARTICIPANT: Endpoint[bool] = _part("unmute_participant", "unmute", _BOOL)
-CLIENT_MUTE_PARTICIPANT: Endpoint[bool] = _part("client_mute_participant", "client_mute", _BOOL)
-CLIENT_UNMUTE_PARTICIPANT: Endpoint[bool] = _part(
-    "client_unmute_participant", "client_unmute", _BOOL
+MUTE_PARTICIPANT: Endpoint[bool] = _part("mute_participant", "mute", _BOOL, idempotent=True)
+UNMUTE_PARTICIPANT: Endpoint[bool] = _part("unmute_participant", "unmute", _BOOL, idempotent=True)
+CLIENT_MUTE_PARTICIPANT: Endpoint[bool] = _part(
+    "client_mute_participant", "client_mute", _BOOL, idempotent=True
 )
-VIDEO_MUTE_PARTICIPANT: Endpoint[bool] = _part("video_mute_participant", "video_muted", _BOOL)
-VIDEO_UNMUTE_PARTICIPANT: Endpoint[bool] = _part("video_unmute_participant", "video_unmuted", _BOOL)
+CLIENT_UNMUTE_PARTICIPANT: Endpoint[bool] = _part(
+    "client_unmute_participant",
+    "client_unmute",
+    _BOOL,
+    idempotent=True,
+)
+VIDEO_MUTE_PARTICIPANT: Endpoint[bool] = _part(
+    "video_mute_participant", "video_muted", _BOOL, idempotent=True
+)
+VIDEO_UNMUTE_PARTICIPANT: Endpoint[bool] = _part(
+    "video_unmute_participant", "video_unmuted", _BOOL, idempotent=True
+)
 ALLOWRXPRESENTATION_PARTICIPANT: Endpoint[bool] = _part(
-    "allowrxpresentation_participant", "allowrxpresentation", _BOOL
+    "allowrxpresentation_participant",
+    "allowrxpresentation",
+    _BOOL,
+    idempotent=True,
 )
 DENYRXPRESENTATION_PARTICIPANT: Endpoint[bool] = _part(
-    "denyrxpresentation_participant", "denyrxpresentation", _BOOL
+    "denyrxpresentation_participant",
+    "denyrxpresentation",
+    _BOOL,
+    idempotent=True,
 )
-SPOTLIGHTON_PARTICIPANT: Endpoint[bool] = _part("spotlighton_participant", "spotlighton", _BOOL)
-SPOTLIGHTOFF_PARTICIPANT: Endpoint[bool] = _part("spotlightoff_participant", "spotlightoff", _BOOL)
-UNLOCK_PARTICIPANT: Endpoint[bool] = _part("unlock_participant", "unlock", _BOOL)
+SPOTLIGHTON_PARTICIPANT: Endpoint[bool] = _part(
+    "spotlighton_participant", "spotlighton", _BOOL, idempotent=True
+)
+SPOTLIGHTOFF_PARTICIPANT: Endpoint[bool] = _part(
+    "spotlightoff_participant", "spotlightoff", _BOOL, idempotent=True
+)
+UNLOCK_PARTICIPANT: Endpoint[bool] = _part("unlock_participant", "unlock", _BOOL, idempotent=True)
 DTMF_PARTICIPANT: Endpoint[bool] = _part("dtmf_participant", "dtmf", _BOOL, body=DtmfBody)
 # WebRTC and RTMP share the `calls` path; only body and result differ. Their 400, 500 and
 # 504 bodies are plain text, whatever the content type claims.
@@ -215,17 +265,29 @@ CALLS_RTMP_PARTICIPANT: Endpoint[CallsRtmpResult] = Endpoint(
     text_statuses=_CALLS_TEXT,
 )
 OVERLAYTEXT_PARTICIPANT: Endpoint[bool] = _part(
-    "overlaytext_participant", "overlaytext", _BOOL, body=OverlayTextBody
+    "overlaytext_participant",
+    "overlaytext",
+    _BOOL,
+    body=OverlayTextBody,
+    idempotent=True,
 )
 PRES_IN_MIX_PARTICIPANT: Endpoint[bool] = _part(
-    "pres_in_mix_participant", "pres_in_mix", _BOOL, body=PresInMixBody
+    "pres_in_mix_participant",
+    "pres_in_mix",
+    _BOOL,
+    body=PresInMixBody,
+    idempotent=True,
 )
-ROLE_PARTICIPANT: Endpoint[bool] = _part("role_participant", "role", _BOOL, body=RoleBody)
+ROLE_PARTICIPANT: Endpoint[bool] = _part(
+    "role_participant", "role", _BOOL, body=RoleBody, idempotent=True
+)
 FECC_PARTICIPANT: Endpoint[bool] = _part(
     "fecc_participant", "fecc", _BOOL, body=FeccParticipantBody
 )
-BUZZ_PARTICIPANT: Endpoint[bool] = _part("buzz_participant", "buzz", _BOOL)
-CLEARBUZZ_PARTICIPANT: Endpoint[bool] = _part("clearbuzz_participant", "clearbuzz", _BOOL)
+BUZZ_PARTICIPANT: Endpoint[bool] = _part("buzz_participant", "buzz", _BOOL, idempotent=True)
+CLEARBUZZ_PARTICIPANT: Endpoint[bool] = _part(
+    "clearbuzz_participant", "clearbuzz", _BOOL, idempotent=True
+)
 TRANSFER_PARTICIPANT: Endpoint[bool] = _part(
     "transfer_participant", "transfer", _BOOL, body=TransferBody
 )
@@ -243,21 +305,33 @@ AVATAR_JPG_PARTICIPANT: Endpoint[bytes] = Endpoint(
     statuses=frozenset({200, 403, 404}),
     raw_content_type="image/",
 )
-TAKE_FLOOR: Endpoint[None] = _part("take_floor", "take_floor", _NULL)
-RELEASE_FLOOR: Endpoint[None] = _part("release_floor", "release_floor", _NULL)
-SHOW_LIVE_CAPTIONS: Endpoint[None] = _part("show_live_captions", "show_live_captions", _NULL)
-HIDE_LIVE_CAPTIONS: Endpoint[None] = _part("hide_live_captions", "hide_live_captions", _NULL)
-PREFERRED_ASPECT_RATIO: Endpoint[bool] = _part(
-    "preferred_aspect_ratio", "preferred_aspect_ratio", _BOOL, body=PreferredAspectRatioBody
+TAKE_FLOOR: Endpoint[None] = _part("take_floor", "take_floor", _NULL, idempotent=True)
+RELEASE_FLOOR: Endpoint[None] = _part("release_floor", "release_floor", _NULL, idempotent=True)
+SHOW_LIVE_CAPTIONS: Endpoint[None] = _part(
+    "show_live_captions", "show_live_captions", _NULL, idempotent=True
 )
-NOTIFY_NOT_A_F_K: Endpoint[bool] = _part("notify_not_a_f_k", "notify_not_afk", _BOOL)
+HIDE_LIVE_CAPTIONS: Endpoint[None] = _part(
+    "hide_live_captions", "hide_live_captions", _NULL, idempotent=True
+)
+PREFERRED_ASPECT_RATIO: Endpoint[bool] = _part(
+    "preferred_aspect_ratio",
+    "preferred_aspect_ratio",
+    _BOOL,
+    body=PreferredAspectRatioBody,
+    idempotent=True,
+)
+NOTIFY_NOT_A_F_K: Endpoint[bool] = _part(
+    "notify_not_a_f_k", "notify_not_afk", _BOOL, idempotent=True
+)
 
 # --- call level -------------------------------------------------------------------------
 
 _PC = _PP + "calls/{call}/"
 
 # ack answers a boolean (v10 said empty; `null` fails the SDK's validation).
-ACK: Endpoint[bool] = Endpoint("ack", "POST", _PC + "ack", _BOOL, body=AckBody, statuses=_P)
+ACK: Endpoint[bool] = Endpoint(
+    "ack", "POST", _PC + "ack", _BOOL, body=AckBody, statuses=_P, idempotent=True
+)
 # Call disconnect answers `null` (v10 said boolean); 502/503 bodies are plain text.
 DISCONNECT_CALL: Endpoint[None] = Endpoint(
     "disconnect_call",
@@ -277,6 +351,7 @@ NEW_CANDIDATE: Endpoint[None] = Endpoint(
     body=NewCandidateBody,
     statuses=frozenset({200, 403, 502}),
     text_statuses=frozenset({502}),
+    idempotent=True,
 )
 # The answer is either the SDP string or `{call_uuid, sdp}`, depending on the node version.
 UPDATE: Endpoint[str | UpdateResult] = Endpoint(
@@ -289,7 +364,13 @@ UPDATE: Endpoint[str | UpdateResult] = Endpoint(
     text_statuses=frozenset({500, 502, 503, 520}),
 )
 STATISTICS: Endpoint[None] = Endpoint(
-    "statistics", "POST", _PC + "statistics", _NULL, body=StatisticsBody, statuses=_P
+    "statistics",
+    "POST",
+    _PC + "statistics",
+    _NULL,
+    body=StatisticsBody,
+    statuses=_P,
+    idempotent=True,
 )
 
 ENDPOINTS: dict[str, Endpoint[Any]] = {

@@ -13,7 +13,13 @@ iterator raises `EventStreamLost`; `max_attempts=None` retries forever.
 Besides the node's events it yields `StreamOpened` after each successful open and
 `StreamInterrupted` after each failure, so consumers (roster, logs) see reconnects. A payload
 that is not valid JSON or does not fit its model is logged (event name and field errors only,
-never the payload: a `refer` holds a one-time token) and yielded as `MalformedEvent`.
+never the payload: a `refer` holds a one-time token; a few lines a minute, the rest counted)
+and yielded as `MalformedEvent`.
+
+A line or an event larger than `max_line`/`max_event` characters is dropped with a warning
+and the stream reopened: memory stays bounded whatever the node sends. Such reconnects back
+off like failed opens, and after `max_attempts` of them within one incident (without a
+healthy minute in between) the stream is given up as lost.
 """
 
 from __future__ import annotations
@@ -21,14 +27,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeAlias
 
-from ..backoff import backoff_delay
+from ..backoff import Backoff, Budget, backoff_delay
 from ._http import ApiClient
-from ._sse import SseParser
+from ._ratelimit import LimitedLog
+from ._sse import MAX_EVENT, MAX_LINE, SseLimitExceeded, SseMessage, SseParser
 from ._transport import TransportError
 from .errors import InfinityError, InfinityHTTPError
 from .models.events import InfinityEvent, MalformedEvent, parse_event
@@ -98,6 +107,9 @@ class EventStream:
         jitter: float = 0.2,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_line: int = MAX_LINE,
+        max_event: int = MAX_EVENT,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_attempts is not None and max_attempts < 1:
             raise ValueError("max_attempts must be at least 1 (or None for no limit)")
@@ -112,9 +124,23 @@ class EventStream:
         self._jitter = jitter
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._max_line = max_line
+        self._max_event = max_event
+        # Reconnects after an oversized line or event: bounded per incident, with backoff.
+        self._oversize_budget = Budget(
+            max_attempts - 1 if max_attempts is not None else sys.maxsize,
+            reset_after=60.0,
+            backoff=Backoff(base_delay, max_delay=max_delay, jitter=jitter, rng=self._rng),
+            now=now,
+        )
+        self._log = LimitedLog(log, burst=3, window=60.0, now=now)
         self._gen: AsyncGenerator[StreamItem, None] = self._run()
         #: Successful opens so far.
         self.connections = 0
+        #: Lines or events dropped for their size.
+        self.oversized = 0
+        #: Events whose payload did not fit its model.
+        self.malformed = 0
         #: Whether the stream is open right now.
         self.connected = False
 
@@ -128,6 +154,7 @@ class EventStream:
         """Close the open response (if any) and end the iteration."""
         await self._gen.aclose()
         self.connected = False
+        self._log.flush()
 
     async def __aenter__(self) -> EventStream:
         return self
@@ -139,6 +166,16 @@ class EventStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    def _event(self, msg: SseMessage) -> InfinityEvent:
+        event = parse_event(msg)
+        if type(event) is MalformedEvent:
+            self.malformed += 1
+            # A flood of these must not flood the log: a few lines a minute, then a count.
+            self._log.log(
+                "event %r has a malformed payload: %s", event.name, event.error, key="malformed"
+            )
+        return event
 
     def _delay(self, step: int) -> float:
         return backoff_delay(
@@ -154,6 +191,8 @@ class EventStream:
         step = 0  # consecutive failures of any kind (sets the backoff delay)
         while True:
             opened = False
+            oversized = False
+            oversize_delay: float | None = None
             try:
                 async with self._api.open_events(self._alias, self._token()) as response:
                     opened = True
@@ -162,25 +201,33 @@ class EventStream:
                     attempt, failed_opens, step = failed_opens + 1, 0, 0
                     log.info("event stream open (connection %d)", self.connections)
                     yield StreamOpened(attempt=attempt, connection=self.connections)
-                    parser = SseParser()
+                    parser = SseParser(max_line=self._max_line, max_event=self._max_event)
                     chunks = response.chunks()
                     try:
                         async for chunk in chunks:
-                            for msg in parser.feed(chunk):
-                                event = parse_event(msg)
-                                if type(event) is MalformedEvent:
-                                    log.warning(
-                                        "event %r has a malformed payload: %s",
-                                        event.name,
-                                        event.error,
-                                    )
-                                yield event
+                            try:
+                                messages = parser.feed(chunk)
+                            except SseLimitExceeded as exc:
+                                messages, oversized, reason = exc.messages, True, str(exc)
+                            for msg in messages:
+                                yield self._event(msg)
+                            if oversized:
+                                break
                     finally:
                         aclose = getattr(chunks, "aclose", None)
                         if aclose is not None:
                             await aclose()
                     parser.close()
-                reason = "server ended the event stream"
+                if oversized:
+                    self.oversized += 1
+                    self._log.log(
+                        "%s: dropped (%d so far); reopening the event stream",
+                        reason,
+                        self.oversized,
+                        key="oversized",
+                    )
+                else:
+                    reason = "server ended the event stream"
             except TransportError as exc:
                 reason = str(exc) or type(exc).__name__
             except InfinityHTTPError as exc:
@@ -190,11 +237,18 @@ class EventStream:
             if not opened:
                 failed_opens += 1
             step += 1
-            if self._max_attempts is not None and failed_opens >= self._max_attempts:
+            given_up: int | None = None
+            if oversized:
+                oversize_delay = self._oversize_budget.take()
+                if oversize_delay is None:  # the first connection plus every reconnect
+                    given_up = self._oversize_budget.used + 1
+            elif self._max_attempts is not None and failed_opens >= self._max_attempts:
+                given_up = failed_opens
+            if given_up is not None:
                 log.warning("event stream lost: %s", reason)
-                yield StreamInterrupted(reason=reason, failures=failed_opens, retry_in=None)
-                raise EventStreamLost(failed_opens, reason)
-            delay = self._delay(step)
+                yield StreamInterrupted(reason=reason, failures=given_up, retry_in=None)
+                raise EventStreamLost(given_up, reason)
+            delay = self._delay(step) if oversize_delay is None else oversize_delay
             log.info("event stream interrupted (%s); retrying in %.2f s", reason, delay)
             yield StreamInterrupted(reason=reason, failures=failed_opens, retry_in=delay)
             await self._sleep(delay)

@@ -12,6 +12,12 @@ errors with jittered backoff while the token is still valid, reports a typed `To
 when the node refuses the token or it expires, and releases the token on close (also
 after the node sent `disconnect`). It is an async context manager; its only task is the
 refresh loop, which never outlives it.
+
+`expires` is not taken as given: a value outside `ExpiresBounds` (3 s to 24 h by default) is
+clamped and logged once per session (`"0.001"` made a bot refresh 370 times a second), and a
+non-number (`"nan"`, `"inf"`, `"soon"`) is refused as an invalid response. Refreshes that the
+node asks for with `refresh_token` events are coalesced to at most one per
+`event_refresh_interval` seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from types import TracebackType
 from ..backoff import Backoff
 from ..clock import Clock, SystemClock, sleep_or_event
 from ._http import ApiClient
+from ._ratelimit import LimitedLog
+from ._retry import RetryPolicy
 from ._transport import Transport, TransportError
 from .client import ConferenceClient, ParticipantClient
 from .endpoints import REFRESH_TOKEN, RELEASE_TOKEN, REQUEST_TOKEN
@@ -34,6 +42,7 @@ from .errors import (
     ForbiddenError,
     InfinityError,
     PinRequiredError,
+    ServerError,
 )
 from .events import EventStream, StreamItem
 from .models.events import Disconnect, RefreshToken
@@ -46,6 +55,8 @@ log = logging.getLogger(__name__)
 LEAVE_REASON = "User initiated disconnect"
 #: The reason (#pex113) given when a token expires before a refresh got through.
 EXPIRED_REASON = "Timer expired awaiting token refresh"
+#: Leaving is best effort and must stay quick: one retry (the token dies on its own anyway).
+_RELEASE_RETRY = RetryPolicy(attempts=2, total=2.0, base_delay=0.5, max_delay=0.5)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,25 @@ class JoinOptions:
             supports_direct_chat=self.supports_direct_chat,
             client_id=self.client_id,
         )
+
+
+@dataclass(frozen=True)
+class ExpiresBounds:
+    """The token lifetimes a session accepts from a node; others are clamped into them.
+
+    The floor keeps a node from driving a refresh storm (the refresh runs every expires/3);
+    the ceiling keeps a token refreshed at least every 8 h.
+    """
+
+    floor: float = 3.0
+    ceiling: float = 24 * 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.floor <= self.ceiling < float("inf"):
+            raise ValueError("expires bounds must satisfy 0 < floor <= ceiling < inf")
+
+    def clamp(self, seconds: float) -> float:
+        return min(max(seconds, self.floor), self.ceiling)
 
 
 @dataclass(frozen=True)
@@ -135,6 +165,8 @@ class InfinitySession:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         owns_api: bool = False,
+        expires_bounds: ExpiresBounds | None = None,
+        event_refresh_interval: float = 5.0,
     ) -> None:
         self.api = api
         self.alias = alias
@@ -153,7 +185,14 @@ class InfinitySession:
         self._server_reason: str | None = None
         self._closed = False
         self._forwarded = False
+        self._bounds = expires_bounds or ExpiresBounds()
+        self._clamp_logged = False
+        self._event_refresh_interval = event_refresh_interval
+        self._last_refresh_at: float | None = None
         self.refreshes = 0
+        #: `refresh_token` events merged into a refresh already pending or just done.
+        self.refresh_requests_coalesced = 0
+        self._log = LimitedLog(log, burst=1, window=60.0, now=self._clock.monotonic)
 
     @classmethod
     def connect(
@@ -165,10 +204,21 @@ class InfinitySession:
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        expires_bounds: ExpiresBounds | None = None,
+        event_refresh_interval: float = 5.0,
     ) -> InfinitySession:
         """A session with its own `ApiClient` (closed with the session)."""
-        api = ApiClient(node_url, transport=transport)
-        return cls(api, alias, options, clock=clock, rng=rng, owns_api=True)
+        api = ApiClient(node_url, transport=transport, clock=clock, rng=rng)
+        return cls(
+            api,
+            alias,
+            options,
+            clock=clock,
+            rng=rng,
+            owns_api=True,
+            expires_bounds=expires_bounds,
+            event_refresh_interval=event_refresh_interval,
+        )
 
     # -- state -----------------------------------------------------------------------
 
@@ -255,6 +305,7 @@ class InfinitySession:
             max_attempts=max_attempts,
             rng=self._rng,
             sleep=sleep or self._clock.sleep,
+            now=self._clock.monotonic,
         )
         async with stream:
             async for item in stream:
@@ -290,10 +341,11 @@ class InfinitySession:
             raise
         self._joined = result
         self._token = result.token
-        self._valid_until = self._clock.monotonic() + result.expires_seconds
+        expires = self._lifetime("request_token", result.expires, result.expires_seconds)
+        self._valid_until = self._clock.monotonic() + expires
         self._lost = asyncio.get_running_loop().create_future()
         self._keepalive = asyncio.create_task(
-            self._keepalive_loop(result.expires_seconds / 3), name=f"keepalive:{self.alias}"
+            self._keepalive_loop(expires / 3), name=f"keepalive:{self.alias}"
         )
         via = f" (via {self.alias})" if self._forwarded else ""
         log.info(
@@ -311,8 +363,30 @@ class InfinitySession:
         return await asyncio.shield(self._lost)
 
     def request_refresh(self) -> None:
-        """Refresh now (the node's `refresh_token` event asks for this)."""
+        """Refresh now (the node's `refresh_token` event asks for this). Requests are
+        coalesced: at most one refresh per `event_refresh_interval` seconds follows them."""
+        if self._refresh_requested.is_set():
+            self.refresh_requests_coalesced += 1
+            self._log.log(
+                "refresh requests arrive faster than one per %g s; coalescing them",
+                self._event_refresh_interval,
+            )
         self._refresh_requested.set()
+
+    def _lifetime(self, endpoint: str, stated: str, seconds: float) -> float:
+        clamped = self._bounds.clamp(seconds)
+        if clamped != seconds and not self._clamp_logged:
+            self._clamp_logged = True  # once per session: a node saying it every time is noise
+            log.warning(
+                "%s: the node's token lifetime expires=%r is out of bounds; using %g s "
+                "(bounds %g s to %g s)",
+                endpoint,
+                stated[:40],
+                clamped,
+                self._bounds.floor,
+                self._bounds.ceiling,
+            )
+        return clamped
 
     def set_service_type(self, service_type: str) -> None:
         """The runtime saw this participant move (e.g. out of the waiting room)."""
@@ -329,6 +403,7 @@ class InfinitySession:
         if self._closed:
             return
         self._closed = True
+        self._log.flush()
         if self._keepalive is not None:
             self._keepalive.cancel()
             await asyncio.gather(self._keepalive, return_exceptions=True)
@@ -344,7 +419,11 @@ class InfinitySession:
     async def _release(self, reason: str) -> None:
         try:
             await self.api.call(
-                RELEASE_TOKEN, self.alias, token=self._token, body=ReleaseTokenBody(reason=reason)
+                RELEASE_TOKEN,
+                self.alias,
+                token=self._token,
+                body=ReleaseTokenBody(reason=reason),
+                retry=_RELEASE_RETRY,
             )
         except (InfinityError, TransportError) as exc:
             # Best effort: the token dies on its own when it expires.
@@ -355,8 +434,19 @@ class InfinitySession:
     async def _keepalive_loop(self, interval: float) -> None:
         while True:
             await sleep_or_event(self._clock, interval, self._refresh_requested)
+            if self._refresh_requested.is_set() and self._last_refresh_at is not None:
+                # Asked for by the node (or a renegotiation): not more often than this.
+                wait = self._last_refresh_at + self._event_refresh_interval
+                if wait > self._clock.monotonic():
+                    await self._clock.sleep(wait - self._clock.monotonic())
             self._refresh_requested.clear()
-            lost = await self._refresh_until_done(interval)
+            try:
+                lost = await self._refresh_until_done(interval)
+            except Exception as exc:
+                # A bug here must not silently stop the keepalive: say so, and let the
+                # owner rejoin.
+                log.exception("token refresh failed unexpectedly")
+                lost = TokenLost(f"token refresh failed: {type(exc).__name__}", ReasonCode.UNKNOWN)
             if lost is not None:
                 log.warning("token lost: %s (%s)", lost.reason, lost.code)
                 if self._lost is not None and not self._lost.done():
@@ -366,13 +456,29 @@ class InfinitySession:
     async def _refresh_until_done(self, interval: float) -> TokenLost | None:
         backoff = Backoff(base=0.5, max_delay=max(1.0, interval), rng=self._rng)
         while True:
+            # Transient failures are retried by the client for as long as the token is
+            # valid, timeouts included (as Pexip's SDK does: a refresh only rotates a token).
+            retry = RetryPolicy(
+                attempts=None,
+                total=max(0.0, self._valid_until - self._clock.monotonic()),
+                base_delay=0.5,
+                max_delay=max(1.0, interval),
+                retry_unsafe=True,
+            )
             try:
-                result = await self.api.call(REFRESH_TOKEN, self.alias, token=self._token)
+                result = await self.api.call(
+                    REFRESH_TOKEN, self.alias, token=self._token, retry=retry
+                )
             except ForbiddenError as exc:
                 # Pexip's SDK retries a 403 in a hot loop; a refused token stays refused.
                 reason = exc.reason or "Invalid token"
                 return TokenLost(reason, reason_code(reason))
-            except (InfinityError, TransportError) as exc:
+            except (ServerError, TransportError) as exc:
+                log.warning("refresh_token failed until the token expired: %s", exc)
+                return TokenLost(EXPIRED_REASON, ReasonCode.INVALID_TOKEN)
+            except InfinityError as exc:
+                # An answer that is neither a token nor a transient failure (a malformed
+                # 200, a 404): try again while the token lasts.
                 delay = backoff.next_delay()
                 if self._clock.monotonic() + delay >= self._valid_until:
                     return TokenLost(EXPIRED_REASON, ReasonCode.INVALID_TOKEN)
@@ -380,7 +486,9 @@ class InfinitySession:
                 await self._clock.sleep(delay)
                 continue
             self._token = result.token
-            self._valid_until = self._clock.monotonic() + result.expires_seconds
+            expires = self._lifetime("refresh_token", result.expires, result.expires_seconds)
+            self._valid_until = self._clock.monotonic() + expires
+            self._last_refresh_at = self._clock.monotonic()
             if result.role is not None:
                 self._role = result.role
             self.refreshes += 1

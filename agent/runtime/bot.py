@@ -18,10 +18,10 @@ from typing import Any
 
 from aiortc import MediaStreamTrack
 
-from ..backoff import Backoff
+from ..backoff import Backoff, Budget
 from ..clock import Clock, SystemClock, sleep_or_event
 from ..config import BotConfig
-from ..infinity import ApiClient, Transport, TransportError
+from ..infinity import ApiClient, RetryPolicy, Transport, TransportError
 from ..infinity.client import ConferenceClient
 from ..infinity.errors import InfinityError, InfinityHTTPError
 from ..infinity.events import StreamInterrupted, StreamOpened
@@ -80,7 +80,13 @@ class Bot:
         self.id = bot_id or config.display_name
         self.clock = clock or SystemClock()
         self._rng = rng or random.Random()
-        self.api = ApiClient(config.node, transport=transport)
+        self.api = ApiClient(
+            config.node,
+            transport=transport,
+            retry=RetryPolicy(attempts=config.retry.attempts, total=config.retry.total),
+            clock=self.clock,
+            rng=self._rng,
+        )
         for plugin in plugins or []:
             if not plugin.has_context:
                 plugin.bind_context(PluginContext(self, plugin.label))
@@ -230,15 +236,21 @@ class Bot:
         if not await self._join():
             await self.plugins.stop(self.config.leave.shutdown_timeout)
             return
-        backoff = Backoff(base=1.0, max_delay=30.0, rng=self._rng)
+        rejoin = Budget(
+            self.config.leave.max_rejoins,
+            reset_after=self.config.leave.rejoin_budget_reset,
+            backoff=Backoff(base=1.0, max_delay=30.0, rng=self._rng),
+            now=self.clock.monotonic,
+        )
         while True:
             outcome = await self._stay()
-            if outcome.kind == "token_lost" and self.rejoins < self.config.leave.max_rejoins:
+            delay = rejoin.take() if outcome.kind == "token_lost" else None
+            if delay is not None:
                 self.state.to(BotState.RECONNECTING, detail=outcome.detail)
                 self._rejoin_gap_start = self.clock.monotonic()
                 await self._drop_session()
                 self.rejoins += 1
-                await sleep_or_event(self.clock, backoff.next_delay(), self._leave)
+                await sleep_or_event(self.clock, delay, self._leave)
                 if self._leave.is_set():
                     await self._leave_now(None, self._leave_reason, failed=False)
                     return

@@ -62,6 +62,16 @@ class BotCollector(Collector):
             "Lifecycle transitions into each state",
             labels=["bot", "state"],
         )
+        retries = CounterMetricFamily(
+            "pexbot_request_retries",
+            "Requests to the node retried after a transient failure",
+            labels=["bot", "cause"],
+        )
+        exhausted = CounterMetricFamily(
+            "pexbot_request_retries_exhausted",
+            "Requests that failed transiently with the retry budget spent",
+            labels=["bot"],
+        )
         plugin_values = GaugeMetricFamily(
             "pexbot_plugin_value",
             "Counters plugins keep in context.metrics",
@@ -80,6 +90,10 @@ class BotCollector(Collector):
             for s in BotState:
                 state.add_metric([name, s.value], 1.0 if bot.state.state == s else 0.0)
             rejoins.add_metric([name], bot.rejoins)
+            retried = bot.api.retry_stats
+            for cause, count in sorted(retried.retries.items()):
+                retries.add_metric([name, cause], count)
+            exhausted.add_metric([name], retried.exhausted)
             reconnects.add_metric([name], bot.stream_reconnects)
             events.add_metric([name], bot.events_seen)
             participants.add_metric([name], len(bot.others()))
@@ -93,7 +107,7 @@ class BotCollector(Collector):
                 drops.add_metric([name, plugin, "media"], stats.dropped_media)
                 drops.add_metric([name, plugin, "events"], stats.dropped_events)
         yield from (info, state, transitions, rejoins, reconnects, recalls, events, packets)
-        yield from (participants, errors, drops, plugin_values)
+        yield from (participants, errors, drops, plugin_values, retries, exhausted)
 
 
 def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:

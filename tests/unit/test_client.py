@@ -13,6 +13,7 @@ import pytest
 
 from agent.infinity import endpoints as ep
 from agent.infinity._http import ApiClient, Endpoint, parse_response
+from agent.infinity._retry import RetryPolicy
 from agent.infinity._transport import (
     HttpRequest,
     HttpResponse,
@@ -92,7 +93,9 @@ def make_client(
     alias: str = "meet", token: Callable[[], str] = lambda: "tok-1"
 ) -> tuple[ConferenceClient, RecordingTransport]:
     transport = RecordingTransport()
-    return ConferenceClient(ApiClient(NODE, transport=transport), alias, token), transport
+    # Retries have their own tests (test_retry.py); here every answer maps at once.
+    api = ApiClient(NODE, transport=transport, retry=RetryPolicy.off())
+    return ConferenceClient(api, alias, token), transport
 
 
 def path_of(request: HttpRequest) -> str:

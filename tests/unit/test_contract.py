@@ -351,12 +351,15 @@ def _envelope(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 # Where our models are deliberately stricter than the schema, generate only what they accept:
-# a token's `expires` must be a positive number of seconds and UUIDs non-empty (the SDK
+# a token's `expires` must be a finite number of seconds and UUIDs non-empty (the SDK
 # asserts a non-empty participant_uuid too).
 _TIGHTEN: dict[str, Callable[[dict[str, Any]], None]] = {
     "request_token": lambda result: result["properties"].update(
         expires={"type": "string", "pattern": r"^[1-9][0-9]{0,5}$"},
         participant_uuid={"type": "string", "minLength": 1},
+    ),
+    "refresh_token": lambda result: result["properties"].update(
+        expires={"type": "string", "pattern": r"^[0-9]{1,6}$"},
     ),
     "participants": lambda result: result["items"]["properties"].update(
         uuid={"type": "string", "minLength": 1}

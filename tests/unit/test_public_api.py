@@ -20,6 +20,8 @@ def test_everything_in_all_is_importable_and_documented() -> None:
                 "AiohttpTransport",
                 "HttpRequest",
                 "HttpResponse",
+                "RetryPolicy",
+                "RetryStats",
                 "Transport",
                 "TransportError",
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -24,13 +25,20 @@ def _expires_str(value: object) -> object:
 
 
 def _expires_seconds(value: str) -> float:
+    """The lifetime as stated. Out-of-range values (0, negative, huge) are valid here and
+    clamped by the session, which says so; only what is not a finite number is refused."""
     try:
         seconds = float(value)
     except ValueError:
-        raise ValueError(f"expires must be a number of seconds, got {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"expires must be positive, got {value!r}")
+        raise ValueError(f"expires must be a number of seconds, got {value[:40]!r}") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"expires must be a finite number of seconds, got {value[:40]!r}")
     return seconds
+
+
+def _check_expires(value: str) -> str:
+    _expires_seconds(value)
+    return value
 
 
 class RequestTokenBody(RequestBody):
@@ -98,12 +106,7 @@ class RequestTokenResult(ApiModel):
     client_stats_update_interval: float | None = None
 
     _expires = field_validator("expires", mode="before")(_expires_str)
-
-    @field_validator("expires")
-    @classmethod
-    def _positive(cls, value: str) -> str:
-        _expires_seconds(value)
-        return value
+    _expires_number = field_validator("expires")(_check_expires)
 
     @property
     def expires_seconds(self) -> float:
@@ -117,6 +120,7 @@ class RefreshTokenResult(ApiModel):
     client_stats_update_interval: float | None = None
 
     _expires = field_validator("expires", mode="before")(_expires_str)
+    _expires_number = field_validator("expires")(_check_expires)
 
     @property
     def expires_seconds(self) -> float:
