@@ -29,8 +29,10 @@ checked by `check_host_address_seam()` and a unit test. Addresses are used as gi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import inspect
 import ipaddress
 import logging
 import threading
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransport, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 log = logging.getLogger(__name__)
@@ -222,3 +224,83 @@ def candidate_addresses(sdp: str) -> list[str]:
             if len(parts) >= 5:
                 out.append(parts[4])
     return out
+
+
+# -- closing a peer connection without leaving aioice's consent tasks behind ------------
+#
+# aioice 0.13 starts an RFC 7675 consent task when `Connection.connect()` completes, and
+# `close()` cancels the one it knows. But a peer closed while its checks were already
+# succeeding (a call hung up right after it was placed) sees `connect()` complete *after*
+# the close: the consent task then starts on a closed connection and lives on for up to six
+# consent intervals (~30 s), holding the connection. So after closing we let aiortc's
+# connect task finish (it does within one check interval) and cancel every consent task
+# still bound to one of the peer's connections. This reads aiortc's private
+# `RTCIceTransport._connection` and `RTCPeerConnection.__connect`, and the frame of aioice's
+# `query_consent`: `check_consent_seam()` fails loudly if any of them moves.
+
+
+_CONSENT = "Connection.query_consent"
+_CONNECT = "RTCPeerConnection.__connect"
+#: After a close, aiortc's connect task ends within one aioice check interval (20 ms).
+_CONNECT_GRACE = 1.0
+
+
+def _ice_connections(pc: Any) -> list[Any]:
+    seen: dict[int, Any] = {}
+    transports = [t.sender.transport for t in pc.getTransceivers()]
+    sctp = getattr(pc, "sctp", None)
+    if sctp is not None:
+        transports.append(sctp.transport)
+    for dtls in transports:
+        conn = getattr(getattr(dtls, "transport", None), "_connection", None)
+        if conn is not None:
+            seen[id(conn)] = conn
+    return list(seen.values())
+
+
+def _owner(task: asyncio.Task[Any], qualname: str) -> Any:
+    """The `self` of a task running the method `qualname`, or None."""
+    coro = task.get_coro()
+    if getattr(coro, "__qualname__", "") != qualname:
+        return None
+    frame = getattr(coro, "cr_frame", None)
+    return frame.f_locals.get("self") if frame is not None else None
+
+
+def check_consent_seam() -> None:
+    """Raise RuntimeError if aioice's consent task or aiortc's ICE connection moved."""
+    consent = getattr(getattr(aioice.ice, "Connection", None), "query_consent", None)
+    connect = getattr(RTCPeerConnection, "_RTCPeerConnection__connect", None)
+    ice_init = getattr(RTCIceTransport.__init__, "__code__", None)
+    if (
+        not inspect.iscoroutinefunction(consent)
+        or consent.__qualname__ != _CONSENT
+        or not inspect.iscoroutinefunction(connect)
+        or connect.__qualname__ != _CONNECT
+        or ice_init is None
+        or "_connection" not in ice_init.co_names
+    ):
+        raise RuntimeError(
+            "aioice/aiortc seam moved: no Connection.query_consent or "
+            "RTCPeerConnection.__connect coroutine, or RTCIceTransport no longer holds "
+            "_connection; closed peers may leak tasks"
+        )
+
+
+async def close_peer_connection(pc: Any) -> None:
+    """`pc.close()`, then cancel the consent tasks aioice left on its connections."""
+    connections = {id(c) for c in _ice_connections(pc)}
+    connecting = [t for t in asyncio.all_tasks() if _owner(t, _CONNECT) is pc]
+    await pc.close()
+    if connecting:
+        await asyncio.wait(connecting, timeout=_CONNECT_GRACE)
+    orphans = [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and id(_owner(task, _CONSENT)) in connections
+    ]
+    for task in orphans:
+        task.cancel()
+    for task in orphans:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

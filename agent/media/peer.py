@@ -40,7 +40,7 @@ from aiortc import (
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from .ice import IceSettings
+from .ice import IceSettings, close_peer_connection
 from .sources import BlackVideoSource, SilenceSource
 from .tap import EncodedTap
 
@@ -359,7 +359,7 @@ class MediaPeer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
             self._watchdog = None
-        await self.pc.close()
+        await close_peer_connection(self.pc)
         for source in self._owned_sources:
             source.stop()
         if self._lost is not None and not self._lost.done():

@@ -13,6 +13,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
+from agent.media.ice import close_peer_connection
 from agent.node.media import restrict_host_addresses
 from agent.node.server import build_app
 
@@ -169,7 +170,7 @@ async def _scenario(api: Api) -> None:
             )
         await host.call_fn("disconnect_call", call, "disconnect")
     finally:
-        await pc.close()
+        await close_peer_connection(pc)
     # Leaving.
     await host.part(
         "transfer_participant",

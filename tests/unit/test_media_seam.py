@@ -6,16 +6,20 @@ Connection.gather_candidates and update agent/media/tap.py and agent/media/ice.p
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import queue
 
+import aioice.ice
 import aiortc
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcrtpreceiver import decoder_worker
 
-from agent.media.ice import check_host_address_seam
+from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
 from agent.media.tap import SEAM_ATTRIBUTE, EncodedTap, check_tap_seam
+from agent.node.media import restrict_host_addresses
 
 
 def test_aiortc_version_is_pinned_116() -> None:
@@ -63,3 +67,37 @@ def test_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_aioice_host_address_seam() -> None:
     check_host_address_seam()
+
+
+def test_aioice_consent_seam() -> None:
+    # `close_peer_connection` reaps the consent task aioice may start after a close.
+    check_consent_seam()
+
+
+def test_consent_seam_check_fails_loudly_when_aioice_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def renamed(self: object) -> None:
+        return None
+
+    monkeypatch.setattr(aioice.ice.Connection, "query_consent", renamed)
+    with pytest.raises(RuntimeError, match="aioice/aiortc seam moved"):
+        check_consent_seam()
+
+
+async def test_closing_a_connected_peer_leaves_no_ice_task() -> None:
+    offerer, answerer = RTCPeerConnection(), RTCPeerConnection()
+    for pc in (offerer, answerer):
+        restrict_host_addresses(pc)
+    offerer.addTrack(AudioStreamTrack())
+    await offerer.setLocalDescription(await offerer.createOffer())
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await answerer.setLocalDescription(await answerer.createAnswer())
+    await offerer.setRemoteDescription(answerer.localDescription)
+    # Close as soon as ICE completes: the window in which aioice starts consent late.
+    async with asyncio.timeout(10):
+        while offerer.iceConnectionState not in ("completed", "connected"):  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    for pc in (offerer, answerer):
+        await close_peer_connection(pc)
+    assert [t for t in asyncio.all_tasks() if "consent" in repr(t.get_coro())] == []

@@ -26,6 +26,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from agent.media.ice import close_peer_connection
+
 from .ice import LOOPBACK, ice_host_addresses
 
 log = logging.getLogger(__name__)
@@ -198,5 +200,5 @@ class NodePeer:
         if self._closed:
             return
         self._closed = True
-        await self.pc.close()
+        await close_peer_connection(self.pc)
         await self.media.on_close(self)
