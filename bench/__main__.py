@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bots_media, events, fleet, node_media, recorder
+from bench import bots_media, events, fleet, node_media, recorder, recorder_bots, recorder_sync
 
 Benchmark = Callable[[], bool]
 
@@ -25,12 +25,12 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     (
         "recorder_bots",
         "recorder: recording bots (audio + 640x480 video) one process sustains",
-        recorder.bench_recorder_bots,
+        recorder_bots.bench_recorder_bots,
     ),
     (
         "recorder_sync",
         "recorder: A/V sync and gap lengths over a simulated hour, drifting sender clock",
-        recorder.bench_recorder_sync,
+        recorder_sync.bench_recorder_sync,
     ),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
     ("bots_media", "receive-only media bots: CPU and RSS, 1 vs 10", bots_media.bench_bots_media),

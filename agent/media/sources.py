@@ -141,6 +141,13 @@ class ToneSource(_PacedTrack):
         return audio_frame(self.samples(n), n * SAMPLES_PER_FRAME)
 
 
+def black_yuv(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A black I420 picture (BT.601 limited range: Y 16, U and V 128), planes stacked."""
+    yuv = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
+    yuv[:height] = 16
+    return yuv
+
+
 def video_frame(yuv: npt.NDArray[np.uint8], pts: int) -> av.VideoFrame:
     frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
     frame.pts = pts
@@ -162,8 +169,7 @@ class BlackVideoSource(_PacedTrack):
     def __init__(self, width: int = 320, height: int = 240, fps: float = 5.0) -> None:
         super().__init__(1 / fps)
         _check_size(width, height)
-        self._yuv = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
-        self._yuv[:height] = 16
+        self._yuv = black_yuv(width, height)
         self._ticks = round(90000 / fps)
 
     async def recv(self) -> av.VideoFrame:
@@ -451,9 +457,7 @@ class FileVideoTrack(_PacedTrack):
         self._source = source
         self._ticks = round(90000 / fps)
         width, height = size
-        black = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
-        black[:height] = 16
-        self._last: av.VideoFrame = video_frame(black, 0)
+        self._last: av.VideoFrame = video_frame(black_yuv(width, height), 0)
         self.underflows = 0
 
     async def recv(self) -> av.VideoFrame:

@@ -20,8 +20,7 @@ import jsonschema
 import pytest
 
 from agent.node import LocalNode, NodeConfig, default_config
-
-from .inspect_node import CONTROL_TOKEN
+from tests.support.inspect_node import CONTROL_TOKEN
 
 # The contract, vendored in tests/spec/ so tests run on a clean clone.
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "spec/infinity-client-api.schema.json"

@@ -16,7 +16,7 @@ from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import EXIT_CODES, BotState, FailureReason, Gap, StateChanged
-from tests.e2e.inspect_node import names_in, node_state, set_faults, with_control
+from tests.support.inspect_node import names_in, node_state, set_faults, with_control
 
 
 @pytest.fixture

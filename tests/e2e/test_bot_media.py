@@ -29,7 +29,7 @@ from agent.node.config import ServiceConfig
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import BotState, Gap
-from tests.e2e.inspect_node import control, with_control
+from tests.support.inspect_node import control, with_control
 
 
 class Ears(Plugin[Any]):

@@ -16,7 +16,7 @@ from agent.node import LocalNode, default_config
 from agent.runtime.bot import Bot
 from agent.runtime.metrics import registry_for
 from agent.runtime.states import BotState, FailureReason
-from tests.e2e.inspect_node import set_faults
+from tests.support.inspect_node import set_faults
 
 UNAVAILABLE = {"status": 503, "result": "Service Unavailable"}
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from agent.node import LocalNode, default_config
-from tests.e2e.pexbot_cmd import pexbot, start
+from tests.support.pexbot_cmd import pexbot, start
 
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]
 TOKEN_PATH = "/api/client/v2/conferences/meet/request_token"

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.node import LocalNode
 from tests.e2e.conftest import Api, EventStream
-from tests.e2e.inspect_node import names_in
-from tests.e2e.pexbot_cmd import REPO, finish, pexbot, start
+from tests.support.inspect_node import names_in
+from tests.support.pexbot_cmd import REPO, finish, pexbot, start
 
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]
 

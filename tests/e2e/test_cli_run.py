@@ -22,7 +22,7 @@ from agent.media.analysis import frame_to_mono, has_tone
 from agent.media.sources import TestPatternSource, ToneSource, audio_frame, read_frame_counter
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
-from tests.e2e.inspect_node import names_in, with_control
+from tests.support.inspect_node import names_in, with_control
 
 REPO = Path(__file__).resolve().parents[2]
 

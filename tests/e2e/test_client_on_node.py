@@ -28,7 +28,7 @@ from agent.infinity import (
 )
 from agent.infinity.models.events import MessageReceived
 from agent.node import LocalNode, NodeConfig, default_config
-from tests.e2e.inspect_node import node_state, set_faults, with_control
+from tests.support.inspect_node import node_state, set_faults, with_control
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from agent.infinity import (
 from agent.infinity.models import events as ev
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
-from tests.e2e.hostile_node import Behaviour, HostileNode
+from tests.support.hostile_node import Behaviour, HostileNode
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1 << 20

@@ -10,9 +10,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 from agent.node.media import restrict_host_addresses
+from tests.support.inspect_node import control
 
 from .conftest import Api, Member
-from .inspect_node import control
 
 
 @pytest.fixture

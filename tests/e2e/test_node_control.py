@@ -10,8 +10,7 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from agent.node import ControlConfig, LocalNode, NodeConfig, default_config
-
-from .inspect_node import CONTROL_TOKEN, control, with_control
+from tests.support.inspect_node import CONTROL_TOKEN, control, with_control
 
 ROUTES = [
     ("GET", "state"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.support.inspect_node import control
+
 from .conftest import Api
-from .inspect_node import control
 
 
 async def test_stream_headers_and_raw_format(api: Api) -> None:

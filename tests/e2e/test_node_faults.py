@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from agent.node import LocalNode, load_node_config
+from tests.support.inspect_node import control
 
 from .conftest import Api
-from .inspect_node import control
 
 
 async def _faults(api: Api, patch: dict[str, Any]) -> tuple[int, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.inspect_node import control
+
 from .conftest import Api, Member
-from .inspect_node import control
 
 
 async def _host_and_guest(api: Api) -> tuple[Member, Member]:

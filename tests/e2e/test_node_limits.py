@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent.node import LocalNode, limits
+from tests.support.inspect_node import node_state
 
 from .conftest import Api, Member
-from .inspect_node import node_state
 
 REPO = Path(__file__).resolve().parents[2]
 HUGE = "x" * 100_000

@@ -16,6 +16,7 @@ import pytest
 
 from agent.config import BotConfig, parse_config
 from agent.media.analysis import has_tone
+from agent.media.clips import RATE
 from agent.media.sources import TestPatternSource
 from agent.media.tap import EncodedFrame
 from agent.node import LocalNode, NodeConfig
@@ -23,7 +24,7 @@ from agent.runtime.bot import Bot
 from agent.runtime.context import PluginContext
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
-from tests.unit.recorder_fixtures import RATE, decode_audio, decode_video, ffprobe
+from tests.support.recording import decode_audio, decode_video, ffprobe
 
 from .conftest import fast_config
 

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from agent.node import LocalNode, NodeConfig
-from tests.e2e.inspect_node import with_control
+from tests.support.inspect_node import with_control
 
 from .harness import INSTALL_HINT, Chromium, PageServer, missing_prerequisites
 

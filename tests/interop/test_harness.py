@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from agent.node import LocalNode
-from tests.e2e.inspect_node import control
+from tests.support.inspect_node import control
 
 from .harness import PageServer
 

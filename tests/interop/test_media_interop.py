@@ -35,7 +35,7 @@ from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
 from agent.runtime.states import BotState
-from tests.e2e.inspect_node import control
+from tests.support.inspect_node import control
 
 from .conftest import LaunchChromium, require_prerequisites
 from .harness import FAKE_MEDIA_FLAGS, Chromium, PageServer, group_alive

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from agent.node import LocalNode
-from tests.e2e.inspect_node import CONTROL_TOKEN
+from tests.support.inspect_node import CONTROL_TOKEN
 
 from .conftest import Observer, require_prerequisites
 from .harness import Chromium, PageServer, group_alive, is_local_address

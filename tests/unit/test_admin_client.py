@@ -24,8 +24,7 @@ from agent.admin import (
     RetryPolicy,
     parse_retry_after,
 )
-
-from .aioresponses_compat import mocked
+from tests.support.mock_http import Responses
 
 BASE = "https://manager.example.com"
 PARTICIPANTS = re.compile(rf"^{re.escape(BASE)}/api/admin/status/v1/participant/.*$")
@@ -59,7 +58,7 @@ def page(objects: list[dict[str, object]], next_url: str | None = None) -> dict[
 
 
 async def test_429_with_retry_after_is_waited_out(client: ManagementClient, sleeps: Sleeps) -> None:
-    with mocked() as mock:
+    with Responses() as mock:
         mock.get(PARTICIPANTS, status=429, headers={"Retry-After": "2"})
         mock.get(PARTICIPANTS, status=503)
         mock.get(PARTICIPANTS, payload=page([{"id": "a"}]))
@@ -72,7 +71,7 @@ async def test_429_with_retry_after_is_waited_out(client: ManagementClient, slee
 async def test_retry_after_beyond_the_budget_gives_up_at_once(
     client: ManagementClient, sleeps: Sleeps
 ) -> None:
-    with mocked() as mock:
+    with Responses() as mock:
         mock.get(PARTICIPANTS, status=429, headers={"Retry-After": "120"}, body="slow down")
         with pytest.raises(ManagementRateLimitedError) as caught:
             await client.status.participants().all()
@@ -81,7 +80,7 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once(
 
 
 async def test_retries_are_bounded_by_attempts(client: ManagementClient, sleeps: Sleeps) -> None:
-    with mocked() as mock:
+    with Responses() as mock:
         for _ in range(4):
             mock.get(PARTICIPANTS, status=502, body="<html>Bad Gateway</html>")
         with pytest.raises(ManagementServerError) as caught:
@@ -95,7 +94,7 @@ async def test_retries_are_bounded_by_attempts(client: ManagementClient, sleeps:
 async def test_total_wait_budget(sleeps: Sleeps) -> None:
     policy = RetryPolicy(max_attempts=10, max_total_wait=3, jitter=0, sleep=sleeps)
     async with ManagementClient(BASE, username="a", password="b", retry=policy) as client:
-        with mocked() as mock:
+        with Responses() as mock:
             for _ in range(10):
                 mock.get(PARTICIPANTS, status=503, headers={"Retry-After": "1.5"})
             with pytest.raises(ManagementServerError):
@@ -106,7 +105,7 @@ async def test_total_wait_budget(sleeps: Sleeps) -> None:
 async def test_connection_errors_are_retried_then_typed(
     client: ManagementClient, sleeps: Sleeps
 ) -> None:
-    with mocked() as mock:
+    with Responses() as mock:
         mock.get(PARTICIPANTS, exception=ConnectionResetError("reset"))
         mock.get(PARTICIPANTS, payload=page([]))
         assert await client.status.participants().all() == []
@@ -120,7 +119,7 @@ async def test_commands_retry_only_unserved_answers(
     client: ManagementClient, sleeps: Sleeps
 ) -> None:
     url = f"{BASE}/api/admin/command/v1/participant/dial/"
-    with mocked() as mock:
+    with Responses() as mock:
         mock.post(url, status=503, headers={"Retry-After": "0"})
         mock.post(url, status=202, payload={"status": "success", "data": {"participant_id": "p"}})
         result = await client.command.dial("meet", "sip:x", node="10.0.0.1")
@@ -132,7 +131,7 @@ async def test_commands_retry_only_unserved_answers(
 
 
 async def test_error_shapes(client: ManagementClient) -> None:
-    with mocked() as mock:
+    with Responses() as mock:
         mock.get(PARTICIPANTS, status=401, headers={"WWW-Authenticate": "Basic"})
         mock.get(PARTICIPANTS, status=401, headers={"WWW-Authenticate": "Basic"})
         with pytest.raises(ManagementAuthError, match="authentication failed") as caught:
@@ -154,7 +153,7 @@ async def test_error_shapes(client: ManagementClient) -> None:
 
 async def test_command_errors(client: ManagementClient) -> None:
     base = f"{BASE}/api/admin/command/v1/"
-    with mocked() as mock:
+    with Responses() as mock:
         mock.post(
             base + "participant/mute/",
             status=400,
@@ -182,7 +181,7 @@ async def test_command_errors(client: ManagementClient) -> None:
 async def test_paging_follows_next_and_stops_at_the_cap(sleeps: Sleeps) -> None:
     nxt = "/api/admin/status/v1/participant/?limit=1&offset={}"
     async with ManagementClient(BASE, username="a", password="b", max_pages=2) as client:
-        with mocked() as mock:
+        with Responses() as mock:
             mock.get(PARTICIPANTS, payload=page([{"id": "1"}], nxt.format(1)))
             mock.get(PARTICIPANTS, payload=page([{"id": "2"}], nxt.format(2)))
             seen: list[str] = []

@@ -34,7 +34,8 @@ def test_leaks_fail_and_clean_tests_pass(pytester: pytest.Pytester) -> None:
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     )
     pytester.makepyfile(test_leaky=LEAKY)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # In a child process: its deliberate leaks must not leak into this test.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4, errors=2)
     result.stdout.fnmatch_lines(
         [

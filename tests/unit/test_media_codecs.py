@@ -3,6 +3,7 @@ on real encoder output."""
 
 from __future__ import annotations
 
+from agent.media.clips import opus_clip, vp8_clip
 from agent.media.codecs import (
     is_keyframe,
     opus_duration_ms,
@@ -10,7 +11,6 @@ from agent.media.codecs import (
     vp8_is_keyframe,
     vp8_size,
 )
-from tests.unit.recorder_fixtures import opus_clip, vp8_clip
 
 
 def test_opus_toc_durations() -> None:

@@ -10,7 +10,7 @@ import av
 
 from agent.media.sources import TestPatternSource, ToneSource
 from agent.media.tap import EncodedFrame
-from tests.unit.media_fixtures.loopback import peer_pair
+from tests.support.loopback import peer_pair
 
 
 async def test_tap_delivers_vp8_and_opus_without_decoding() -> None:

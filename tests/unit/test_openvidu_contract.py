@@ -32,7 +32,7 @@ from agent.admin.openvidu import (
     UriRequiredError,
 )
 from agent.openvidu_server import NodeSpec, OpenViduServer, OpenViduServerConfig
-from tests.unit.openvidu_support import SECRET, eventually, running, two_nodes
+from tests.support.openvidu_support import SECRET, eventually, running, two_nodes
 
 PROFILES = ["openvidu-api", "pro"]
 

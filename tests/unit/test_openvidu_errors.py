@@ -20,7 +20,7 @@ from agent.admin.openvidu import (
     UnexpectedStatusError,
     WebhookAlertSink,
 )
-from tests.unit.openvidu_support import ScriptedServer
+from tests.support.openvidu_support import ScriptedServer
 
 NODES = "/openvidu/api/media-nodes"
 CONFIG = "/openvidu/api/config"

@@ -17,7 +17,7 @@ from agent.admin.openvidu import (
     MemoryAuditLog,
     OpenViduClient,
 )
-from tests.unit.openvidu_support import eventually, running, two_nodes
+from tests.support.openvidu_support import eventually, running, two_nodes
 
 Mutation = Callable[[OpenViduClient], Awaitable[Any]]
 

@@ -20,9 +20,9 @@ from agent.openvidu_server import (
     WebhookSpec,
     load_config,
 )
-from tests.unit.openvidu_support import ScriptedServer, eventually
+from tests.support.openvidu_support import ScriptedServer, eventually
 
-FIXTURES = Path(__file__).parent / "openvidu_fixtures"
+FIXTURES = Path(__file__).parents[1] / "support" / "openvidu_fixtures"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"OPENVIDUAPP:MY_SECRET").decode()}
 
 

@@ -21,7 +21,7 @@ from agent.admin.openvidu import (
     WebhookAlertSink,
 )
 from agent.openvidu_server import NodeSpec
-from tests.unit.openvidu_support import ScriptedServer, eventually, running, two_nodes
+from tests.support.openvidu_support import ScriptedServer, eventually, running, two_nodes
 
 
 class Collect:

@@ -29,6 +29,7 @@ from agent.infinity.models.events import (
 from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Joined, Left
 from agent.media.analysis import has_tone
+from agent.media.clips import RATE, Clip, feed, opus_clip, vp8_clip
 from agent.media.tap import EncodedFrame
 from agent.runtime.states import BotState, FailureReason, Gap, StateChanged
 from plugins.recorder import Recorder, RecorderConfig, StorageError
@@ -36,16 +37,7 @@ from plugins.recorder.chart import speakers_figure
 from plugins.recorder.clock import StreamClock
 from plugins.recorder.mux import duration_element, find_duration_slot
 from plugins.recorder.timeline import Timeline
-from tests.unit.recorder_fixtures import (
-    RATE,
-    Clip,
-    decode_audio,
-    decode_video,
-    feed,
-    ffprobe,
-    opus_clip,
-    vp8_clip,
-)
+from tests.support.recording import decode_audio, decode_video, ffprobe
 
 pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")
 

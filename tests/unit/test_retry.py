@@ -32,8 +32,7 @@ from agent.infinity.errors import (
 )
 from agent.infinity.models import RequestTokenBody
 from agent.infinity.session import JoinOptions, join_token
-
-from .mock_http import Responses
+from tests.support.mock_http import Responses
 
 NODE = "http://node.test"
 BASE = f"{NODE}/api/client/v2/conferences/meet/"

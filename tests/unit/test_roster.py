@@ -11,7 +11,7 @@ from agent.infinity.events import EventStream, StreamInterrupted, StreamItem, St
 from agent.infinity.models import events as ev
 from agent.infinity.models.participant import ParticipantInfo
 from agent.infinity.roster import Changed, Joined, Left, Roster, RosterChange, changed_fields
-from tests.unit.fakes_events import (
+from tests.support.fakes_events import (
     ALIAS,
     Conn,
     FakeTransport,

@@ -22,9 +22,8 @@ from agent.infinity.errors import (
 )
 from agent.infinity.reasons import ReasonCode
 from agent.infinity.session import EXPIRED_REASON, InfinitySession, JoinOptions, join_token
-
-from .fake_node import FakeNode, body_of, ok, token_result
-from .virtual_clock import VirtualClock
+from tests.support.fake_node import FakeNode, body_of, ok, token_result
+from tests.support.virtual_clock import VirtualClock
 
 PIN_403 = {"pin": "required", "guest_pin": "required", "version": {"version_id": "36"}}
 HOST_ONLY_403 = {"pin": "required", "guest_pin": "none", "version": {}}

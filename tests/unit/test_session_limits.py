@@ -13,9 +13,8 @@ import pytest
 
 from agent.infinity.errors import ResponseValidationError
 from agent.infinity.session import EXPIRED_REASON, ExpiresBounds, InfinitySession, JoinOptions
-
-from .fake_node import FakeNode, ok, token_result
-from .virtual_clock import VirtualClock
+from tests.support.fake_node import FakeNode, ok, token_result
+from tests.support.virtual_clock import VirtualClock
 
 
 def node_with(join_expires: str, refresh_expires: str | None = None) -> FakeNode:

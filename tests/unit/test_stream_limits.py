@@ -13,7 +13,7 @@ import pytest
 from agent.infinity._sse import MAX_EVENT, MAX_LINE, SseLimitExceeded, SseMessage, SseParser
 from agent.infinity.events import EventStream, EventStreamLost, StreamInterrupted, StreamOpened
 from agent.infinity.models import events as ev
-from tests.unit.fakes_events import ALIAS, Conn, FakeTransport, Sleeps, TokenBox, api_for, sse
+from tests.support.fakes_events import ALIAS, Conn, FakeTransport, Sleeps, TokenBox, api_for, sse
 
 # --- the parser ---------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ import time
 
 from aiortc import MediaStreamTrack
 
-from agent.media.sources import AUDIO_PTIME, Pacer
+from agent.media.sources import AUDIO_PTIME, Pacer, black_yuv
 
 from ..config import NodeMediaConfig
 from ..state import ConferenceState
@@ -38,7 +38,7 @@ from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
 from .peer import NodePeer, drain
 from .slides import Slides
 from .stage import Stage
-from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice, Yuv, black_yuv
+from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice, Yuv
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,6 @@ Yuv = npt.NDArray[np.uint8]
 T = TypeVar("T")
 
 
-def black_yuv(width: int, height: int) -> Yuv:
-    yuv = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
-    yuv[:height] = 16
-    return yuv
-
-
 def _to_yuv(frame: av.VideoFrame, size: tuple[int, int] | None) -> Yuv:
     # yuv420p needs even sizes; None keeps the frame's own (rounded down to even).
     width, height = size if size is not None else (frame.width & ~1, frame.height & ~1)

@@ -1,24 +1,24 @@
-"""Synthetic encoded media for the recorder tests and bench: real VP8 frames (test pattern
-with frame counters, optional white flashes) and real Opus packets (tone, optional clicks),
-made once per process with PyAV's encoders, and helpers to read a recording back."""
+"""Encoded clips of the built-in sources: real VP8 frames of the test pattern (frame counter
+n in frame n, optional white flashes) and real Opus packets of a tone (optional clicks),
+made once per process with PyAV's encoders, and `feed()` to deliver them as a tap would.
+
+For tests and benchmarks of anything that consumes encoded media (the recorder, your own
+plugins), without a peer connection."""
 
 from __future__ import annotations
 
 import fractions
-import json
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
 
-from agent.media.sources import TestPatternSource, read_frame_counter, video_frame
-from agent.media.tap import EncodedFrame
+from .sources import TestPatternSource, video_frame
+from .tap import EncodedFrame
 
 RATE = 48000
 PTIME = 960  # samples per 20 ms packet
@@ -126,57 +126,3 @@ def feed(
             )
     items.sort(key=lambda f: f.arrival)
     return iter(items)
-
-
-# -- reading a recording back ----------------------------------------------------------
-
-
-def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration,format_name:stream=codec_name,codec_type,width,height",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    doc: dict[str, Any] = json.loads(out)
-    return doc
-
-
-def decode_audio(path: Path) -> tuple[npt.NDArray[np.float64], float]:
-    """Mono float samples from the file and the time of the first one."""
-    chunks: list[npt.NDArray[np.float64]] = []
-    start: float | None = None
-    with av.open(str(path)) as f:
-        stream = f.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        frame: Any
-        for frame in f.decode(stream):
-            if start is None and frame.pts is not None:
-                start = float(frame.pts * frame.time_base)
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1).astype(np.float64))
-    samples = np.concatenate(chunks) if chunks else np.zeros(0)
-    return samples, start or 0.0
-
-
-def decode_video(path: Path) -> list[tuple[float, int | None, float]]:
-    """(time, frame counter, mean luma of the lower half) of every decoded frame."""
-    out: list[tuple[float, int | None, float]] = []
-    with av.open(str(path)) as f:
-        frame: Any
-        for frame in f.decode(f.streams.video[0]):
-            y: npt.NDArray[np.uint8] = frame.to_ndarray(format="gray")
-            h = y.shape[0]
-            t = float(frame.pts * frame.time_base) if frame.pts is not None else -1.0
-            out.append((t, read_frame_counter(y), float(y[h // 2 :].mean())))
-    return out

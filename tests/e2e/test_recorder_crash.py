@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.recorder_fixtures import decode_video, ffprobe
+from tests.support.recording import decode_video, ffprobe
 
 pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")
 
@@ -27,7 +27,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys, time
     from plugins.recorder import Recorder, RecorderConfig
-    from tests.unit.recorder_fixtures import feed, opus_clip, vp8_clip
+    from agent.media.clips import feed, opus_clip, vp8_clip
 
     async def main():
         cfg = RecorderConfig(output_dir=sys.argv[1], session_folder="s")

@@ -1,1 +1,0 @@
-"""Shared helpers for the media unit tests (loopback peer pairs)."""
