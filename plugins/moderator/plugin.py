@@ -179,12 +179,20 @@ class Moderator(Plugin[ModeratorConfig]):
     # -- lifecycle -----------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Before joining: the audit file must be writable, the management password set."""
+        """Before joining: the audit file must be writable, audio received if the bot is to
+        listen, the management password set."""
         cfg = self.config
         try:
             await asyncio.to_thread(check_writable, Path(cfg.audit_file))
         except AuditError as exc:
             self.context.fail(FailureReason.STORAGE, f"moderator: {exc}")
+            return
+        if cfg.confirm_with_audio and not self.context.bot_config.media.receive_audio:
+            self.context.fail(
+                FailureReason.CONFIG,
+                "moderator: confirm_with_audio needs the bot to receive audio "
+                "(media.receive_audio = true)",
+            )
             return
         if cfg.backend == "management" and self._actions is None:
             try:

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import generate_latest
 
 from agent import ManagementClient, MessageReceived, Plugin, parse_config
 from agent.media.sources import TestPatternSource
@@ -25,6 +26,7 @@ from agent.node import LocalNode, NodeConfig, default_config
 from agent.node.config import ServiceConfig
 from agent.runtime.bot import Bot
 from agent.runtime.context import PluginContext
+from agent.runtime.metrics import registry_for
 from agent.runtime.states import BotState
 from plugins.moderator import Moderator, ModeratorConfig
 from tests.e2e.pexbot_cmd import pexbot
@@ -192,6 +194,10 @@ async def test_noisy_guest_is_muted_within_the_window_and_told_why(
             await asyncio.sleep(0.1)
     assert "You were muted" in inbox.direct[0] and "Unmute when you want" in inbox.direct[0]
     assert moderator.context.metrics["noise.acted"] == 1
+    scraped = generate_latest(registry_for(lambda: [bot])).decode()
+    assert 'pexbot_plugin_value{bot="Moderator",name="noise.acted",plugin="moderator"} 1.0' in (
+        scraped
+    )
 
 
 async def test_speech_is_spared_when_the_bot_listens_and_noise_still_muted(

@@ -22,6 +22,7 @@ from agent import (
     Stage,
     StageEntry,
     StateChanged,
+    parse_config,
 )
 from plugins.moderator import Moderator, ModeratorConfig, classify
 from plugins.moderator.audit import AuditError, AuditLog, check_writable
@@ -132,6 +133,7 @@ class FakeContext:
         self.alias = "room"
         self.conference_name = "room"
         self.failed: list[tuple[Any, str]] = []
+        self.bot_config: Any = None
 
     def fail(self, reason: Any, detail: str) -> None:
         self.failed.append((reason, detail))
@@ -266,6 +268,19 @@ async def test_an_unwritable_audit_file_fails_the_bot_before_joining(tmp_path: P
     await plugin.prepare()
     ((reason, detail),) = ctx.failed
     assert str(reason) == "storage" and detail.startswith("moderator: audit file ")
+
+
+async def test_listening_needs_received_audio(tmp_path: Path) -> None:
+    ctx = FakeContext()
+    ctx.bot_config = parse_config(
+        {"node": "http://127.0.0.1:1", "alias": "room", "media": {"receive_audio": False}}
+    )
+    cfg = ModeratorConfig(audit_file=str(tmp_path / "m.jsonl"), confirm_with_audio=True)
+    await Moderator(cast(PluginContext, ctx), cfg).prepare()
+    ((reason, detail),) = ctx.failed
+    assert str(reason) == "config" and detail == (
+        "moderator: confirm_with_audio needs the bot to receive audio (media.receive_audio = true)"
+    )
 
 
 async def test_control_sets_the_mode_and_status_reports_it(tmp_path: Path) -> None:
