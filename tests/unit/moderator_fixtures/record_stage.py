@@ -81,7 +81,7 @@ async def main() -> None:
             ]
             bots = [observer] + [Bot(config(node, n, a)) for n, a in guests]
             tasks = [asyncio.create_task(observer.run())]
-            while observer.state.state != BotState.IN_CALL:
+            while observer.state.state != BotState.IN_CALL:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             for bot in bots[1:]:
                 tasks.append(asyncio.create_task(bot.run()))
