@@ -328,7 +328,11 @@ class Moderator(Plugin[ModeratorConfig]):
         self._classifying = asyncio.create_task(self._classify(uuid, clip))
 
     async def _classify(self, uuid: str, clip: Any) -> None:
-        verdict = await asyncio.to_thread(classify, clip)
+        try:
+            verdict = await asyncio.to_thread(classify, clip)
+        except ValueError as exc:  # a clip it cannot judge: no verdict, the rule waits
+            log.info("moderator: no speech verdict for %s: %s", uuid, exc)
+            return
         self.engine.note_speech(uuid, verdict.score, self._clock.monotonic())
 
     # -- decisions -> verdicts -> actions --------------------------------------------------

@@ -346,15 +346,21 @@ async def test_double_talk_mutes_a_guest_talking_over_the_host(
     assert line["rule"] == "double_talk" and line["evidence"]["overlap"] >= 2
 
 
+@pytest.mark.parametrize("backend", ["client", "management"])
 async def test_lock_at_locks_at_n_and_admit_lets_only_the_listed_name_in(
-    room: Room, admin: ManagementClient, node: LocalNode
+    room: Room, admin: ManagementClient, node: LocalNode, tmp_path: Path, backend: str
 ) -> None:
     settings: dict[str, Any] = {
         "lock_at": {"enabled": True, "participants": 2},
         "admit": {"enabled": True, "names": ["alice*"]},
+        "backend": backend,
     }
-    bot, moderator = room.moderator(**settings)
+    if backend == "management":  # the bot joins as a guest
+        (tmp_path / "admin-password").write_text("admin\n")
+        settings["management"] = {"password_file": str(tmp_path / "admin-password")}
+    bot, moderator = room.moderator(pin="1234" if backend == "client" else None, **settings)
     await room.join(bot)
+    assert bot.is_host == (backend == "client")
     async with aiohttp.ClientSession() as http:
 
         async def join(name: str) -> dict[str, Any]:
