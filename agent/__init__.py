@@ -55,6 +55,11 @@ _EXPORTS: dict[str, str] = {
     "opus_duration_ms": "agent.media.codecs",
     "vp8_is_keyframe": "agent.media.codecs",
     "vp8_size": "agent.media.codecs",
+    # -- decoded audio as numpy (for plugins that listen: `wants_audio_frames`)
+    "frame_to_mono": "agent.media.analysis",
+    # -- the management API (for plugins that act through it)
+    "ManagementClient": "agent.admin",
+    "ManagementError": "agent.admin",
     # -- conference events
     "ConferenceUpdate": "agent.infinity.models.events",
     "MessageReceived": "agent.infinity.models.events",
@@ -119,6 +124,8 @@ __all__ = [
     "LiveCaptions",
     "LocalNode",
     "MalformedEvent",
+    "ManagementClient",
+    "ManagementError",
     "Message",
     "MessageReceived",
     "NewCandidate",
@@ -146,6 +153,7 @@ __all__ = [
     "SystemClock",
     "UpdateSdp",
     "events",
+    "frame_to_mono",
     "load_bot_config",
     "load_fleet",
     "opus_duration_ms",
@@ -173,6 +181,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .admin import ManagementClient, ManagementError
     from .backoff import Backoff
     from .clock import Clock, SystemClock
     from .config import BotConfig, ConfigError, load_bot_config, parse_config
@@ -208,6 +217,7 @@ if TYPE_CHECKING:
         UpdateSdp,
     )
     from .infinity.roster import Changed, Joined, Left, RosterChange
+    from .media.analysis import frame_to_mono
     from .media.codecs import opus_duration_ms, vp8_is_keyframe, vp8_size
     from .media.tap import EncodedFrame
     from .node import LocalNode
