@@ -32,6 +32,8 @@ class PluginCounters:
         self._families: dict[str, CounterFamily] = {}
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
+        if amount < 0:
+            raise ValueError(f"counter {name}: a counter only goes up (got {amount})")
         family = self._families.get(name)
         keys = tuple(sorted(labels))
         if family is None:
@@ -43,8 +45,6 @@ class PluginCounters:
             family = self._families[name] = CounterFamily(keys)
         elif keys != family.labels:
             raise ValueError(f"counter {name} has labels {list(family.labels)}, not {list(keys)}")
-        if amount < 0:
-            raise ValueError(f"counter {name}: a counter only goes up (got {amount})")
         key = tuple(str(labels[k]) for k in keys)
         family.values[key] = family.values.get(key, 0) + amount
 

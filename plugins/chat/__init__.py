@@ -11,7 +11,7 @@ group). Loaded as `chat` through the `pexbot.plugins` entry point.
 from __future__ import annotations
 
 from .config import ChatConfig, LoopGuardConfig, RateLimit, ResponderEntry
-from .message import ChatMessage, Responder, ResponderError
+from .message import ChatMessage, Responder, ResponderError, ResponderTimeout
 from .plugin import ChatPlugin
 from .responders import RESPONDER_GROUP, ResponderLoadError, load_responder
 from .table import COMMANDS, CommandSpec, Permission
@@ -30,5 +30,6 @@ __all__ = [
     "ResponderEntry",
     "ResponderError",
     "ResponderLoadError",
+    "ResponderTimeout",
     "load_responder",
 ]

@@ -115,7 +115,7 @@ class Commands:
                 raise CommandError(self._unknown(name), "unknown")
             who = "anyone" if self.permission(spec) == "anyone" else "hosts only"
             usage = f" {spec.usage}" if spec.usage else ""
-            return f"{p}{spec.name}{usage}: {spec.summary} ({who})"
+            return f"usage: {p}{spec.name}{usage}: {spec.summary} ({who})"
 
         def shown(spec: CommandSpec) -> str:
             return f"{p}{spec.name}" + (f" {spec.usage}" if spec.usage else "")

@@ -7,7 +7,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ChatMessage", "Responder", "ResponderError"]
+__all__ = ["ChatMessage", "Responder", "ResponderError", "ResponderTimeout"]
 
 
 class ChatMessage(BaseModel):
@@ -36,3 +36,7 @@ class Responder(Protocol):
 class ResponderError(Exception):
     """The responder could not answer; its message (one line, no secrets) is told the
     sender: `sorry, no answer: <message>`."""
+
+
+class ResponderTimeout(ResponderError):
+    """The responder's service did not answer in time (counted as a `timeout`)."""

@@ -26,7 +26,7 @@ from agent import MessageReceived, ParticipantInfo, Plugin, PluginContext, Plugi
 from .commands import CommandError, Commands
 from .config import ChatConfig
 from .guard import LoopGuard, RateLimiter
-from .message import ChatMessage, ResponderError
+from .message import ChatMessage, ResponderError, ResponderTimeout
 from .responders import LoadedResponder, ResponderLoadError, load_responder
 from .table import COMMANDS
 from .text import defuse, split_message
@@ -251,6 +251,8 @@ class ChatPlugin(Plugin[ChatConfig]):
             except TimeoutError:
                 reply = f"sorry, no answer within {self.config.responder_timeout:g} s"
                 outcome = "timeout"
+            except ResponderTimeout as exc:
+                reply, outcome = f"sorry, no answer: {exc}", "timeout"
             except ResponderError as exc:
                 reply, outcome = f"sorry, no answer: {exc}", "error"
             except Exception as exc:

@@ -19,13 +19,15 @@ HOST_PIN = "1234"
 GUEST_PIN = "5678"
 
 
-def bot_config(node: LocalNode, name: str, *, media: dict[str, Any] | None = None) -> Any:
+def bot_config(
+    node: LocalNode, name: str, *, media: dict[str, Any] | None = None, pin: str = HOST_PIN
+) -> Any:
     return parse_config(
         {
             "node": node.base_url,
             "alias": ALIAS,
             "display_name": name,
-            "pin": HOST_PIN,
+            "pin": pin,
             "media": media
             or {"audio": "none", "video": "none", "receive_audio": False, "receive_video": False},
             "leave": {"alone_seconds": None},
@@ -47,9 +49,10 @@ async def running(
     name: str = "Chatbot",
     media: dict[str, Any] | None = None,
     state: BotState = BotState.CONNECTED,
+    pin: str = HOST_PIN,
 ) -> AsyncIterator[Bot]:
-    """A bot with `plugins` joined to `ALIAS` as a host; it leaves at the end."""
-    bot = Bot(bot_config(node, name, media=media), plugins)
+    """A bot with `plugins` joined to `ALIAS` (as a host by default); it leaves at the end."""
+    bot = Bot(bot_config(node, name, media=media, pin=pin), plugins)
     task = asyncio.create_task(bot.run())
     try:
         await until(lambda: bot.state.state == state or task.done(), 20)
@@ -58,6 +61,10 @@ async def running(
     finally:
         bot.request_leave()
         await asyncio.wait_for(task, 30)
+
+
+async def ended(bot: Bot, timeout: float = 10.0) -> None:
+    await until(lambda: bot.state.finished, timeout)
 
 
 class Person:
@@ -113,6 +120,9 @@ class Person:
         return await self.reply_from(bot_uuid, before, timeout)
 
     async def close(self) -> None:
+        """Leave: stop reading, release the token."""
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         await self.stream.close()
+        m = self.member
+        await m.api.call("release_token", "POST", m.alias, "release_token", token=m.token)

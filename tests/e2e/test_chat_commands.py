@@ -4,6 +4,7 @@ commands with a suggestion, and every outcome published and counted."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,10 +13,15 @@ from agent import Plugin, PluginEvent
 from agent.node import LocalNode
 from plugins.chat import ChatConfig, ChatPlugin, RateLimit
 
-from .chat_support import GUEST_PIN, Person, running, until
+from .chat_support import GUEST_PIN, Person, ended, running, until
 from .conftest import Api
 
 pytestmark = pytest.mark.e2e
+
+
+def fast(**config: Any) -> ChatConfig:
+    """A test types faster than people: the default sender rate (1/s, burst 5) is raised."""
+    return ChatConfig(sender_rate=RateLimit(per_second=5, burst=20), **config)
 
 
 class FakeModerator(Plugin[Any]):
@@ -49,9 +55,7 @@ class Events(Plugin[Any]):
 
 
 async def test_commands_roles_names_and_private_replies(node: LocalNode, api: Api) -> None:
-    # A test types faster than people: the default sender rate (1/s, burst 5) is raised.
-    fast = ChatConfig(sender_rate=RateLimit(per_second=5, burst=20))
-    chat, events = ChatPlugin(config=fast), Events()
+    chat, events = ChatPlugin(config=fast()), Events()
     async with running(node, [chat, events]) as bot:
         assert bot.session is not None
         me = bot.session.participant_uuid
@@ -118,3 +122,100 @@ async def test_commands_roles_names_and_private_replies(node: LocalNode, api: Ap
     counters = chat.context.counters
     assert counters.get("chat_commands", command="mute", outcome="done") == 1
     assert counters.get("chat_commands", command="mute", outcome="refused") == 1
+
+
+async def test_moderator_status_lock_and_admit(node: LocalNode, api: Api) -> None:
+    chat, moderator = ChatPlugin(config=fast()), FakeModerator()
+    async with running(node, [chat, moderator]) as bot:
+        assert bot.session is not None
+        me = bot.session.participant_uuid
+        host = await Person.join(api, "Hana Host")
+        try:
+            # The moderator, found through the context as a Controllable.
+            assert chat.context.controllable("MODERATOR") is moderator
+            assert (await host.ask(me, "!moderator"))["payload"] == "moderator: off"
+            assert (await host.ask(me, "!moderator dry-run"))["payload"] == "moderator dry-run"
+            assert moderator.mode == "dry-run"
+            reply = await host.ask(me, "!moderator loud")
+            assert reply["payload"] == "moderator loud: use on, off or dry-run"
+            status = (await host.ask(me, "!status"))["payload"].splitlines()
+            assert re.fullmatch(
+                r"Chatbot \(host\) in secure: connected, up 0:00:0\d, 1 other participant",
+                status[0],
+            ), status
+            assert status[1:] == ["recording: no recorder in this bot", "moderator: dry-run"]
+            # Lock; Bob waits; the host admits him by name.
+            assert (await host.ask(me, "!lock"))["payload"] == (
+                "conference locked: newcomers wait in the waiting room"
+            )
+            conference = node.ctx.state.conferences["secure"]
+            assert conference.locked
+            assert (await host.ask(me, "!admit"))["payload"] == "nobody is waiting"
+            bob = await Person.join(api, "Bob Jones", GUEST_PIN)
+            try:
+                assert conference.participants[bob.uuid].service_type == "waiting_room"
+                await until(lambda: bob.uuid in chat.context.roster)
+                reply = await host.ask(me, "!admit")
+                assert reply["payload"] == "waiting: Bob Jones; say who: !admit <name>"
+                assert (await host.ask(me, "!admit hana"))["payload"] == "Hana Host is not waiting"
+                assert (await host.ask(me, "!admit bob"))["payload"] == "admitted Bob Jones"
+                assert conference.participants[bob.uuid].service_type == "conference"
+            finally:
+                await bob.close()
+            assert (await host.ask(me, "!unlock"))["payload"] == "conference unlocked"
+            assert not conference.locked
+        finally:
+            await host.close()
+
+
+async def test_permissions_room_replies_leave_and_a_guest_bot(node: LocalNode, api: Api) -> None:
+    config = fast(reply="room", permissions={"mute": "anyone", "lock": "nobody", "status": "host"})
+    chat = ChatPlugin(config=config)
+    async with running(node, [chat]) as bot:
+        assert bot.session is not None
+        me = bot.session.participant_uuid
+        host = await Person.join(api, "Hana Host")
+        guest = await Person.join(api, "Gus Guest", GUEST_PIN)
+        try:
+            # `mute` opened to anyone; in room mode everybody sees the reply.
+            reply = await guest.ask(me, "!mute hana")
+            assert (reply["payload"], reply["direct"]) == ("muted Hana Host", False)
+            assert (await host.reply_from(me))["payload"] == "muted Hana Host"
+            # A refusal is private even in room mode; an answer to a private message too.
+            reply = await guest.ask(me, "!status")
+            assert reply["direct"] is True and reply["payload"].startswith("only hosts may")
+            before = len(guest.from_(me))
+            await guest.tell(me, "!help mute")
+            reply = await guest.reply_from(me, before)
+            assert (reply["direct"], reply["payload"]) == (
+                True,
+                "usage: !mute <name>: mute a participant's audio (anyone)",
+            )
+            # `lock` is off here: unknown, and help does not list it.
+            reply = await host.ask(me, "!lock")
+            assert reply["payload"].startswith("unknown command !lock")
+            help_text = (await host.ask(me, "!help"))["payload"]
+            assert "!lock" not in help_text and "!unlock" in help_text
+            # `leave`: the reply first, then the bot leaves.
+            reply = await host.ask(me, "!leave")
+            assert reply["payload"] == "leaving the conference"
+            await ended(bot)
+            assert bot.state.detail == "asked to leave by Hana Host in the chat"
+        finally:
+            await host.close()
+            await guest.close()
+
+    # A bot that joined as a guest says it cannot act (and the node saw no request).
+    chat = ChatPlugin()
+    async with running(node, [chat], name="GuestBot", pin=GUEST_PIN) as bot:
+        assert bot.session is not None
+        me = bot.session.participant_uuid
+        host = await Person.join(api, "Hana Host")
+        try:
+            reply = await host.ask(me, "!mute hana")
+            assert reply["payload"] == (
+                "I joined as a guest, so I cannot mute Hana Host; make me a host first"
+            )
+            assert not node.ctx.state.conferences["secure"].participants[host.uuid].is_muted
+        finally:
+            await host.close()

@@ -81,7 +81,10 @@ def load_responder(use: str, options: dict[str, Any]) -> LoadedResponder:
     except ValidationError as exc:
         raise ResponderLoadError(f"{use!r}: {_problems(exc)}") from None
     except (TypeError, ValueError) as exc:
-        raise ResponderLoadError(f"{use!r}: {exc}") from None
+        raise ResponderLoadError(
+            f"{use!r}: cannot build it with these options ({exc}); a responder is an async "
+            "function, or a factory that takes the options and returns one"
+        ) from None
     call = getattr(built, "__call__", None)  # noqa: B004 - an instance with an async __call__
     if not (inspect.iscoroutinefunction(built) or inspect.iscoroutinefunction(call)):
         raise ResponderLoadError(f"{use!r} did not give an async callable")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent import Backoff
 
-from ..message import ChatMessage, ResponderError
+from ..message import ChatMessage, ResponderError, ResponderTimeout
 
 __all__ = ["HttpOptions", "HttpResponder"]
 
@@ -46,6 +46,10 @@ class HttpOptions(BaseModel):
 class _Retry(Exception):
     """This attempt failed in a way worth another try."""
 
+    def __init__(self, why: str, *, timeout: bool = False) -> None:
+        super().__init__(why)
+        self.timeout = timeout
+
 
 class HttpResponder:
     Options = HttpOptions
@@ -67,16 +71,16 @@ class HttpResponder:
             headers["Authorization"] = f"Bearer {token}"
         body = message.model_dump_json().encode()
         backoff = Backoff(base=max(opts.backoff, 0.001), max_delay=30.0, rng=random.Random())
-        why = ""
+        last = _Retry("no attempt")
         for attempt in range(opts.retries + 1):
             if attempt:
                 await asyncio.sleep(backoff.next_delay() if opts.backoff else 0)
             try:
                 return await self._attempt(body, headers)
             except _Retry as exc:
-                why = str(exc)
-                log.info("http responder %s: attempt %d: %s", self._where, attempt + 1, why)
-        raise ResponderError(why)
+                last = exc
+                log.info("http responder %s: attempt %d: %s", self._where, attempt + 1, exc)
+        raise (ResponderTimeout if last.timeout else ResponderError)(str(last))
 
     async def _attempt(self, body: bytes, headers: dict[str, str]) -> str | None:
         opts = self.options
@@ -97,7 +101,8 @@ class HttpResponder:
                         raise ResponderError(f"the answer is over {opts.max_bytes} bytes")
                     return _answer(raw, resp.content_type)
         except TimeoutError:
-            raise _Retry(f"the answer service did not answer within {opts.timeout:g} s") from None
+            why = f"the answer service did not answer within {opts.timeout:g} s"
+            raise _Retry(why, timeout=True) from None
         except aiohttp.ClientError as exc:
             raise _Retry(f"the answer service cannot be reached ({type(exc).__name__})") from None
 
