@@ -16,7 +16,7 @@ from aiohttp import web
 from agent.node import LocalNode
 from plugins.chat import ChatConfig, ChatMessage, ChatPlugin
 
-from .chat_support import GUEST_PIN, Person, running
+from .chat_support import GUEST_PIN, Person, running, until
 from .conftest import Api
 from .test_chat_commands import Events
 
@@ -31,6 +31,13 @@ FAQ = {
         ]
     },
 }
+
+
+async def essay(message: ChatMessage) -> str | None:
+    """A long answer: 40 000 characters in lines of 100."""
+    return (
+        "\n".join(f"{i:05d} " + "x" * 94 for i in range(400)) if "essay" in message.text else None
+    )
 
 
 async def shout(message: ChatMessage) -> str | None:
@@ -153,3 +160,27 @@ async def test_a_hanging_service_gives_a_timeout_reply_not_a_stuck_plugin(
     (response,) = [e.data for e in events.seen if e.kind == "response"]
     assert (response["responder"], response["outcome"]) == ("http", "timeout")
     assert chat.context.counters.get("chat_responses", responder="http", outcome="timeout") == 1
+
+
+async def test_long_answers_are_split_to_what_the_api_takes(node: LocalNode, api: Api) -> None:
+    config = ChatConfig.model_validate(
+        {"responders": [{"use": "tests.e2e.test_chat_responders:essay"}], "max_parts": 5}
+    )
+    chat = ChatPlugin(config=config)
+    async with running(node, [chat]) as bot:
+        assert bot.session is not None
+        me = bot.session.participant_uuid
+        guest = await Person.join(api, "Gus Guest", GUEST_PIN)
+        try:
+            await guest.say("an essay please")
+            await until(lambda: len(guest.from_(me)) >= 3)
+            await asyncio.sleep(0.3)
+            parts = [m["payload"] for m in guest.from_(me)]
+        finally:
+            await guest.close()
+    # 40 000 characters in three messages the node took (it refuses more than its limit),
+    # cut between lines, nothing lost.
+    assert len(parts) == 3
+    assert all(len(p) <= chat.context.max_message_chars for p in parts)
+    lines = "\n".join(parts).splitlines()
+    assert lines == [f"{i:05d} " + "x" * 94 for i in range(400)]
