@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -14,6 +15,8 @@ from .names import ambiguity, find_participant
 from .table import COMMANDS, CommandSpec, Permission
 
 __all__ = ["CommandError", "Commands", "Outcome", "Request"]
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal[
     "done",
@@ -163,6 +166,9 @@ class Commands:
             return await plugin.control(verb, request.args[1:])
         except ValueError as exc:
             raise CommandError(f"{name} {verb}: {exc}", "invalid") from None
+        except Exception as exc:  # the other plugin's bug: said, logged, not fatal here
+            log.exception("chat: %s control %r failed", name, verb)
+            raise CommandError(f"{name} {verb} failed ({type(exc).__name__})", "failed") from None
 
     async def _record(self, request: Request) -> str:
         return await self._drive("recorder", request)

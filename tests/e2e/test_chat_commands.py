@@ -34,6 +34,8 @@ class FakeModerator(Plugin[Any]):
         self.mode = "off"
 
     async def control(self, command: str, args: list[str]) -> str:
+        if command == "crash":
+            raise RuntimeError("a bug in the moderator")
         if command not in ("on", "off", "dry-run") or args:
             raise ValueError("use on, off or dry-run")
         self.mode = command
@@ -138,6 +140,8 @@ async def test_moderator_status_lock_and_admit(node: LocalNode, api: Api) -> Non
             assert moderator.mode == "dry-run"
             reply = await host.ask(me, "!moderator loud")
             assert reply["payload"] == "moderator loud: use on, off or dry-run"
+            reply = await host.ask(me, "!moderator crash")
+            assert reply["payload"] == "moderator crash failed (RuntimeError)"
             status = (await host.ask(me, "!status"))["payload"].splitlines()
             assert re.fullmatch(
                 r"Chatbot \(host\) in secure: connected, up 0:00:0\d, 1 other participant",
