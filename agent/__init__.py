@@ -33,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "PluginLoadError": "agent.runtime.plugin",
     "PluginContext": "agent.runtime.context",
     "HostOnlyError": "agent.runtime.host",
+    "Controllable": "agent.runtime.control",
+    "PluginEvent": "agent.runtime.control",
+    "PluginEventValue": "agent.runtime.control",
     "PluginItem": "agent.runtime.items",
     "DecodedFrame": "agent.runtime.items",
     "PresentationMedia": "agent.runtime.items",
@@ -108,6 +111,7 @@ __all__ = [
     "Clock",
     "ConferenceUpdate",
     "ConfigError",
+    "Controllable",
     "DecodedFrame",
     "Disconnect",
     "EncodedFrame",
@@ -136,6 +140,8 @@ __all__ = [
     "Plugin",
     "PluginContext",
     "PluginContextError",
+    "PluginEvent",
+    "PluginEventValue",
     "PluginItem",
     "PluginLoadError",
     "PresentationEnded",
@@ -223,6 +229,7 @@ if TYPE_CHECKING:
     from .node import LocalNode
     from .runtime.bot import Bot
     from .runtime.context import PluginContext
+    from .runtime.control import Controllable, PluginEvent, PluginEventValue
     from .runtime.host import HostOnlyError
     from .runtime.items import DecodedFrame, PluginItem, PresentationMedia
     from .runtime.launch import FleetEntry, load_fleet, run_bot, run_fleet

@@ -1,4 +1,5 @@
-"""What a plugin can see and do: the roster, host controls, chat, DTMF, media out, metrics.
+"""What a plugin can see and do: the roster, host controls, chat, DTMF, media out, metrics,
+and the bot's other plugins (`controllable`, `publish`).
 
 A plugin gets its `PluginContext` from the bot before `start()` (`self.context`). The
 context works through the bot's narrow `BotPort`, never through the bot's internals.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar, cast
 
 from aiortc import MediaStreamTrack
 
 from ..config import BotConfig
 from ..infinity.models import MessageType, ParticipantInfo, validate_dtmf
 from .call import BotCall
+from .control import Controllable, PluginEvent, PluginEventValue, is_controllable
+from .counters import PluginCounters
 from .host import HostControls, HostOnlyError
 from .port import BotPort
 from .states import BotState, FailureReason
@@ -24,11 +29,17 @@ __all__ = ["HostOnlyError", "PluginContext"]
 class PluginContext(HostControls):
     """One plugin's handle on its bot (host controls: see `HostControls`)."""
 
+    #: The longest chat message the client API takes, in characters: the local node's
+    #: limit (`agent/node/limits.py`, a test keeps the two equal); the schema sets none.
+    max_message_chars: ClassVar[int] = 16 * 1024
+
     def __init__(self, bot: BotPort, plugin_name: str) -> None:
         self._bot = bot
         self.plugin_name = plugin_name
         #: Counters the plugin owns; exported with the bot's metrics.
         self.metrics: Counter[str] = Counter()
+        #: Labelled counters (`count()`), exported as Prometheus counters.
+        self.counters = PluginCounters()
 
     # -- what is going on ------------------------------------------------------------
 
@@ -69,6 +80,34 @@ class PluginContext(HostControls):
     def own_uuid(self) -> str | None:
         session = self._bot.session
         return session.participant_uuid if session is not None else None
+
+    # -- the other plugins -------------------------------------------------------------
+
+    def controllables(self) -> list[Controllable]:
+        """The bot's other plugins that implement `Controllable`, in load order."""
+        found: list[Controllable] = []
+        for plugin in self._bot.plugins.plugins:
+            own = getattr(plugin, "has_context", False) and getattr(plugin, "context", None)
+            if own is not self and is_controllable(plugin):
+                found.append(cast(Controllable, plugin))
+        return found
+
+    def controllable(self, name: str) -> Controllable | None:
+        """The bot's other plugin called `name` (any case) if it implements `Controllable`."""
+        wanted = name.casefold()
+        return next((p for p in self.controllables() if p.name.casefold() == wanted), None)
+
+    def publish(self, kind: str, **data: PluginEventValue) -> None:
+        """Tell the bot's other plugins (and the recorder's timeline) what this one did:
+        a `PluginEvent` named after this plugin, with `kind` and `data`."""
+        event = PluginEvent(self.plugin_name, kind, MappingProxyType(dict(data)))
+        self._bot.plugins.publish(event, source=self)
+
+    def count(self, name: str, amount: float = 1, **labels: str) -> None:
+        """Add to the counter `pexbot_plugin_<name>_total{bot, plugin, **labels}`."""
+        self.counters.inc(name, amount, **labels)
+
+    # -- leaving -----------------------------------------------------------------------
 
     def leave(self, reason: str = "Plugin asked to leave") -> None:
         self._bot.request_leave(reason)

@@ -1,10 +1,11 @@
 """Everything a plugin can receive, and the hook each kind goes to: the one list.
 
 The bot hands plugins its lifecycle (`StateChanged`, `Gap`), the roster's real changes
-(`Joined`, `Left`, `Changed`), media (`EncodedFrame`, `DecodedFrame`, `PresentationMedia`)
-and the conference events of the client API as they come (participant events arrive as
-roster changes instead; token refreshes are the bot's own business). `HOOKS` maps each
-kind to its hook; `Plugin` declares every one of them with its typed argument.
+(`Joined`, `Left`, `Changed`), media (`EncodedFrame`, `DecodedFrame`, `PresentationMedia`),
+what other plugins publish (`PluginEvent`) and the conference events of the client API as
+they come (participant events arrive as roster changes instead; token refreshes are the
+bot's own business). `HOOKS` maps each kind to its hook; `Plugin` declares every one of
+them with its typed argument.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ..infinity.models.events import (
 )
 from ..infinity.roster import Changed, Joined, Left
 from ..media.tap import EncodedFrame
+from .control import PluginEvent
 from .states import Gap, StateChanged
 
 __all__ = [
@@ -115,6 +117,7 @@ PluginItem: TypeAlias = (
     | EncodedFrame
     | DecodedFrame
     | PresentationMedia
+    | PluginEvent
     | ConferenceUpdate
     | MessageReceived
     | Message
@@ -160,6 +163,7 @@ HOOKS: Mapping[type, str] = MappingProxyType(
         Changed: "on_changed",
         EncodedFrame: "on_encoded_frame",
         PresentationMedia: "on_presentation_media",
+        PluginEvent: "on_plugin_event",
         **{cls: _event_hook(cls.name) for cls in CONFERENCE_EVENTS},
         RawEvent: "on_raw_event",
         MalformedEvent: "on_malformed_event",

@@ -10,6 +10,7 @@ are rejected by Prometheus. `pexbot_bot_info` maps each id to its display name a
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
@@ -19,7 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .bot import Bot
+from .counters import PluginCounters
 from .states import BotState
+
+log = logging.getLogger(__name__)
 
 
 class BotCollector(Collector):
@@ -77,6 +81,8 @@ class BotCollector(Collector):
             "Counters plugins keep in context.metrics",
             labels=["bot", "plugin", "name"],
         )
+        # `context.count()` series: one family per counter name, over every bot and plugin.
+        counted: dict[str, tuple[tuple[str, ...], CounterMetricFamily]] = {}
         for bot in self._bots():
             name = bot.id
             info.add_metric([name, bot.config.display_name, bot.config.alias], 1.0)
@@ -87,6 +93,7 @@ class BotCollector(Collector):
                 if p.has_context:
                     for key, value in p.context.metrics.items():
                         plugin_values.add_metric([name, p.label, str(key)], float(value))
+                    _add_counters(counted, name, p.label, p.context.counters)
             for s in BotState:
                 state.add_metric([name, s.value], 1.0 if bot.state.state == s else 0.0)
             rejoins.add_metric([name], bot.rejoins)
@@ -108,6 +115,34 @@ class BotCollector(Collector):
                 drops.add_metric([name, plugin, "events"], stats.dropped_events)
         yield from (info, state, transitions, rejoins, reconnects, recalls, events, packets)
         yield from (participants, errors, drops, plugin_values, retries, exhausted)
+        yield from (family for _, family in counted.values())
+
+
+def _add_counters(
+    counted: dict[str, tuple[tuple[str, ...], CounterMetricFamily]],
+    bot: str,
+    plugin: str,
+    counters: PluginCounters,
+) -> None:
+    for counter, family in counters.families():
+        metric = f"pexbot_plugin_{counter}"
+        labels = ("bot", "plugin", *family.labels)
+        known = counted.get(metric)
+        if known is None:
+            help_text = f"Counted by plugins: {counter}"
+            known = counted[metric] = (
+                labels,
+                CounterMetricFamily(metric, help_text, labels=labels),
+            )
+        elif known[0] != labels:
+            # Two plugins use one name with different labels: Prometheus would refuse the
+            # family, so the later one is left out (and said once per scrape, at debug).
+            log.debug(
+                "counter %s of plugin %s: labels differ from another plugin's", metric, plugin
+            )
+            continue
+        for values, value in family.values.items():
+            known[1].add_metric([bot, plugin, *values], value)
 
 
 def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:

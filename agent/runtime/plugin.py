@@ -47,6 +47,7 @@ from ..infinity.models.events import (
 from ..infinity.roster import Changed, Joined, Left
 from ..media.tap import EncodedFrame
 from .context import PluginContext
+from .control import PluginEvent
 from .items import HOOK_NAMES, DecodedFrame, PresentationMedia, hook_for
 from .states import Gap, StateChanged
 
@@ -198,6 +199,12 @@ class Plugin(Generic[ConfigT]):
     async def on_presentation_media(self, media: PresentationMedia) -> None:
         """An encoded frame of someone else's presentation (`wants_presentation`)."""
         await self.on_other(media)
+
+    # -- other plugins -------------------------------------------------------------------
+
+    async def on_plugin_event(self, event: PluginEvent) -> None:
+        """What another plugin of the bot published (`context.publish`)."""
+        await self.on_other(event)
 
     # -- conference events of the client API, as they come -----------------------------
 

@@ -195,9 +195,12 @@ class PluginHost:
         for r in self._runners:
             r.task = asyncio.create_task(r.run(), name=f"plugin:{r.label}")
 
-    def publish(self, item: PluginItem) -> None:
-        """A conference or lifecycle event, to every plugin."""
+    def publish(self, item: PluginItem, *, source: object = None) -> None:
+        """A conference or lifecycle event, to every plugin; a plugin's own `PluginEvent`
+        (`source`: its context) to every other plugin."""
         for r in self._runners:
+            if source is not None and r.plugin.has_context and r.plugin.context is source:
+                continue
             r.offer_event(item)
 
     def publish_media(self, item: PluginItem, *, audio: bool = False, video: bool = False) -> None:

@@ -7,7 +7,7 @@ offers them). `Bot` satisfies this protocol structurally.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from typing import Protocol
 
 from aiortc import MediaStreamTrack
@@ -15,10 +15,20 @@ from aiortc import MediaStreamTrack
 from ..config import BotConfig
 from ..infinity import InfinitySession, Roster
 from .call import BotCall
+from .items import PluginItem
 from .presentation import PresentationCall
 from .states import FailureReason, StateMachine
 
-__all__ = ["BotPort"]
+__all__ = ["BotPort", "PluginBus"]
+
+
+class PluginBus(Protocol):
+    """The bot's plugins, as one plugin's context sees them (the plugin host)."""
+
+    @property
+    def plugins(self) -> Sequence[object]: ...
+
+    def publish(self, item: PluginItem, *, source: object = None) -> None: ...
 
 
 class BotPort(Protocol):
@@ -45,6 +55,9 @@ class BotPort(Protocol):
 
     @property
     def presentation(self) -> PresentationCall | None: ...
+
+    @property
+    def plugins(self) -> PluginBus: ...
 
     def request_leave(self, reason: str = ..., failure: FailureReason | None = None) -> None: ...
 

@@ -13,9 +13,14 @@ someone else presents; its VP8 frames (`PresentationMedia`) go to their own file
 `presentation-NNN.webm`, listed with their start offsets in `summary.json`.
 
 Control: `autostart`/`start_paused` in the config; `start_recording()`, `stop_recording()`,
-`pause()`, `resume()` on the plugin. A storage failure raises `StorageError` (from the next
-hook and from `stop()`), and is reported through `context.fail(FailureReason.STORAGE, ...)`
-when the runtime's context offers it.
+`pause()`, `resume()` on the plugin; and, for other plugins (the chat's `record ...`
+command), `Controllable`: `control("start"|"stop"|"pause"|"resume", [])` and `status()`.
+A pause leaves a gap in the file (marked with a `paused` chapter) and in `timeline.jsonl`
+(`recording_paused`, then `recording_resumed` with the pause's start and length).
+
+A storage failure raises `StorageError` (from the next hook and from `stop()`), and is
+reported through `context.fail(FailureReason.STORAGE, ...)` when the runtime's context
+offers it.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ from .records import record_for
 from .storage import StorageError, check_writable
 from .writer import Session, Writer, WriterSettings
 
-__all__ = ["Recorder", "RecorderConfig", "StorageError"]
+__all__ = ["Recorder", "RecorderConfig", "RecordingState", "StorageError"]
+
+RecordingState = Literal["stopped", "recording", "paused"]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +127,10 @@ class Recorder(Plugin[RecorderConfig]):
         self._early_controls: list[Action] = []
         self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # What the recording is doing as asked from the loop (the writer thread follows).
+        self._state: RecordingState = "stopped"
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
 
     @property
     def _ctx(self) -> object:
@@ -220,10 +231,31 @@ class Recorder(Plugin[RecorderConfig]):
     # -- control -------------------------------------------------------------------------
 
     def _control(self, action: Action) -> None:
+        now = self._clock()
+        self._follow(action, now)
         if self.writer is not None:
-            self.writer.put(Control(action, self._clock()))
+            self.writer.put(Control(action, now))
         elif not self._stopped:  # applied when the session starts
             self._early_controls.append(action)
+
+    def _follow(self, action: Action, now: float) -> None:
+        """The loop side's copy of the writer's state machine (for `status()` and replies)."""
+        state = self._state
+        if action == "start" and state == "stopped":
+            self._state = "recording"
+        elif action == "stop" and state != "stopped":
+            self._end_pause(now)
+            self._state = "stopped"
+        elif action == "pause" and state == "recording":
+            self._state, self._paused_at = "paused", now
+        elif action == "resume" and state == "paused":
+            self._end_pause(now)
+            self._state = "recording"
+
+    def _end_pause(self, now: float) -> None:
+        if self._paused_at is not None:
+            self._paused_total += now - self._paused_at
+            self._paused_at = None
 
     def start_recording(self) -> None:
         self._control("start")
@@ -238,6 +270,65 @@ class Recorder(Plugin[RecorderConfig]):
 
     def resume(self) -> None:
         self._control("resume")
+
+    # -- Controllable: driven by other plugins (the chat's `record` command) ----------------
+
+    async def control(self, command: str, args: list[str]) -> str:
+        """`start`, `stop`, `pause` or `resume`; a one-line reply, or `ValueError` saying why
+        not (already recording, not paused, ...)."""
+        verb = command.strip().lower()
+        if verb not in ("start", "stop", "pause", "resume"):
+            raise ValueError(
+                f"unknown recorder command {command!r}: use start, stop, pause or resume"
+            )
+        if args:
+            raise ValueError(f"record {verb} takes no arguments")
+        if self.error is not None:
+            raise ValueError(f"the recording failed: {self.error}")
+        if self._stopped:
+            raise ValueError("the recorder has finished")
+        state, now = self._state, self._clock()
+        if verb == "start":
+            if state != "stopped":
+                raise ValueError(
+                    "already recording" if state == "recording" else "paused: resume it"
+                )
+            self.start_recording()
+            return "recording started"
+        if state == "stopped":
+            raise ValueError("not recording")
+        if verb == "stop":
+            self.stop_recording()
+            return "recording stopped"
+        if verb == "pause":
+            if state == "paused":
+                raise ValueError("already paused")
+            self.pause()
+            return f"recording paused at {self._at(now)}"
+        if state != "paused":
+            raise ValueError("not paused")
+        paused = now - (self._paused_at if self._paused_at is not None else now)
+        self.resume()
+        return f"recording resumed after {paused:.1f} s paused"
+
+    def status(self) -> dict[str, object]:
+        """`state` (recording, paused, stopped, failed), `folder`, `paused_seconds`."""
+        paused = self._paused_total
+        if self._paused_at is not None:
+            paused += self._clock() - self._paused_at
+        return {
+            "state": "failed" if self.error is not None else self._state,
+            "folder": None if self.folder is None else str(self.folder),
+            "paused_seconds": round(paused, 1),
+        }
+
+    def _at(self, now: float) -> str:
+        """`now` as the session's h:mm:ss (the timeline's `t`), when there is a session."""
+        writer = self.writer
+        if writer is None:
+            return "the start"
+        seconds = max(int(now - writer.session.origin), 0)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
     # -- items -----------------------------------------------------------------------------
 

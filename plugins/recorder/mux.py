@@ -117,6 +117,7 @@ class MediaFile:
         self._size_on_disk = 0
         self._durable_candidate = 0
         self._closed = False
+        self._chapters: list[dict[str, Any]] = []
         try:
             self._out: Any = av.open(
                 str(path),
@@ -141,6 +142,31 @@ class MediaFile:
                 self._streams["audio"] = stream
         except (OSError, av.FFmpegError) as exc:
             raise StorageError(f"cannot create {path}: {exc}") from exc
+
+    def add_chapter(self, title: str, start_ms: float, end_ms: float) -> None:
+        """A chapter (a marker players show) over `start_ms`..`end_ms` of file time.
+
+        FFmpeg's Matroska muxer writes chapters added after the header in the trailer: a
+        file whose writer was killed keeps its media but not its chapters (the timeline
+        keeps the same marks)."""
+        start = max(round(start_ms), 0)
+        self._chapters.append(
+            {
+                "id": len(self._chapters) + 1,
+                "start": start,
+                "end": max(round(end_ms), start),
+                "time_base": MS,
+                "metadata": {"title": title},
+            }
+        )
+        try:
+            self._out.set_chapters(list(self._chapters))
+        except (
+            AttributeError,
+            ValueError,
+            av.FFmpegError,
+        ) as exc:  # an older PyAV: no set_chapters
+            log.warning("no chapter %r in %s: %s", title, self.path, exc)
 
     @property
     def kinds(self) -> set[str]:

@@ -11,6 +11,7 @@ from agent import (
     Joined,
     Left,
     MessageReceived,
+    PluginEvent,
     PresentationEnded,
     PresentationStart,
     PresentationStop,
@@ -86,6 +87,15 @@ def record_for(item: object, at: float) -> dict[str, Any] | None:
             "start": item.start,
             "end": item.end,
             "seconds": round(item.end - item.start, 3),
+        }
+    if isinstance(item, PluginEvent):
+        # What another plugin did (the chat's commands and their outcomes), as it said it.
+        return {
+            "type": "plugin_event",
+            "at": at,
+            "plugin": item.plugin,
+            "kind": item.kind,
+            "data": dict(item.data),
         }
     if isinstance(item, Disconnect):
         return {"type": "disconnect", "at": at, "reason": item.reason}

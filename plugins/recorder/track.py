@@ -123,6 +123,11 @@ class Track:
         if self._file is not None:
             self.keyframes.ask(at, force=True)
 
+    def mark(self, title: str, start: float, end: float) -> None:
+        """A chapter called `title` over `start`..`end` (bot clock) in the open file, if any."""
+        if self._file is not None:
+            self._file.add_chapter(title, (start - self._start) * 1000, (end - self._start) * 1000)
+
     def close(self) -> None:
         """Finalize the current file (raises StorageError); the next frame opens a new one."""
         self._held.clear()

@@ -88,6 +88,7 @@ class Writer:
         self.summary: dict[str, Any] | None = None
         self.recording = False
         self.paused = False
+        self._paused_at: float | None = None
         self._keyframes = KeyframeRequests(request_keyframe)
         self._slide_keyframes = KeyframeRequests(request_presentation_keyframe)
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
@@ -232,13 +233,25 @@ class Writer:
             slides.close()
             self._line("recording_stopped", at)
         elif what == "pause" and self.recording and not self.paused:
-            self.paused = True
+            self.paused, self._paused_at = True, at
             self._line("recording_paused", at)
         elif what == "resume" and self.recording and self.paused:
             self.paused = False
-            self._line("recording_resumed", at)
-            main.resume(at)
-            slides.resume(at)
+            start = self._paused_at if self._paused_at is not None else at
+            assert self._timeline is not None
+            # The pause, marked: on the timeline (its start and length) and in the files
+            # open across it (a `paused` chapter over the gap).
+            self._timeline.add(
+                {
+                    "type": "recording_resumed",
+                    "at": at,
+                    "paused_at": self._timeline.t(start),
+                    "seconds": round(at - start, 3),
+                }
+            )
+            for track in (main, slides):
+                track.mark("paused", start, at)
+                track.resume(at)
 
     def _time(self, stream: str, f: EncodedFrame) -> float:
         """The frame's time on the bot's clock (every stream is mapped, recording or not)."""

@@ -9,6 +9,7 @@ import json
 import random
 import shutil
 import struct
+import subprocess
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -294,7 +295,8 @@ async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
     assert abs(float(ffprobe(second)["format"]["duration"]) - 1.0) < 0.5
     summary = json.loads((rec.folder / "summary.json").read_text())
     assert [g["kind"] for g in summary["gaps"]] == ["paused"]
-    kinds = [json.loads(line)["type"] for line in (rec.folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (rec.folder / "timeline.jsonl").open()]
+    kinds = [line["type"] for line in lines]
     assert [k for k in kinds if k.startswith("recording_")] == [
         "recording_started",
         "recording_paused",
@@ -302,6 +304,25 @@ async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
         "recording_stopped",
         "recording_started",
     ]
+    # The pause is marked: its start and length on the resume line, a chapter in the file.
+    paused = next(line for line in lines if line["type"] == "recording_paused")
+    resumed = next(line for line in lines if line["type"] == "recording_resumed")
+    assert resumed["paused_at"] == paused["t"] and resumed["seconds"] == pytest.approx(1.0, abs=0.1)
+    (chapter,) = chapters(first)
+    start = summary["files"][0]["start"]
+    assert chapter["tags"]["title"] == "paused"
+    assert float(chapter["start_time"]) == pytest.approx(paused["t"] - start, abs=0.002)
+    assert float(chapter["end_time"]) == pytest.approx(resumed["t"] - start, abs=0.002)
+    assert chapters(second) == []
+
+
+def chapters(path: Path) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    found: list[dict[str, Any]] = json.loads(out)["chapters"]
+    return found
 
 
 async def _settle(rec: Recorder) -> None:
