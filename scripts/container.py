@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / "build" / "container"
+# Generated files (containers.conf, the Redis build context); tests point it elsewhere.
+STATE = Path(os.environ.get("PEXBOT_CONTAINER_STATE") or REPO / "build" / "container")
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 DEFAULT_IMAGE = "pexbot:latest"
 BASE_TAG = "localhost/pexbot-base:bookworm"

@@ -173,3 +173,43 @@ def test_the_script_needs_nothing_but_the_standard_library() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: scripts/container.py")
+
+
+def _build_with(tmp_path: Path, engine: str, env: dict[str, str]) -> list[str]:
+    """`container.py build` against a fake engine that logs its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    _stub(bin_dir / engine, f'echo "$*" >> {log}')
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "build"],
+        env={"PATH": str(bin_dir), "PEXBOT_CONTAINER_STATE": str(tmp_path / "state"), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""  # the engine's chatter goes to stderr
+    return log.read_text().splitlines()
+
+
+def test_docker_builds_the_plain_dockerfile(tmp_path: Path) -> None:
+    repo = SCRIPT.parents[1]
+    calls = _build_with(tmp_path, "docker", {})
+    assert calls == ["info", f"build -f {repo}/docker/Dockerfile -t pexbot:latest {repo}"]
+
+
+def test_podman_with_a_given_base_skips_the_local_one(tmp_path: Path) -> None:
+    repo = SCRIPT.parents[1]
+    calls = _build_with(
+        tmp_path, "podman", {"BASE": "python:3.11-slim", "IMAGE": "pexbot:x", "NO_CACHE": "1"}
+    )
+    assert calls == [
+        f"build -f {repo}/docker/Dockerfile -t pexbot:x --build-arg BASE=python:3.11-slim "
+        f"--no-cache --format docker --network host {repo}"
+    ]
+    # podman ran with the generated settings (no runc on this PATH: the default runtime).
+    conf = (tmp_path / "state" / "containers.conf").read_text()
+    assert conf.startswith("[containers]\ndefault_ulimits = [")
+    assert "runtime" not in conf
