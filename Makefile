@@ -11,8 +11,10 @@ SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Pexip's web SDK, bundled for the browser interop test (versions pinned by the lock file).
 SDK_DIR    := tests/interop/sdk
 SDK_BUNDLE := $(SDK_DIR)/dist/sdk.js
+# The container image `make image` builds (docker/Dockerfile).
+IMAGE  ?= pexbot:latest
 
-.PHONY: demo test lint typecheck unit bench clean sysdeps
+.PHONY: demo test lint typecheck unit bench clean sysdeps image
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,8 +49,16 @@ unit: $(SYSDEPS) $(SDK_BUNDLE)
 
 test: lint typecheck unit
 
+# docker when its daemon answers (`docker info`), else podman, which builds on a local
+# Debian base (mmdebstrap, this machine's CA certificates; BASE=python:3.11-slim to skip it)
+# with runc and capped ulimits: scripts/container.py keeps all that out of the Dockerfile.
+# `make test` builds the image too (tests/container), with podman from `make sysdeps`.
+image:
+	IMAGE=$(IMAGE) $(PYTHON) scripts/container.py build
+
 bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(SDK_DIR)/node_modules $(SDK_DIR)/dist
+	rm -rf build/container

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from bench import (
     bots_media,
+    container,
     events,
     fleet,
     moderator,
@@ -52,6 +53,11 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "moderator_classifier",
         "moderator: speech/noise classifier CPU per second of audio",
         moderator.bench_moderator_classifier,
+    ),
+    (
+        "container",
+        "container image: build cold/warm, size, start-to-ready",
+        container.bench_container,
     ),
 ]
 

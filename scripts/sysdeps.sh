@@ -6,6 +6,10 @@
 #   chromium -> chromium  (browser interop)
 #   node     -> nodejs    (bundling Pexip's web SDK for the interop test)
 #   npm      -> npm       only when neither npm nor a nodejs that ships it is present
+#   podman     -> podman     (the container image test and `make image`; podman-compose, a
+#                            Python tool, comes with the dev dependencies)
+#   runc       -> runc       (podman's default crun cannot run build steps on these hosts)
+#   mmdebstrap -> mmdebstrap (bootstraps the local base image when no registry is reachable)
 # SUDO may name a command to prefix apt-get with (the Makefile sets it when not root).
 set -eu
 
@@ -35,3 +39,6 @@ command -v node >/dev/null 2>&1 || install nodejs
 if ! command -v npm >/dev/null 2>&1 && ! nodejs_ships_npm; then
   install npm
 fi
+command -v podman >/dev/null 2>&1 || install podman
+command -v runc >/dev/null 2>&1 || install runc
+command -v mmdebstrap >/dev/null 2>&1 || install mmdebstrap
