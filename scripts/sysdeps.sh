@@ -6,6 +6,7 @@
 #   chromium -> chromium  (browser interop)
 #   node     -> nodejs    (bundling Pexip's web SDK for the interop test)
 #   npm      -> npm       only when neither npm nor a nodejs that ships it is present
+#   redis-server -> redis-server (the service tests start their own Redis on a free port)
 # SUDO may name a command to prefix apt-get with (the Makefile sets it when not root).
 set -eu
 
@@ -35,3 +36,4 @@ command -v node >/dev/null 2>&1 || install nodejs
 if ! command -v npm >/dev/null 2>&1 && ! nodejs_ships_npm; then
   install npm
 fi
+command -v redis-server >/dev/null 2>&1 || install redis-server

@@ -52,7 +52,7 @@ def test_nothing_installed_asks_for_each_tool_alone(tmp_path: Path) -> None:
     calls = _run(tmp_path, present=[], nodejs_provides=None)
     assert calls[0] == "update -qq"
     assert calls.count("update -qq") == 1
-    assert _installs(calls) == ["ffmpeg", "chromium", "nodejs", "npm"]
+    assert _installs(calls) == ["ffmpeg", "chromium", "nodejs", "npm", "redis-server"]
     # One package per apt-get call: a conflict on one cannot sink the others.
     for call in calls[1:]:
         assert call == "install -y -qq --no-install-recommends " + call.split()[-1]
@@ -61,23 +61,39 @@ def test_nothing_installed_asks_for_each_tool_alone(tmp_path: Path) -> None:
 def test_nodejs_with_bundled_npm_never_asks_for_npm(tmp_path: Path) -> None:
     calls = _run(
         tmp_path,
-        present=["node", "npm"],
+        present=["node", "npm", "redis-server"],
         nodejs_provides="nodejs-dev, nodejs-doc, nodejs-legacy, npm",
     )
     assert _installs(calls) == ["ffmpeg", "chromium"]
 
 
 def test_nodejs_that_provides_npm_but_hides_it_is_left_alone(tmp_path: Path) -> None:
-    calls = _run(tmp_path, present=["node", "ffprobe", "chromium"], nodejs_provides="npm")
+    calls = _run(
+        tmp_path, present=["node", "ffprobe", "chromium", "redis-server"], nodejs_provides="npm"
+    )
     assert calls == []
 
 
 @pytest.mark.parametrize("provides", ["", "nodejs-doc"])
 def test_debian_nodejs_without_npm_gets_npm(tmp_path: Path, provides: str) -> None:
-    calls = _run(tmp_path, present=["node", "ffprobe", "chromium"], nodejs_provides=provides)
+    calls = _run(
+        tmp_path, present=["node", "ffprobe", "chromium", "redis-server"], nodejs_provides=provides
+    )
     assert _installs(calls) == ["npm"]
 
 
 def test_all_present_asks_apt_nothing(tmp_path: Path) -> None:
-    calls = _run(tmp_path, present=["ffprobe", "chromium", "node", "npm"], nodejs_provides="npm")
+    calls = _run(
+        tmp_path,
+        present=["ffprobe", "chromium", "node", "npm", "redis-server"],
+        nodejs_provides="npm",
+    )
     assert calls == []
+
+
+def test_missing_redis_server_is_installed_alone(tmp_path: Path) -> None:
+    calls = _run(tmp_path, present=["ffprobe", "chromium", "node", "npm"], nodejs_provides="npm")
+    assert calls == [
+        "update -qq",
+        "install -y -qq --no-install-recommends redis-server",
+    ]
