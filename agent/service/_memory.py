@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,7 +272,7 @@ class MemoryJobStore:
                 self._set(job_id, {"state": "queued", "entry": self._enqueue(job_id)})
         return len(due)
 
-    async def stop_requests(self) -> AsyncIterator[str]:
+    async def stop_requests(self) -> AsyncGenerator[str, None]:
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._subscribers.append(queue)
         try:

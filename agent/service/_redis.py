@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -274,7 +274,7 @@ class RedisJobStore:
     async def promote_due(self, now: float) -> int:
         return int(await self._promote(args=[self.prefix, now, 100, STREAM_MAXLEN]))
 
-    async def stop_requests(self) -> AsyncIterator[str]:
+    async def stop_requests(self) -> AsyncGenerator[str, None]:
         """Job ids from the stop channel. Reconnects after a dropped connection (a stop
         missed meanwhile still arrives with the next heartbeat)."""
         channel = self._key("stop")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -222,6 +222,6 @@ class JobStore(Protocol):
         """Scheduled jobs whose `join_at` has come, queued; how many."""
         ...
 
-    def stop_requests(self) -> AsyncIterator[str]:
+    def stop_requests(self) -> AsyncGenerator[str, None]:
         """Ids of jobs the API was asked to stop, as they come (pub/sub)."""
         ...
