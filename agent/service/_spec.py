@@ -4,11 +4,11 @@ The API checks a request as `pexbot run` checks a config (the plugins load, thei
 validate) plus what only a shared service needs: secret references stay inside the
 deployment's `SecretPolicy` (a request must not make a worker send any environment
 variable or file to a node of the caller's choosing), and the keys a worker owns
-(`output_dir`, `session_folder`, `resume`) are not the caller's to set.
+(`output_dir`, `session_folder`, `continue_session`) are not the caller's to set.
 
-Resuming: a plugin whose config declares `session_folder` and `resume` (the recorder)
-gets the job id as its session folder, and `resume = true` when the job is taken over,
-so it continues the same session in a new segment.
+Resuming: a plugin whose config declares `session_folder` and `continue_session` (the
+recorder) gets the job id as its session folder, and `continue_session = true` when the
+job is taken over, so it continues the same session in a new segment.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..runtime.plugins import PluginLoadError, load_plugin_class
 from ._models import BotRequest, ErrorDetail
 
 #: Plugin config keys a worker sets itself.
-WORKER_KEYS = ("output_dir", "session_folder", "resume")
+WORKER_KEYS = ("output_dir", "session_folder", "continue_session")
 #: Leave no less than this after a resume, even when the meeting's duration is used up.
 MIN_DURATION = 1.0
 
@@ -100,9 +100,9 @@ def config_data(
         fields = _config_fields(entry.name)
         if "output_dir" in fields:
             config["output_dir"] = str(settings.output_dir)
-        if {"session_folder", "resume"} <= fields:
+        if {"session_folder", "continue_session"} <= fields:
             config["session_folder"] = job_id
-            config["resume"] = resumed
+            config["continue_session"] = resumed
         plugins.append({"name": entry.name, "config": config})
     if request.webhook is not None:
         plugins.append({"name": "webhook", "config": request.webhook.model_dump()})

@@ -67,6 +67,10 @@ class RecorderConfig(BaseModel):
     stop_timeout: float = Field(default=30.0, gt=0)
     #: Record the presentation (slides) to its own files; ignored in audio-only mode.
     record_presentation: bool = True
+    #: Continue a session an earlier process recorded in `session_folder` (a service job
+    #: taken over by another worker): files go on numbering, times go on on its timeline,
+    #: and the stretch in between is one `gap` line of kind `resume`.
+    continue_session: bool = False
 
 
 def _safe(name: str) -> str:
@@ -131,6 +135,7 @@ class Recorder(Plugin[RecorderConfig]):
                 segment_bytes=cfg.segment_bytes,
                 video_wait=cfg.video_wait,
                 cluster_ms=cfg.cluster_ms,
+                continue_session=cfg.continue_session,
             ),
             request_keyframe=self._keyframe_from_thread,
             request_presentation_keyframe=self._presentation_keyframe_from_thread,

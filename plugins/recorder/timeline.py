@@ -35,7 +35,8 @@ class Person:
 
 
 class Timeline:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, origin_utc: float | None = None) -> None:
+        """`origin_utc`: continue an earlier process's axis (its t = 0 in wall-clock time)."""
         self.path = path
         self.origin: float | None = None
         self.people: dict[str, Person] = {}
@@ -48,10 +49,34 @@ class Timeline:
         self._file: TextIO | None = None
         self._wall0 = time.time()
         self._mono0 = time.monotonic()
+        if origin_utc is not None:
+            self.origin = self.mono(origin_utc)
         try:
             self._file = path.open("a", encoding="utf-8", buffering=1)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
+
+    def mono(self, utc: float) -> float:
+        """A wall-clock time on this process's monotonic clock."""
+        return self._mono0 + (utc - self._wall0)
+
+    def replay(self, line: dict[str, Any]) -> None:
+        """An earlier process's line (continue_session): kept for the summary, not rewritten."""
+        record = {k: v for k, v in line.items() if k not in ("t", "utc")}
+        origin = self.origin if self.origin is not None else self._mono0
+        record["at"] = origin + float(line["t"])
+        for key in ("start", "end"):
+            if isinstance(record.get(key), int | float):
+                record[key] = origin + float(record[key])
+        if record.get("type") == "stage":
+            record["speaking"] = [s["uuid"] for s in record.get("speaking", []) if "uuid" in s]
+        if "type" in record:
+            self._track(record)
+
+    def stop_all_talking(self, at: float) -> None:
+        """End every open talk interval at `at` (nobody is heard across a gap)."""
+        for uuid in list(self._speaking):
+            self._stop_talking(uuid, at)
 
     def t(self, at: float) -> float:
         return round(at - (self.origin if self.origin is not None else self._mono0), 3)

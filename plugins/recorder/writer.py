@@ -46,6 +46,7 @@ from .mux import (
     vp8_is_keyframe,
     vp8_size,
 )
+from .resume import scan
 from .summary import draw_speakers, summary, write_json
 from .timeline import Timeline
 
@@ -67,6 +68,8 @@ class WriterSettings:
     max_backlog: int = 3000
     file_prefix: str = "recording"
     presentation_prefix: str = "presentation"
+    #: Continue what an earlier process recorded in `folder` (see `resume.py`).
+    continue_session: bool = False
 
 
 @dataclass
@@ -138,6 +141,8 @@ class Writer:
         self._pres_starts: list[float] = []  # bot-clock start of each presentation file
         self._pres_stopped_at: float | None = None
         self._last_pres_request = -1e9
+        self._pres_base = 0  # presentation files of an earlier process (continue_session)
+        self._resume_gap_from: float | None = None  # bot clock: the earlier process's end
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
 
     # -- loop side ---------------------------------------------------------------------
@@ -151,7 +156,19 @@ class Writer:
             probe.unlink()
         except OSError as exc:
             raise StorageError(f"recording folder {self.s.folder} is not writable: {exc}") from exc
-        self._timeline = Timeline(self.s.folder / "timeline.jsonl")
+        earlier = None
+        if self.s.continue_session:
+            earlier = scan(self.s.folder, self.s.file_prefix, self.s.presentation_prefix)
+        origin = earlier.origin_utc if earlier is not None else None
+        self._timeline = Timeline(self.s.folder / "timeline.jsonl", origin_utc=origin)
+        if earlier is not None:
+            # The new files go on from the earlier ones; one gap from its last trace.
+            self.files = earlier.files
+            self._pres_base = earlier.presentation_files
+            for line in earlier.lines:
+                self._timeline.replay(line)
+            self._resume_gap_from = self._timeline.mono(earlier.last_utc)
+            self._timeline.stop_all_talking(self._resume_gap_from)
         self._thread.start()
 
     def put(self, item: object) -> None:
@@ -317,7 +334,17 @@ class Writer:
         if kind == "video":
             self._write(kind, t, data, dur, key)
 
+    def _resume_gap(self, end: float) -> None:
+        start, self._resume_gap_from = self._resume_gap_from, None
+        if start is None or self._timeline is None:
+            return
+        start = min(start, end)
+        self._timeline.add({"type": "gap", "kind": "resume", "at": end, "start": start, "end": end})
+        gap = {"kind": "resume", "start": self._timeline.t(start), "end": self._timeline.t(end)}
+        self.media_gaps.append(gap)
+
     def _open(self, t: float, size: tuple[int, int] | None) -> None:
+        self._resume_gap(t)
         index = len(self.files)
         name = f"{self.s.file_prefix}-{index:03d}.{EXTENSIONS[self.s.container]}"
         video = None if self.s.audio_only else (size or DEFAULT_SIZE)
@@ -415,7 +442,7 @@ class Writer:
         self.stats.presentation_frames += 1
 
     def _open_presentation(self, t: float, size: tuple[int, int]) -> _PresentationFile:
-        index = len(self.presentation_files)
+        index = self._pres_base + len(self.presentation_files)
         name = f"{self.s.presentation_prefix}-{index:03d}.{EXTENSIONS[self.s.container]}"
         media = MediaFile(
             self.s.folder / name,
@@ -459,6 +486,7 @@ class Writer:
 
     def _close(self) -> None:
         end = self.clock()
+        self._resume_gap(end)  # continued, but no media came this time
         if self.error is None:
             try:
                 self._close_file()
