@@ -84,6 +84,7 @@ def view(job: JobRecord) -> BotView:
             claimed_at=_time(job.claimed_at),
             joined_at=_time(job.joined_at),
             ended_at=_time(job.ended_at),
+            stop_received_at=_time(job.stop_received_at),
         ),
         artifacts=[Artifact.model_validate(a) for a in job.artifacts],
         metadata=request.metadata,

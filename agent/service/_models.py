@@ -136,6 +136,8 @@ class Timings(BaseModel):
     #: When the bot first got into the conference.
     joined_at: datetime | None = None
     ended_at: datetime | None = None
+    #: When the worker running it got the stop request (`POST .../leave`).
+    stop_received_at: datetime | None = None
 
 
 class Artifact(BaseModel):

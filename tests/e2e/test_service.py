@@ -139,3 +139,109 @@ def _iso(text: str) -> float:
 
 def _utc(line: dict[str, Any]) -> float:
     return _iso(str(line["utc"]))
+
+
+async def test_a_paused_worker_never_leaves_two_bots_for_one_job(tmp_path: Path) -> None:
+    async with service(tmp_path, rooms=3) as svc:
+        a = await svc.worker("a", 3)
+        ids = await _create_all(svc, range(3), seconds=120)
+        await svc.wait_states(ids, {"in_call"}, timeout=30, worker="a")
+        await svc.worker("b", 3)
+        # A long GC, a partition, a debugger: A freezes past its lease and its bots' tokens.
+        a.signal(signal.SIGSTOP)
+        await svc.wait_states(ids, {"in_call"}, timeout=RESUME_BOUND + 5, worker="b")
+        a.signal(signal.SIGCONT)
+        # A wakes up to find its leases gone: its bots send nothing more (their tokens
+        # lapsed meanwhile), never rejoin, and A goes on as a healthy worker.
+        await asyncio.sleep(LEASE_SECONDS + 3)
+        assert a.proc.returncode is None
+        assert "Lease lost to another worker" in a.text()
+        names = [f"rec-{i:02d}" for i in range(3)]
+        now = svc.roster.now_present()
+        assert [now.get(n) for n in names] == [1, 1, 1]
+        assert max(svc.roster.most.values()) == 1
+        for name in names:
+            assert len(svc.roster.spans[name]) == 2  # A's bot, then B's only
+        bots = [await svc.get(i) for i in ids]
+        assert {bot["worker"] for bot in bots} == {"b"}
+        for bot_id in ids:
+            status, _ = await svc.leave(bot_id)
+            assert status == 202
+        await svc.wait_states(ids, {"left"}, timeout=15)
+        assert all(not svc.roster.present(n) for n in names)
+
+
+async def test_a_short_pause_leaves_the_job_where_it_was(tmp_path: Path) -> None:
+    async with service(tmp_path, rooms=1) as svc:
+        a = await svc.worker("a", 1)
+        (bot_id,) = await _create_all(svc, range(1), seconds=120)
+        await svc.wait_states([bot_id], {"in_call"}, timeout=30, worker="a")
+        await svc.worker("b", 1)
+        a.signal(signal.SIGSTOP)
+        await asyncio.sleep(LEASE_SECONDS / 3)  # shorter than what is left of the lease
+        a.signal(signal.SIGCONT)
+        await asyncio.sleep(LEASE_SECONDS + 2)
+        bot = await svc.get(bot_id)
+        assert (bot["worker"], bot["state"], bot["attempts"]) == ("a", "in_call", 1)
+        assert len(svc.roster.spans["rec-00"]) == 1
+
+
+async def test_sigterm_drains_within_the_deadline_and_hands_back(tmp_path: Path) -> None:
+    async with service(tmp_path, rooms=3) as svc:
+        a = await svc.worker("a", 3, "--drain-seconds", "6")
+        long = await _create_all(svc, range(2), seconds=120)
+        (short,) = await _create_all(svc, range(2, 3), seconds=5)
+        await svc.wait_states([*long, short], {"in_call"}, timeout=30, worker="a")
+        b = await svc.worker("b", 3)
+        a.signal(signal.SIGTERM)
+        termed = time.monotonic()
+        # The short meeting ends within the deadline, on A; the long ones are handed back.
+        assert await a.wait(6 + 10) == 0
+        assert time.monotonic() - termed <= 6 + 3
+        assert "1 finished, 2 handed back, 0 lost" in a.text()
+        done = await svc.get(short)
+        assert (done["state"], done["attempts"]) == ("left", 1)
+        # B takes them at once: they were released cleanly, no lease or token to wait out.
+        bots = await svc.wait_states(long, {"in_call"}, timeout=5, worker="b")
+        assert all(bot["resumes"] == 1 for bot in bots)
+        assert max(svc.roster.most.values()) == 1
+        for bot in bots:
+            status, _ = await svc.leave(bot["id"])
+            assert status == 202
+        bots = await svc.wait_states(long, {"left"}, timeout=15)
+        for bot in bots:
+            assert bot["detail"] == "Stopped by API request"
+            folder = Path(bot["artifacts"][0]["path"])
+            gaps = [x for x in _timeline(folder) if x["type"] == "gap"]
+            assert [g["kind"] for g in gaps] == ["resume"]
+            assert gaps[0]["end"] - gaps[0]["start"] <= 4.0
+            assert (folder / "recording-001.webm").exists()
+        b.signal(signal.SIGTERM)
+        assert await b.wait(30) == 0
+
+
+async def test_stop_commands_reach_the_right_worker_in_under_a_second(tmp_path: Path) -> None:
+    async with service(tmp_path, rooms=4) as svc:
+        # 40 s leases: heartbeats 10 s apart, so only the pub/sub stop can be this fast.
+        a = await svc.worker("a", 2, "--lease-seconds", "40")
+        on_a = await _create_all(svc, range(2), seconds=120)
+        await svc.wait_states(on_a, {"in_call"}, timeout=30, worker="a")
+        b = await svc.worker("b", 2, "--lease-seconds", "40")
+        on_b = await _create_all(svc, range(2, 4), seconds=120)
+        await svc.wait_states(on_b, {"in_call"}, timeout=30, worker="b")
+        for target, other in ((on_a[0], on_a[1]), (on_b[0], on_b[1])):
+            name = (await svc.get(target))["request"]["meeting"]["display_name"]
+            asked = time.time()
+            status, reply = await svc.leave(target)
+            assert status == 202 and reply["leave_requested"]
+            while svc.roster.present(name):
+                assert time.time() - asked < 3.0, f"{name} still in the meeting"
+                await asyncio.sleep(0.02)
+            gone = time.time()
+            bot = (await svc.wait_states([target], {"left"}, timeout=10))[0]
+            assert _iso(bot["timings"]["stop_received_at"]) - asked < 1.0
+            assert gone - asked < 2.0
+            assert bot["detail"] == "Stopped by API request"
+            assert (await svc.get(other))["state"] == "in_call"
+        for proc in (a, b):
+            proc.signal(signal.SIGTERM)
