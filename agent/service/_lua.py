@@ -46,6 +46,7 @@ local function terminal(state) return state == 'left' or state == 'failed' end
 """
 
 # ARGV: P, id, fields(json), idempotency key or "", idem ttl, scheduled(1/0), join_at, maxlen
+# -> {1 made | 0 replayed, id, the job's hash}
 CREATE = (
     _HELPERS
     + """
@@ -53,7 +54,7 @@ local id = ARGV[2]
 local idem = ARGV[4]
 if idem ~= '' then
   local existing = redis.call('GET', P .. ':idem:' .. idem)
-  if existing then return {0, existing} end
+  if existing then return {0, existing, redis.call('HGETALL', jobkey(existing))} end
 end
 local seq = redis.call('INCR', P .. ':seq')
 local fields = cjson.decode(ARGV[3])
@@ -69,7 +70,7 @@ else
   set_fields(id, {state = 'queued', entry = entry})
 end
 if idem ~= '' then redis.call('SET', P .. ':idem:' .. idem, id, 'EX', ARGV[5]) end
-return {1, id}
+return {1, id, redis.call('HGETALL', jobkey(id))}
 """
 )
 

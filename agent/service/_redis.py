@@ -105,7 +105,7 @@ class RedisJobStore:
     ) -> tuple[JobRecord, bool]:
         fields = job.to_fields()
         scheduled = job.join_at is not None and job.join_at > job.created_at
-        made, job_id = await self._create(
+        made, job_id, raw = await self._create(
             args=[
                 self.prefix,
                 job.id,
@@ -117,10 +117,9 @@ class RedisJobStore:
                 STREAM_MAXLEN,
             ]
         )
-        stored = await self.get(_text(job_id))
-        if stored is None:  # an idempotency key outliving its (expired) job
+        if not raw:  # an idempotency key outliving its (expired) job
             raise LookupError(f"job {_text(job_id)} is gone")
-        return stored, bool(int(made))
+        return JobRecord.from_fields(_pairs(list(raw))), bool(int(made))
 
     async def get(self, job_id: str) -> JobRecord | None:
         raw: Any = await self._redis.hgetall(self._key("job", job_id))
