@@ -1,5 +1,5 @@
 """Continuing a session another process started (`continue_session`): what is already in
-the session folder.
+the session folder, and which process writes it now.
 
 A service job taken over by another worker (its first worker died or drained) records
 into the same folder. The new process needs: the timeline's axis (the wall-clock time of
@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,3 +85,43 @@ def scan(folder: Path, file_prefix: str, presentation_prefix: str) -> EarlierSes
         files.append(entry)
     log.info("continuing the session in %s (%d earlier files)", folder, len(media))
     return EarlierSession(origin, last, files, len(slides), lines)
+
+
+class FolderClaim:
+    """The newest process to start on a named session folder writes it (`.owner`).
+
+    An older one that comes back (it was frozen while its job was taken over) finds the
+    claim gone and stops writing there: it closes its own file and adds no timeline line,
+    file or summary into the session its successor is recording."""
+
+    FILE = ".owner"
+    #: Seconds between two reads of the claim (the writer asks on every item).
+    EVERY = 0.5
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.FILE
+        self.token = secrets.token_hex(8)
+        self._lost = False
+        self._checked = float("-inf")
+
+    def take(self) -> None:
+        try:
+            self.path.write_text(self.token)
+        except OSError as exc:
+            log.warning("cannot claim %s: %s", self.path.parent, exc)
+
+    def lost(self, *, now: bool = False) -> bool:
+        if self._lost:
+            return True
+        t = time.monotonic()
+        if not now and t - self._checked < self.EVERY:
+            return False
+        self._checked = t
+        try:
+            held = self.path.read_text()
+        except OSError:
+            return False
+        if held != self.token:
+            self._lost = True
+            log.warning("%s is being recorded by another process now", self.path.parent)
+        return self._lost

@@ -10,6 +10,7 @@ intervals from stage changes, chat and presentation marks, gaps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -162,6 +163,13 @@ class Timeline:
         except OSError as exc:
             raise StorageError(f"writing {self.path} failed: {exc}") from exc
         self.lines += 1
+
+    def detach(self) -> None:
+        """Close the file without writing anything more (another process owns it now)."""
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
 
     def close(self, end: float) -> None:
         """End open talk intervals and presentations at `end`; flush and close the file."""

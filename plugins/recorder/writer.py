@@ -46,7 +46,7 @@ from .mux import (
     vp8_is_keyframe,
     vp8_size,
 )
-from .resume import scan
+from .resume import FolderClaim, scan
 from .summary import draw_speakers, summary, write_json
 from .timeline import Timeline
 
@@ -70,6 +70,9 @@ class WriterSettings:
     presentation_prefix: str = "presentation"
     #: Continue what an earlier process recorded in `folder` (see `resume.py`).
     continue_session: bool = False
+    #: The folder may be shared with a successor process: write it only while the claim
+    #: holds (`resume.FolderClaim`).
+    claim_folder: bool = False
 
 
 @dataclass
@@ -143,6 +146,7 @@ class Writer:
         self._last_pres_request = -1e9
         self._pres_base = 0  # presentation files of an earlier process (continue_session)
         self._resume_gap_from: float | None = None  # bot clock: the earlier process's end
+        self._claim = FolderClaim(settings.folder) if settings.claim_folder else None
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
 
     # -- loop side ---------------------------------------------------------------------
@@ -159,6 +163,8 @@ class Writer:
         earlier = None
         if self.s.continue_session:
             earlier = scan(self.s.folder, self.s.file_prefix, self.s.presentation_prefix)
+        if self._claim is not None:
+            self._claim.take()
         origin = earlier.origin_utc if earlier is not None else None
         self._timeline = Timeline(self.s.folder / "timeline.jsonl", origin_utc=origin)
         if earlier is not None:
@@ -207,7 +213,7 @@ class Writer:
             if isinstance(item, tuple) and item[0] == "sync":
                 item[1].set()
                 continue
-            if self.error is not None:
+            if self.error is not None or self._let_go():
                 continue
             try:
                 if isinstance(item, EncodedFrame):
@@ -484,7 +490,22 @@ class Writer:
 
     # -- the end -------------------------------------------------------------------------
 
+    def _let_go(self, now: bool = False) -> bool:
+        """A successor claimed the folder: close this process's own files, write no more."""
+        if self._claim is None or not self._claim.lost(now=now):
+            return False
+        for close in (self._close_file, self._close_presentation):
+            try:
+                close()
+            except StorageError as exc:
+                log.warning("recorder: closing after losing the folder: %s", exc)
+        return True
+
     def _close(self) -> None:
+        if self._let_go(now=True):
+            if self._timeline is not None:
+                self._timeline.detach()
+            return
         end = self.clock()
         self._resume_gap(end)  # continued, but no media came this time
         if self.error is None:

@@ -167,8 +167,15 @@ async def test_a_paused_worker_never_leaves_two_bots_for_one_job(tmp_path: Path)
         for bot_id in ids:
             status, _ = await svc.leave(bot_id)
             assert status == 202
-        await svc.wait_states(ids, {"left"}, timeout=15)
+        bots = await svc.wait_states(ids, {"left"}, timeout=15)
         assert all(not svc.roster.present(n) for n in names)
+        # The recordings: A's part, one resume gap, B's part; nothing from A after it woke.
+        for bot in bots:
+            lines = _timeline(Path(bot["artifacts"][0]["path"]))
+            assert [x["kind"] for x in lines if x["type"] == "gap"] == ["resume"]
+            assert not [x for x in lines if x["type"] == "disconnect"]
+            leaving = [x for x in lines if x["type"] == "state" and x["new"] == "leaving"]
+            assert [x["detail"] for x in leaving] == ["Stopped by API request"]
 
 
 async def test_a_short_pause_leaves_the_job_where_it_was(tmp_path: Path) -> None:

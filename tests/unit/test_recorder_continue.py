@@ -136,3 +136,38 @@ def time_of(line: dict[str, object]) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(str(line["utc"])).timestamp()
+
+
+async def test_an_earlier_process_that_comes_back_stops_writing_the_folder(
+    tmp_path: Path,
+) -> None:
+    from agent.runtime.states import BotState, StateChanged
+
+    def config(resume: bool) -> RecorderConfig:
+        return RecorderConfig(
+            output_dir=str(tmp_path), session_folder="s", audio_only=True, continue_session=resume
+        )
+
+    stale = Recorder(None, config(False), alias="meet")
+    await stale.start()
+    await _paced(stale, 1.0)
+    assert await stale.flush()
+    # The stale one freezes; a successor takes the session over.
+    successor = Recorder(None, config(True), alias="meet")
+    await successor.start()
+    await _paced(successor, 1.0)
+    assert await successor.flush()
+    # The stale one wakes up: its state change, its media and its end go nowhere.
+    await stale.handle(StateChanged(BotState.IN_CALL, BotState.LEAVING, time.monotonic()))
+    await _paced(stale, 0.6)
+    await stale.stop()
+    await successor.stop()
+    folder = tmp_path / "s"
+    assert sorted(p.name for p in folder.glob("recording-*")) == [
+        "recording-000.webm",
+        "recording-001.webm",
+    ]
+    lines = [json.loads(x) for x in (folder / "timeline.jsonl").read_text().splitlines()]
+    assert not [x for x in lines if x["type"] == "state"]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [f["file"] for f in summary["files"]] == ["recording-000.webm", "recording-001.webm"]
