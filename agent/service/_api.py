@@ -67,6 +67,7 @@ def _time(value: float | None) -> datetime | None:
 
 
 def view(job: JobRecord) -> BotView:
+    """A stored job as the API shows it."""
     request = BotRequest.model_validate_json(job.request)
     return BotView(
         id=job.id,
@@ -97,6 +98,8 @@ def _json(model: BotView | BotPage, status: int = 200, **headers: str) -> web.Re
 
 
 class ServiceApi:
+    """The `/v1` routes over a job store, guarded by API keys."""
+
     def __init__(self, store: JobStore, keys: ApiKeys, secrets: SecretPolicy | None = None) -> None:
         self.store = store
         self.keys = keys

@@ -36,6 +36,8 @@ def _digest(key: str) -> bytes:
 
 
 class ApiKeys:
+    """The accepted keys (digests only); `check` finds the key of a request."""
+
     def __init__(self, keys: list[ApiKey]) -> None:
         self._keys = keys
 

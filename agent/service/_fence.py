@@ -22,6 +22,8 @@ class LeaseLostError(TransportError):
 
 
 class FencedTransport:
+    """A `Transport` that refuses all but `release_token` once the lease may be lost."""
+
     def __init__(self, inner: Transport, lease_valid: Callable[[], bool]) -> None:
         self._inner = inner
         self._lease_valid = lease_valid

@@ -32,6 +32,8 @@ class JobOutcome:
 
 
 class JobHandle:
+    """The worker's side of one running job, as its runner sees it."""
+
     def __init__(
         self,
         lease: Lease,

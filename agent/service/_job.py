@@ -40,6 +40,8 @@ def artifacts(plugins: list[Plugin[Any]]) -> list[dict[str, Any]]:
 
 
 class BotRunner:
+    """Runs a job as a `Bot` (see the module doc)."""
+
     def __init__(self, settings: JobSettings | None = None) -> None:
         self.settings = settings or JobSettings()
 

@@ -26,6 +26,8 @@ class _Pending:
 
 
 class MemoryJobStore:
+    """The job store in this process (see the module doc)."""
+
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._jobs: dict[str, JobRecord] = {}

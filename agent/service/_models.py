@@ -51,6 +51,8 @@ class _Request(BaseModel):
 
 
 class MeetingRequest(_Request):
+    """Where the bot goes and as whom."""
+
     node: str = Field(
         pattern=r"^https?://[^/\s]+",
         description="Conferencing Node URL, e.g. https://pexip.example",
@@ -70,6 +72,8 @@ class MeetingRequest(_Request):
 
 
 class PluginRequest(_Request):
+    """One plugin and its settings (`output_dir` and the like are the worker's)."""
+
     name: str = Field(
         pattern=_PLUGIN_NAME,
         max_length=100,
@@ -79,6 +83,8 @@ class PluginRequest(_Request):
 
 
 class MediaRequest(_Request):
+    """What the bot sends and receives (no files: a request cannot read a worker's disk)."""
+
     audio: str = Field(default="none", description="none | silence | tone:HZ")
     video: str = Field(default="none", description="none | black | pattern[:WxH[@FPS]]")
     receive_audio: bool = True
@@ -129,6 +135,8 @@ class BotRequest(_Request):
 
 
 class Timings(BaseModel):
+    """Wall-clock times (UTC) of the bot's life."""
+
     created_at: datetime
     join_at: datetime | None = None
     #: When a worker last took the job (a resumed job is taken again).
@@ -141,6 +149,8 @@ class Timings(BaseModel):
 
 
 class Artifact(BaseModel):
+    """Something a plugin left, e.g. the recorder's session folder."""
+
     plugin: str
     kind: Literal["folder"] = "folder"
     path: str
@@ -167,6 +177,8 @@ class BotView(BaseModel):
 
 
 class BotPage(BaseModel):
+    """One page of `GET /v1/bots`, newest first."""
+
     items: list[BotView]
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; null on the last"
@@ -174,11 +186,15 @@ class BotPage(BaseModel):
 
 
 class ErrorDetail(BaseModel):
+    """One problem: where (`meeting.pin`, `limit`, ...) and what (never the value)."""
+
     loc: str
     message: str
 
 
 class ErrorInfo(BaseModel):
+    """The error itself."""
+
     code: str = Field(description="stable, machine-readable: unauthorized, not_found, ...")
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)

@@ -54,6 +54,8 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
 
 
 class RedisJobStore:
+    """The job store on Redis at `url` (keys under `prefix`; see `_lua.py`)."""
+
     def __init__(
         self,
         url: str,

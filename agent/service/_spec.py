@@ -120,6 +120,7 @@ def _leave(rules: LeaveRules, elapsed: float) -> dict[str, Any]:
 def bot_config(
     job_id: str, request: BotRequest, settings: JobSettings, *, resumed: bool, elapsed: float
 ) -> BotConfig:
+    """The validated `BotConfig` of one run of the job (see `config_data`)."""
     data = config_data(job_id, request, settings, resumed=resumed, elapsed=elapsed)
     return parse_config(data, f"job {job_id}")
 

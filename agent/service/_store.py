@@ -156,6 +156,8 @@ class Renewal:
 
 
 class LeaveOutcome(StrEnum):
+    """What `POST /v1/bots/{id}/leave` did."""
+
     NOT_FOUND = "not_found"
     FINISHED = "finished"  # already left or failed
     CANCELLED = "cancelled"  # never started: now left

@@ -49,6 +49,8 @@ IDLE_MARGIN = 0.25
 
 
 class WorkerSettings(BaseModel):
+    """A worker's capacity, lease, drain and takeover settings."""
+
     model_config = ConfigDict(extra="forbid")
 
     capacity: int = Field(ge=1, description="bots at once")
@@ -73,6 +75,7 @@ class WorkerSettings(BaseModel):
 
 
 def worker_name() -> str:
+    """host-pid-random: unique among the group's consumers, readable in `XINFO`."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
@@ -85,6 +88,8 @@ class _Running:
 
 
 class Worker:
+    """Claims and runs jobs from a store (see the module doc); `run()` until drained."""
+
     def __init__(
         self,
         store: JobStore,

@@ -278,3 +278,17 @@ def test_keys_come_from_env_and_file_and_bad_ones_are_named_not_shown(tmp_path: 
     assert found is not None and found.scope == "read"
     with pytest.raises(ValueError, match="no API keys"):
         ApiKeys.parse(None, None)
+
+
+def test_service_surface_is_exported_and_documented() -> None:
+    import inspect
+
+    from agent import service
+
+    for name in service.__all__:
+        obj = getattr(service, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, f"agent.service.{name} has no docstring"
+    # Implementation modules are private; users import from the package.
+    assert all(not name.startswith("_") for name in service.__all__)
+    assert service.Worker.__module__ == "agent.service._worker"
