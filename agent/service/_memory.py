@@ -87,6 +87,8 @@ class MemoryJobStore:
         self, job: JobRecord, idempotency_key: str | None, ttl: float
     ) -> tuple[JobRecord, bool]:
         now = self._clock()
+        if len(self._idem) > 10_000:  # forget expired keys now and then
+            self._idem = {k: v for k, v in self._idem.items() if v[1] > now}
         if idempotency_key is not None:
             held = self._idem.get(idempotency_key)
             if held is not None and held[1] > now and held[0] in self._jobs:

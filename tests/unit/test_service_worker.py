@@ -219,3 +219,27 @@ async def test_a_dead_worker_s_jobs_are_reclaimed_within_the_bound(store: JobSto
     bound = 1 + 0.25 + 0.2 + 0.6 + 0.5
     assert max(t for _, _, t in second.runs) - died <= bound
     assert all(r for _, r, _ in second.runs)
+
+
+async def test_a_scheduled_job_starts_at_its_time(store: JobStore) -> None:
+    runner = Runner(0.1)
+    settings = WorkerSettings(capacity=2, lease_seconds=2, reclaim_seconds=0.1, drain_seconds=0.1)
+    worker = Worker(store, settings, runner, name="w")
+    join_at = time.time() + 1.0
+    job = JobRecord(
+        id=new_job_id(),
+        request=REQUEST.model_dump_json(),
+        request_hash="h",
+        state="queued",
+        created_at=time.time(),
+        join_at=join_at,
+    )
+    await store.create(job, None, 60)
+    async with running(worker):
+
+        async def started() -> bool:
+            return len(runner.runs) == 1
+
+        await _until(started, 5)
+        assert time.time() >= join_at
+        assert time.time() - join_at < 1.0
