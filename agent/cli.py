@@ -181,6 +181,19 @@ def _add_admin_commands(sub: Any, commands: dict[str, Command]) -> None:
 # == end of the management API block ========================================================
 
 
+# == bots as a service (issue 18; implementation in agent/service/_cli.py) ===================
+
+
+def _add_service_commands(sub: Any, commands: dict[str, Command]) -> None:
+    """`pexbot serve` (HTTP API) and `pexbot worker` (Redis-backed workers)."""
+    from agent.service._cli import add_parsers  # noqa: PLC0415
+
+    commands.update(add_parsers(sub))
+
+
+# == end of the service block ===============================================================
+
+
 _RUN_EPILOG = """\
 leave rules ([leave] in the config file; the bot also leaves when the conference ends,
 when it is disconnected, and on Ctrl-C or SIGTERM):
@@ -296,6 +309,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["demo"] = _cmd_demo
 
     _add_admin_commands(sub, commands)  # management API block above
+    _add_service_commands(sub, commands)  # service block above
 
     # --- openvidu: OpenVidu Pro media nodes (client, watcher, emulated server) -------------
     # Its actions and their implementation live in agent/_cli_openvidu.py.

@@ -23,6 +23,7 @@ from bench import (
     recorder,
     recorder_bots,
     recorder_sync,
+    service,
 )
 
 Benchmark = Callable[[], bool]
@@ -58,6 +59,11 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "container",
         "container image: build cold/warm, size, start-to-ready",
         container.bench_container,
+    ),
+    (
+        "service",
+        "service: dispatch and claim latency, 10,000 dummy jobs, one Redis, 20 workers",
+        service.bench_service,
     ),
 ]
 

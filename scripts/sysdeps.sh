@@ -10,6 +10,7 @@
 #                            Python tool, comes with the dev dependencies)
 #   runc       -> runc       (podman's default crun cannot run build steps on these hosts)
 #   mmdebstrap -> mmdebstrap (bootstraps the local base image when no registry is reachable)
+#   redis-server -> redis-server (the service tests start their own Redis on a free port)
 # SUDO may name a command to prefix apt-get with (the Makefile sets it when not root).
 set -eu
 
@@ -42,3 +43,4 @@ fi
 command -v podman >/dev/null 2>&1 || install podman
 command -v runc >/dev/null 2>&1 || install runc
 command -v mmdebstrap >/dev/null 2>&1 || install mmdebstrap
+command -v redis-server >/dev/null 2>&1 || install redis-server

@@ -81,6 +81,11 @@ class RecorderConfig(BaseModel):
     stop_timeout: float = Field(default=30.0, gt=0)
     #: Record the presentation (slides) to its own files; ignored in audio-only mode.
     record_presentation: bool = True
+    #: Continue a session an earlier process recorded in `session_folder` (a service job
+    #: taken over by another worker): files go on numbering, times go on on its timeline,
+    #: and the stretch in between is one `gap` line of kind `resume`. (A named folder is
+    #: claimed: an earlier process that comes back stops writing to it.)
+    continue_session: bool = False
 
 
 #: States in which the bot is in the conference: the first change into one starts the session.
@@ -186,6 +191,8 @@ class Recorder(Plugin[RecorderConfig]):
                 segment_bytes=cfg.segment_bytes,
                 video_wait=cfg.video_wait,
                 cluster_ms=cfg.cluster_ms,
+                continue_session=cfg.continue_session,
+                claim_folder=cfg.session_folder is not None,
             ),
             request_keyframe=self._keyframe_from_thread,
             request_presentation_keyframe=self._presentation_keyframe_from_thread,

@@ -49,6 +49,11 @@ class WriterSettings:
     max_backlog: int = 3000
     file_prefix: str = "recording"
     presentation_prefix: str = "presentation"
+    #: Continue what an earlier process recorded in `folder` (see `resume.py`).
+    continue_session: bool = False
+    #: The folder may be shared with a successor process: write it only while the claim
+    #: holds (`resume.FolderClaim`).
+    claim_folder: bool = False
 
 
 @dataclass(frozen=True)

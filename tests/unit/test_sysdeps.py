@@ -16,6 +16,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "sysdeps.sh"
 # The container engine and what the local image build needs (each its own package).
 CONTAINER_TOOLS = ["podman", "runc", "mmdebstrap"]
+#: Every tool after the first four, in the order the script asks for them.
+OTHER_TOOLS = [*CONTAINER_TOOLS, "redis-server"]
 
 
 def _stub(path: Path, body: str) -> None:
@@ -54,7 +56,14 @@ def test_nothing_installed_asks_for_each_tool_alone(tmp_path: Path) -> None:
     calls = _run(tmp_path, present=[], nodejs_provides=None)
     assert calls[0] == "update -qq"
     assert calls.count("update -qq") == 1
-    assert _installs(calls) == ["ffmpeg", "chromium", "nodejs", "npm", *CONTAINER_TOOLS]
+    assert _installs(calls) == [
+        "ffmpeg",
+        "chromium",
+        "nodejs",
+        "npm",
+        *CONTAINER_TOOLS,
+        "redis-server",
+    ]
     # One package per apt-get call: a conflict on one cannot sink the others.
     for call in calls[1:]:
         assert call == "install -y -qq --no-install-recommends " + call.split()[-1]
@@ -63,7 +72,7 @@ def test_nothing_installed_asks_for_each_tool_alone(tmp_path: Path) -> None:
 def test_nodejs_with_bundled_npm_never_asks_for_npm(tmp_path: Path) -> None:
     calls = _run(
         tmp_path,
-        present=["node", "npm", *CONTAINER_TOOLS],
+        present=["node", "npm", *OTHER_TOOLS],
         nodejs_provides="nodejs-dev, nodejs-doc, nodejs-legacy, npm",
     )
     assert _installs(calls) == ["ffmpeg", "chromium"]
@@ -71,7 +80,9 @@ def test_nodejs_with_bundled_npm_never_asks_for_npm(tmp_path: Path) -> None:
 
 def test_nodejs_that_provides_npm_but_hides_it_is_left_alone(tmp_path: Path) -> None:
     calls = _run(
-        tmp_path, present=["node", "ffprobe", "chromium", *CONTAINER_TOOLS], nodejs_provides="npm"
+        tmp_path,
+        present=["node", "ffprobe", "chromium", *OTHER_TOOLS],
+        nodejs_provides="npm",
     )
     assert calls == []
 
@@ -80,7 +91,7 @@ def test_nodejs_that_provides_npm_but_hides_it_is_left_alone(tmp_path: Path) -> 
 def test_debian_nodejs_without_npm_gets_npm(tmp_path: Path, provides: str) -> None:
     calls = _run(
         tmp_path,
-        present=["node", "ffprobe", "chromium", *CONTAINER_TOOLS],
+        present=["node", "ffprobe", "chromium", *OTHER_TOOLS],
         nodejs_provides=provides,
     )
     assert _installs(calls) == ["npm"]
@@ -89,7 +100,7 @@ def test_debian_nodejs_without_npm_gets_npm(tmp_path: Path, provides: str) -> No
 def test_all_present_asks_apt_nothing(tmp_path: Path) -> None:
     calls = _run(
         tmp_path,
-        present=["ffprobe", "chromium", "node", "npm", *CONTAINER_TOOLS],
+        present=["ffprobe", "chromium", "node", "npm", *OTHER_TOOLS],
         nodejs_provides="npm",
     )
     assert calls == []
@@ -97,6 +108,19 @@ def test_all_present_asks_apt_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("missing", CONTAINER_TOOLS)
 def test_each_missing_container_tool_is_installed_alone(tmp_path: Path, missing: str) -> None:
-    present = ["ffprobe", "chromium", "node", "npm"] + [t for t in CONTAINER_TOOLS if t != missing]
+    present = ["ffprobe", "chromium", "node", "npm", "redis-server"]
+    present += [t for t in CONTAINER_TOOLS if t != missing]
     calls = _run(tmp_path, present=present, nodejs_provides="npm")
     assert calls == ["update -qq", f"install -y -qq --no-install-recommends {missing}"]
+
+
+def test_missing_redis_server_is_installed_alone(tmp_path: Path) -> None:
+    calls = _run(
+        tmp_path,
+        present=["ffprobe", "chromium", "node", "npm", *CONTAINER_TOOLS],
+        nodejs_provides="npm",
+    )
+    assert calls == [
+        "update -qq",
+        "install -y -qq --no-install-recommends redis-server",
+    ]
