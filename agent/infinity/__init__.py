@@ -6,9 +6,15 @@ underscore are implementation. Models live in `agent.infinity.models`.
 
 from __future__ import annotations
 
-from . import endpoints, models
+from . import breakout_endpoints, endpoints, models
 from ._http import ApiClient, Endpoint
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
+from .breakout_client import (
+    BreakoutCallClient,
+    BreakoutParticipantClient,
+    BreakoutRoomClient,
+    BreakoutsClient,
+)
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
     BadRequestError,
@@ -31,6 +37,7 @@ from .errors import (
 )
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
 from .reasons import ReasonCode, reason_code
+from .rooms import BreakoutRoom, BreakoutRooms, RoomChange
 from .roster import Changed, Joined, Left, Roster, RosterChange
 from .session import InfinitySession, JoinOptions, TokenLost, join_token
 
@@ -38,6 +45,12 @@ __all__ = [
     "AiohttpTransport",
     "ApiClient",
     "BadRequestError",
+    "BreakoutCallClient",
+    "BreakoutParticipantClient",
+    "BreakoutRoom",
+    "BreakoutRoomClient",
+    "BreakoutRooms",
+    "BreakoutsClient",
     "CallClient",
     "Changed",
     "ConferenceClient",
@@ -65,6 +78,7 @@ __all__ = [
     "PinRetriesExceededError",
     "ReasonCode",
     "ResponseValidationError",
+    "RoomChange",
     "Roster",
     "RosterChange",
     "ServerError",
@@ -76,6 +90,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "UnexpectedStatusError",
+    "breakout_endpoints",
     "endpoints",
     "join_token",
     "models",
