@@ -159,7 +159,7 @@ async def test_host_controls_work_for_a_host_and_are_refused_for_a_guest(
         await host.transform_layout(LayoutTransforms(enable_overlay_text=True), layout="4:0")
         assert conference.layout == "4:0"
         await host.dtmf("1234#", g)
-        assert someone(g).dtmf == ["1234#"]
+        assert list(someone(g).dtmf) == ["1234#"]
 
         await host.send_message("hello all")
         await host.send_private_message(g, "just you")
