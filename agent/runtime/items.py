@@ -1,6 +1,6 @@
 """Everything a plugin can receive, and the hook each kind goes to: the one list.
 
-The bot hands plugins its lifecycle (`StateChanged`, `Gap`), the roster's real changes
+The bot hands plugins its lifecycle (`StateChanged`, `Gap`, `Moved`), the roster's real changes
 (`Joined`, `Left`, `Changed`), media (`EncodedFrame`, `DecodedFrame`, `PresentationMedia`)
 and the conference events of the client API as they come (participant events arrive as
 roster changes instead; token refreshes are the bot's own business). `HOOKS` maps each
@@ -46,6 +46,7 @@ from ..infinity.models.events import (
 )
 from ..infinity.roster import Changed, Joined, Left
 from ..media.tap import EncodedFrame
+from .moves import Moved
 from .states import Gap, StateChanged
 
 __all__ = [
@@ -109,6 +110,7 @@ CONFERENCE_EVENTS: tuple[type[EventModel], ...] = (
 PluginItem: TypeAlias = (
     StateChanged
     | Gap
+    | Moved
     | Joined
     | Left
     | Changed
@@ -155,6 +157,7 @@ HOOKS: Mapping[type, str] = MappingProxyType(
     {
         StateChanged: "on_state_changed",
         Gap: "on_gap",
+        Moved: "on_moved",
         Joined: "on_joined",
         Left: "on_left",
         Changed: "on_changed",
