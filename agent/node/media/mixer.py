@@ -11,7 +11,12 @@
   source `video_source` picks for its receiver, rescaled once per source frame in a worker
   thread and shared by every receiver of it;
 - slides (`slides.py`): the presenter's send call feeds every receive call and
-  `presentation.jpeg`; the tick announces new slides.
+  `presentation.jpeg`; the tick announces new slides;
+- silent video (`silent.py`): with detection on, the tick marks video whose picture stops
+  changing `is_video_silent`, and `video_source` no longer shows it.
+
+A breakout room is a conference of its own, so it has a mixer of its own: whoever is moved
+there hears and sees the room only.
 
 Mute is read from the conference state on every tick (`ParticipantState.is_muted`, which
 participant `mute`/`unmute` and `muteguests`/`unmuteguests` maintain), so there is no
