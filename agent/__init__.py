@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "FailureReason": "agent.runtime.states",
     "StateChanged": "agent.runtime.states",
     "Gap": "agent.runtime.states",
+    "Moved": "agent.runtime.moves",
     # -- the roster
     "Joined": "agent.infinity.roster",
     "Left": "agent.infinity.roster",
@@ -132,6 +133,7 @@ __all__ = [
     "ManagementError",
     "Message",
     "MessageReceived",
+    "Moved",
     "NewCandidate",
     "NewOffer",
     "OnHold",
@@ -233,6 +235,7 @@ if TYPE_CHECKING:
     from .runtime.host import HostOnlyError
     from .runtime.items import DecodedFrame, PluginItem, PresentationMedia
     from .runtime.launch import FleetEntry, load_fleet, run_bot, run_fleet
+    from .runtime.moves import Moved
     from .runtime.outcome import BotResult
     from .runtime.plugin import Plugin, PluginContextError, PluginLoadError
     from .runtime.states import BotState, FailureReason, Gap, StateChanged

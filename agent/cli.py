@@ -181,12 +181,12 @@ def _add_admin_commands(sub: Any, commands: dict[str, Command]) -> None:
 # == end of the management API block ========================================================
 
 
-# == bots as a service (issue 18; implementation in agent/service/_cli.py) ===================
+# == bots as a service (issue 18; implementation in agent/service/cli.py) ===================
 
 
 def _add_service_commands(sub: Any, commands: dict[str, Command]) -> None:
     """`pexbot serve` (HTTP API) and `pexbot worker` (Redis-backed workers)."""
-    from agent.service._cli import add_parsers  # noqa: PLC0415
+    from agent.service.cli import add_parsers  # noqa: PLC0415
 
     commands.update(add_parsers(sub))
 

@@ -6,10 +6,24 @@ underscore are implementation. Models live in `agent.infinity.models`.
 
 from __future__ import annotations
 
-from . import endpoints, models
+from . import breakout_endpoints, endpoints, models
 from ._http import ApiClient, Endpoint
 from ._retry import RetryPolicy, RetryStats
-from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
+from ._transport import (
+    AiohttpTransport,
+    HttpRequest,
+    HttpResponse,
+    StreamResponse,
+    Transport,
+    TransportError,
+    public_url,
+)
+from .breakout_client import (
+    BreakoutCallClient,
+    BreakoutParticipantClient,
+    BreakoutRoomClient,
+    BreakoutsClient,
+)
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
     BadRequestError,
@@ -32,6 +46,7 @@ from .errors import (
 )
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
 from .reasons import ReasonCode, reason_code
+from .rooms import BreakoutRoom, BreakoutRooms, RoomChange
 from .roster import Changed, Joined, Left, Roster, RosterChange
 from .session import ExpiresBounds, InfinitySession, JoinOptions, TokenLost, join_token
 
@@ -39,6 +54,12 @@ __all__ = [
     "AiohttpTransport",
     "ApiClient",
     "BadRequestError",
+    "BreakoutCallClient",
+    "BreakoutParticipantClient",
+    "BreakoutRoom",
+    "BreakoutRoomClient",
+    "BreakoutRooms",
+    "BreakoutsClient",
     "CallClient",
     "Changed",
     "ConferenceClient",
@@ -69,6 +90,7 @@ __all__ = [
     "ResponseValidationError",
     "RetryPolicy",
     "RetryStats",
+    "RoomChange",
     "Roster",
     "RosterChange",
     "ServerError",
@@ -76,12 +98,15 @@ __all__ = [
     "StreamInterrupted",
     "StreamItem",
     "StreamOpened",
+    "StreamResponse",
     "TokenLost",
     "Transport",
     "TransportError",
     "UnexpectedStatusError",
+    "breakout_endpoints",
     "endpoints",
     "join_token",
     "models",
+    "public_url",
     "reason_code",
 ]

@@ -57,9 +57,9 @@ API_PREFIX = "/api/client/v2/conferences/"
 class Endpoint(Generic[ResultT]):
     """One client API endpoint, as the schema's `x-endpoints` describes it.
 
-    `path` is relative to `/conferences/<alias>/` and may hold `{participant}`, `{call}` and
-    `{mix}` placeholders. `statuses` are the statuses the endpoint answers with besides
-    errors mapped by class; `text_statuses` are those whose body is a plain string
+    `path` is relative to `/conferences/<alias>/` and may hold `{participant}`, `{call}`,
+    `{mix}` and `{breakout}` placeholders. `statuses` are the statuses the endpoint answers
+    with besides errors mapped by class; `text_statuses` are those whose body is a plain string
     whatever the content type (e.g. `calls` 400/500/504).
     """
 
@@ -162,6 +162,7 @@ class ApiClient:
         mix: str | None = None,
         query: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        breakout: str | None = None,
     ) -> ResultT:
         """Send one request; `retry` overrides the client's policy for this call."""
         request = self._build(
@@ -174,6 +175,7 @@ class ApiClient:
             call=call,
             mix=mix,
             query=query,
+            breakout=breakout,
         )
         response = await self._retrier.send(
             self._transport,
@@ -198,8 +200,9 @@ class ApiClient:
         call: str | None,
         mix: str | None,
         query: Mapping[str, str] | None,
+        breakout: str | None = None,
     ) -> HttpRequest:
-        values = {"participant": participant, "call": call, "mix": mix}
+        values = {"participant": participant, "call": call, "mix": mix, "breakout": breakout}
         needed = {k for k in values if "{" + k + "}" in endpoint.path}
         missing = sorted(k for k in needed if not values[k])
         if missing:

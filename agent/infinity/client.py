@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from . import endpoints as ep
 from ._http import ApiClient, Endpoint
+from .breakout_client import BreakoutsClient
 from .errors import NotFoundError
 from .models.call import (
     AckBody,
@@ -83,6 +84,7 @@ class ConferenceClient:
         call: str | None = None,
         mix: str | None = None,
         query: dict[str, str] | None = None,
+        breakout: str | None = None,
     ) -> T:
         return await self.api.call(
             endpoint,
@@ -93,11 +95,17 @@ class ConferenceClient:
             call=call,
             mix=mix,
             query=query,
+            breakout=breakout,
         )
 
     def participant(self, uuid: str) -> ParticipantClient:
         """Functions acting on one participant (self or, as host, anyone)."""
         return ParticipantClient(self, uuid)
+
+    @property
+    def breakouts(self) -> BreakoutsClient:
+        """Breakout rooms: open, close, move participants (`room(uuid)` for one room)."""
+        return BreakoutsClient(self)
 
     async def dial(self, body: DialBody) -> list[str]:
         """Dial out; returns the UUIDs of the new participants."""

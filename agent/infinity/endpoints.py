@@ -1,7 +1,8 @@
-"""Every non-breakout endpoint of the client API v2, as `Endpoint` values.
+"""Every endpoint of the client API v2, as `Endpoint` values.
 
-Keys are the schema's `x-endpoints` keys; `ENDPOINTS` maps each key to its descriptor so the
-contract tests can walk them all.
+Keys are the schema's `x-endpoints` keys; `ENDPOINTS` maps each key to its descriptor (all
+108: the 46 breakout-room ones are defined in `breakout_endpoints.py`) so the contract tests
+can walk them all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from ._http import Endpoint, ResultT
+from .breakout_endpoints import BREAKOUT_ENDPOINTS
 from .models.call import (
     AckBody,
     FeccBody,
@@ -440,3 +442,4 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
         STATISTICS,
     )
 }
+ENDPOINTS.update(BREAKOUT_ENDPOINTS)

@@ -74,10 +74,13 @@ class JoinOptions:
     direct_media: bool | None = None
     supports_direct_chat: bool | None = None
     client_id: str | None = None
+    #: A one-time join token (from a `refer`, or a breakout room's guest token).
+    token: str | None = field(default=None, repr=False)
 
     def body(self, extension: str | None) -> RequestTokenBody:
         return RequestTokenBody(
             display_name=self.display_name,
+            token=self.token,
             call_tag=self.call_tag,
             node=self.node_name,
             conference_extension=extension,

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Literal
 
 from .context import NodeContext
-from .state import ConferenceState, ParticipantRole, ParticipantState, new_uuid
+from .state import ConferenceState, JoinRole, ParticipantRole, ParticipantState, new_uuid
 
-JoinRole = Literal["HOST", "GUEST"]
+__all__ = ["JoinRole"]
+ReferTarget = Literal["main", "breakout", "conference"]
 
 
 def set_muted(conference: ConferenceState, participant: ParticipantState, muted: bool) -> None:
@@ -89,16 +90,31 @@ async def transfer(
     role: JoinRole,
 ) -> bool:
     """Move a participant to the conference of `alias` (PIN bypassed). False if there is no
-    such conference.
-
-    A client-API participant gets a `refer` with a one-time join token, like on a real node,
-    and re-joins with it; a dialled participant (no client of its own) is moved by the node.
-    """
+    such conference."""
     destination = ctx.state.by_alias(alias)
     if destination is None or destination.service.kind == "reception":
         return False
+    await refer(ctx, conference, participant, destination, role, target="conference")
+    return True
+
+
+async def refer(
+    ctx: NodeContext,
+    source: ConferenceState,
+    participant: ParticipantState,
+    destination: ConferenceState,
+    role: JoinRole,
+    *,
+    target: ReferTarget,
+) -> None:
+    """Move a participant from `source` to `destination` (a conference or a breakout room).
+
+    A client-API participant gets a `refer` with a one-time join token, like on a real node,
+    and re-joins with it (on the main room's alias for a breakout room); a dialled
+    participant (no client of its own) is moved by the node.
+    """
     if participant.dialled:
-        await ctx.remove_participant(conference, participant.uuid, None)
+        await ctx.remove_participant(source, participant.uuid, None)
         moved = ParticipantState(
             uuid=new_uuid(),
             display_name=participant.display_name,
@@ -110,12 +126,13 @@ async def transfer(
             dialled=True,
         )
         ctx.add_participant(destination, moved)
-        return True
-    join_token = ctx.state.add_refer(destination.name, role)
-    conference.events.publish(
-        "refer",
-        {"alias": alias, "token": join_token, "target": "conference"},
-        to=(participant.uuid,),
-    )
-    await ctx.remove_participant(conference, participant.uuid, None)
-    return True
+        return
+    data: dict[str, str] = {
+        "alias": destination.alias,
+        "token": ctx.state.add_refer(destination, role),
+        "target": target,
+    }
+    if destination.room is not None:
+        data["breakout_name"] = destination.room.name
+    source.events.publish("refer", data, to=(participant.uuid,))
+    await ctx.remove_participant(source, participant.uuid, None)

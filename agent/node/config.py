@@ -59,6 +59,12 @@ class ServiceConfig(_Model):
     guests_can_present: bool = True
     chat_enabled: bool = True
     participant_limit: int | None = Field(default=None, ge=1)
+    # Guests wait (`waiting_room`, `on_hold`) until a host is in; in a `lecture` until a
+    # host calls `start_conference`.
+    host_wait: bool = False
+    # Seconds a participant may wait (locked conference, or for the host) before the node
+    # disconnects it ("Timeout waiting for conference host ...", #pex126). None: forever.
+    waiting_room_timeout: float | None = Field(default=None, gt=0)
     # Virtual Reception: extension -> target alias. Empty means "any alias of another service".
     extensions: dict[str, str] = Field(default_factory=dict)
 
@@ -70,6 +76,10 @@ class ServiceConfig(_Model):
             raise ValueError(f"service {self.name!r}: a guest PIN needs a host PIN")
         if self.guest_pin is not None and self.guest_pin == self.host_pin:
             raise ValueError(f"service {self.name!r}: host and guest PIN must differ")
+        if self.host_wait and self.kind not in ("conference", "lecture"):
+            raise ValueError(
+                f"service {self.name!r}: host_wait applies to conferences and lectures only"
+            )
         if self.extensions and self.kind != "reception":
             raise ValueError(
                 f'service {self.name!r}: extensions apply only to kind = "reception", '

@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 INVALID_TOKEN = "Invalid token"
 NOT_FOUND = "Neither conference nor gateway found"
+PERMISSION_DENIED = "Permission denied: host only"
+BREAKOUT_NOT_FOUND = "Breakout room not found"
+WAITING_TIMEOUT = (
+    "Timeout waiting for conference host to join or permit access to locked conference"
+)
 
 
 @dataclass
@@ -107,7 +112,39 @@ class NodeContext:
         return conference
 
     def authenticate(self, request: web.Request, *, allow_ended: bool = False) -> Auth:
-        """Token from the `token` header (or `?token=`, as EventSource and sendBeacon send it)."""
+        """Token from the `token` header (or `?token=`, as EventSource and sendBeacon send it).
+
+        On a `breakouts/<room>/...` route the result is scoped to that room: a main-room
+        host acting through its own participant in the room (`RoomSettings.shadows`)."""
+        auth = self._authenticate(request, allow_ended=allow_ended)
+        room_uuid = request.match_info.get("breakout")
+        return auth if room_uuid is None else self.in_room(auth, room_uuid)
+
+    def in_room(self, auth: Auth, room_uuid: str) -> Auth:
+        """`auth` (a main-room host) as its participant in the breakout room `room_uuid`."""
+        room = auth.conference.breakouts.get(room_uuid)
+        if room is None or room.room is None:
+            raise ApiError(404, BREAKOUT_NOT_FOUND)
+        if not auth.is_host:
+            raise ApiError(403, PERMISSION_DENIED)
+        return Auth(room, self.shadow(room, auth.participant), auth.token)
+
+    @staticmethod
+    def shadow(room: ConferenceState, host: ParticipantState) -> ParticipantState:
+        """The main-room host's own participant in `room` (made on first use)."""
+        assert room.room is not None
+        shadow = room.room.shadows.get(host.uuid)
+        if shadow is None:
+            shadow = room.room.shadows[host.uuid] = ParticipantState(
+                uuid=new_uuid(),
+                display_name=host.display_name,
+                role="chair",
+                service_type=room.main.participants.get(host.uuid, host).service_type,
+                call_tag=host.call_tag,
+            )
+        return shadow
+
+    def _authenticate(self, request: web.Request, *, allow_ended: bool) -> Auth:
         alias_conf = self.conference(request.match_info["alias"])
         raw = request.headers.get("token") or request.query.get("token")
         record = self.tokens.find(raw) if allow_ended else self.tokens.valid(raw)
@@ -115,9 +152,12 @@ class NodeContext:
             raise ApiError(403, INVALID_TOKEN)
         conference = self.state.conferences.get(record.service)
         # A token belongs to one conference; a Virtual Reception alias may carry tokens of
-        # the conferences it forwarded to (clients keep using the alias they dialled).
+        # the conferences it forwarded to (clients keep using the alias they dialled), and
+        # a conference's alias those of its breakout rooms.
         if conference is None or (
-            alias_conf is not conference and alias_conf.service.kind != "reception"
+            alias_conf is not conference
+            and alias_conf.service.kind != "reception"
+            and conference.parent is not alias_conf
         ):
             raise ApiError(403, INVALID_TOKEN)
         participant = conference.participants.get(record.participant_uuid)
@@ -136,11 +176,14 @@ class NodeContext:
     @staticmethod
     def require_host(auth: Auth) -> None:
         if not auth.is_host:
-            raise ApiError(403, "Permission denied: host only")
+            raise ApiError(403, PERMISSION_DENIED)
 
     @staticmethod
     def target(auth: Auth, participant_uuid: str) -> ParticipantState:
         participant = auth.conference.participants.get(participant_uuid)
+        if participant is None and participant_uuid == auth.participant.uuid:
+            # A host's participant in a breakout room it has no call in yet.
+            participant = auth.participant
         if participant is None:
             raise ApiError(403, "Participant not found")
         return participant
@@ -150,20 +193,50 @@ class NodeContext:
     def add_participant(self, conference: ConferenceState, participant: ParticipantState) -> None:
         if conference.guests_muted and not participant.is_host:
             participant.is_muted = True
+        if participant.waiting and participant.waiting_since is None:
+            participant.waiting_since = time.time()
         was_started = conference.started
         conference.participants[participant.uuid] = participant
         conference.note_joined(participant)
         conference.publish_participant(participant, "participant_create")
+        if (
+            participant.is_host
+            and not participant.waiting
+            and conference.waits_for_host
+            and conference.service.kind != "lecture"
+        ):
+            # The first host in starts a conference whose guests wait for one (a lecture
+            # waits for `start_conference`).
+            self.start_conference(conference)
         if conference.started != was_started:
             conference.publish_status()
 
-    def admit(self, conference: ConferenceState, participant: ParticipantState) -> None:
-        if not participant.waiting:
+    def start_conference(self, conference: ConferenceState) -> None:
+        """A host started the conference: guests waiting for the host come in (those held by
+        a lock stay until admitted)."""
+        if conference.host_started or not conference.service.host_wait:
+            return
+        conference.host_started = True
+        if not conference.locked:
+            for participant in list(conference.participants.values()):
+                self.admit(conference, participant)
+        conference.publish_status()
+
+    def admit(
+        self, conference: ConferenceState, participant: ParticipantState, *, force: bool = False
+    ) -> None:
+        """Let a waiting participant in (unless the conference still waits for its host;
+        `force`: a host admitted this one by name)."""
+        if not participant.waiting or (conference.waits_for_host and not force):
             return
         participant.service_type = (
             "lecture" if conference.service.kind == "lecture" else "conference"
         )
+        participant.waiting_since = None
         conference.publish_participant(participant, "participant_update")
+        # Off hold, and no more "waiting for the host" splash screen.
+        conference.events.publish("on_hold", False, to=(participant.uuid,))
+        conference.events.publish("splash_screen", None, to=(participant.uuid,))
 
     async def remove_participant(
         self, conference: ConferenceState, participant_uuid: str, reason: str | None
@@ -173,6 +246,7 @@ class NodeContext:
         participant = conference.participants.pop(participant_uuid, None)
         if participant is None:
             return
+        had_media = bool(participant.calls)
         was_started = conference.started
         if reason is not None:
             for call in participant.calls.values():
@@ -192,8 +266,26 @@ class NodeContext:
         streams = await participant_streams(participant)  # for history, before calls close
         await self._close_calls(participant)
         self.state.record_departure(conference, participant, reason, streams)
+        if not conference.participants:
+            conference.host_started = False  # the next instance waits for its host again
+        if participant.is_host:
+            # A host's own participants in the breakout rooms go with it.
+            for room in list(conference.breakouts.values()):
+                assert room.room is not None
+                shadow = room.room.shadows.pop(participant_uuid, None)
+                if shadow is not None:
+                    await self.remove_participant(room, shadow.uuid, None)
+        if had_media:
+            self.media_left(conference)
         if conference.started != was_started:
             conference.publish_status()
+
+    def media_left(self, conference: ConferenceState) -> None:
+        """Someone's media ended: if one participant with media is left of two, it gets
+        `peer_disconnect` (its peer went, as in a direct-media call)."""
+        with_media = [p for p in conference.participants.values() if p.calls]
+        if len(with_media) == 1:
+            conference.events.publish("peer_disconnect", None, to=(with_media[0].uuid,))
 
     async def _close_calls(self, participant: ParticipantState) -> None:
         calls = list(participant.calls.values())
@@ -211,7 +303,19 @@ class NodeContext:
             await self.remove_participant(
                 conference, participant_uuid, "Timer expired awaiting token refresh"
             )
+        await self.reap_waiting(time.time())
         self.tokens.prune()
+
+    async def reap_waiting(self, now: float) -> None:
+        """Participants that waited longer than their service's `waiting_room_timeout`."""
+        for conference in list(self.state.conferences.values()):
+            timeout = conference.service.waiting_room_timeout
+            if timeout is None:
+                continue
+            for participant in list(conference.participants.values()):
+                since = participant.waiting_since
+                if participant.waiting and since is not None and now - since >= timeout:
+                    await self.remove_participant(conference, participant.uuid, WAITING_TIMEOUT)
 
     async def reaper(self, interval: float = 0.5) -> None:
         while True:
@@ -280,6 +384,8 @@ class NodeContext:
         if previous is not None:
             previous.is_presenting = False
             conference.publish_participant(previous, "participant_update")
+            # Its presentation was ended by someone else taking the floor.
+            conference.events.publish("presentation_ended", None, to=(previous.uuid,))
         conference.presenter = participant.uuid
         participant.is_presenting = True
         conference.publish_participant(participant, "participant_update")

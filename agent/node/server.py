@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 from . import api, control, limits
 from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
-from .context import NODE, NodeContext
+from .context import NODE, NOT_FOUND, NodeContext
 from .http import ApiError, error_response
 from .media import MediaHandler
 
@@ -36,11 +36,23 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        reason = "Neither conference nor gateway found" if exc.status == 404 else exc.reason
+        reason = _not_found(request) if exc.status == 404 else exc.reason
         return error_response(exc.status, reason)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "Internal error")
+
+
+def _not_found(request: web.Request) -> str:
+    """A path no route matches: an unknown function of a known conference says so; only
+    an unknown alias is "Neither conference nor gateway found" (what clients show)."""
+    prefix = "/api/client/v2/conferences/"
+    path = request.path
+    if path.startswith(prefix):
+        alias, _, function = path.removeprefix(prefix).partition("/")
+        if function and request.app[NODE].state.by_alias(alias) is not None:
+            return f"Unknown function: {function[:100]}"
+    return NOT_FOUND
 
 
 @web.middleware

@@ -7,6 +7,7 @@ commands the same objects; ended conferences and participants are kept in `NodeS
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid as uuidlib
@@ -14,7 +15,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from agent.infinity.models.participant import Participant, PersonalMix
+from agent.infinity.models.participant import (
+    MixConfig,
+    Participant,
+    PersonalMix,
+    TransformLayoutState,
+)
 
 from . import limits
 from .config import ServiceConfig
@@ -24,6 +30,9 @@ if TYPE_CHECKING:
     from .media.peer import NodePeer
 
 ParticipantRole = Literal["chair", "guest"]
+JoinRole = Literal["HOST", "GUEST"]
+#: The video mix every participant sees unless it made a personal one (Pexip's name).
+MAIN_MIX = "main"
 ServiceTypeName = Literal["connecting", "waiting_room", "conference", "lecture", "test_call"]
 
 
@@ -37,6 +46,7 @@ class CallState:
     call_type: Literal["WEBRTC", "RTMP"]
     peer: NodePeer | None = None
     present: str | None = None
+    fecc_supported: bool = False
     acked: bool = False
     candidates: int = 0  # trickled in by the client (counted, not kept)
     statistics: list[dict[str, Any]] = field(default_factory=list)
@@ -69,6 +79,19 @@ class ParticipantState:
     calls: dict[str, CallState] = field(default_factory=dict)
     # Dial-out participants have no token and are not reaped by token expiry.
     dialled: bool = False
+    # Video dropped from the mix by silent-video detection (`is_video_silent`).
+    is_video_silent: bool = False
+    needs_presentation_in_mix: bool = False
+    show_live_captions: bool = False
+    # `preferred_aspect_ratio` (None: the conference's shape) and the last `notify_not_afk`.
+    aspect_ratio: float | None = None
+    not_afk_at: float | None = None
+    # The personal video mix the participant receives (`video_mixes/create`), else `main`.
+    mix_name: str = MAIN_MIX
+    mix_layout: str | None = None
+    mix_since: float = field(default_factory=time.time)
+    # When it entered the waiting room (locked conference, or a guest waiting for the host).
+    waiting_since: float | None = None
 
     @property
     def is_host(self) -> bool:
@@ -78,8 +101,17 @@ class ParticipantState:
     def waiting(self) -> bool:
         return self.service_type == "waiting_room"
 
+    @property
+    def fecc_supported(self) -> bool:
+        return any(c.fecc_supported for c in self.calls.values())
+
     def to_model(self, local_alias: str) -> Participant:
         has_call = bool(self.calls) or self.dialled
+        mix_config = (
+            None
+            if self.mix_layout is None
+            else MixConfig(transform_layout=TransformLayoutState(layout=self.mix_layout))
+        )
         return Participant(
             uuid=self.uuid,
             display_name=self.display_name,
@@ -96,7 +128,7 @@ class ParticipantState:
             is_audio_only_call="NO",
             is_video_call="YES",
             is_video_muted=self.is_video_muted,
-            is_video_silent=False,
+            is_video_silent=self.is_video_silent,
             is_external=False,
             is_streaming_conference=False,
             has_media=has_call,
@@ -104,11 +136,14 @@ class ParticipantState:
             disconnect_supported="YES",
             mute_supported="YES",
             transfer_supported="YES",
-            fecc_supported="NO",
+            fecc_supported="YES" if self.fecc_supported else "NO",
             rx_presentation_policy="ALLOW" if self.rx_presentation else "DENY",
             supports_direct_chat=self.supports_direct_chat,
-            can_receive_personal_mix=False,
-            receive_from_video_mix=PersonalMix(mix_name="main", timestamp=self.start_time),
+            can_receive_personal_mix=not self.dialled,
+            receive_from_video_mix=PersonalMix(
+                mix_name=self.mix_name, timestamp=self.mix_since, mix_config=mix_config
+            ),
+            needs_presentation_in_mix=self.needs_presentation_in_mix,
             external_node_uuid="",
             local_alias=local_alias,
             overlay_text=self.overlay_text or self.display_name,
@@ -118,6 +153,37 @@ class ParticipantState:
 
     def to_dict(self, local_alias: str) -> dict[str, Any]:
         return self.to_model(local_alias).model_dump(mode="json", exclude_none=True)
+
+
+@dataclass
+class SilentVideo:
+    """`silent_video_detection`: video that shows nothing new for `silent_after` s leaves
+    the mix (`is_video_silent`) until it has moved again for `reactivate_after` s."""
+
+    enable: bool = False
+    silent_after: float = 10.0
+    reactivate_after: float = 1.0
+    require_no_faces: bool = False
+
+
+@dataclass
+class RoomSettings:
+    """What makes a conference a breakout room of its `parent` (see `breakouts.py`)."""
+
+    uuid: str
+    name: str
+    description: str = ""
+    end_action: Literal["transfer", "disconnect"] = "transfer"
+    guests_allowed_to_leave: bool = False
+    end_time: float | None = None  # unix time it closes by itself
+    # A main-room host's own participant in the room (by its main uuid): in the room's
+    # participant list only while it has a call there.
+    shadows: dict[str, ParticipantState] = field(default_factory=dict)
+    buzz_time: float = 0.0  # someone in the room asked the main room's hosts for help
+    timer: asyncio.Task[None] | None = None  # closes the room after its `duration`
+
+    def is_shadow(self, participant: ParticipantState) -> bool:
+        return any(s is participant for s in self.shadows.values())
 
 
 @dataclass
@@ -136,6 +202,15 @@ class ConferenceState:
     instance_id: str = field(default_factory=new_uuid)
     instance_start: float | None = None
     instance_participants: list[str] = field(default_factory=list)
+    silent_video: SilentVideo = field(default_factory=SilentVideo)
+    # A host started the conference (services whose guests wait for the host).
+    host_started: bool = False
+    # Breakout rooms: a room's `parent` and `room` settings; the main room's open rooms.
+    parent: ConferenceState | None = None
+    room: RoomSettings | None = None
+    breakouts: dict[str, ConferenceState] = field(default_factory=dict)
+    # The scripted live-caption feed running now (control API; see `captions.py`).
+    caption_feed: asyncio.Task[None] | None = None
 
     def note_joined(self, participant: ParticipantState) -> None:
         if self.instance_start is None:
@@ -157,27 +232,69 @@ class ConferenceState:
 
     @property
     def alias(self) -> str:
-        return self.service.aliases[0]
+        return self.parent.alias if self.parent is not None else self.service.aliases[0]
+
+    @property
+    def main(self) -> ConferenceState:
+        """The main room (itself unless this is a breakout room)."""
+        return self.parent if self.parent is not None else self
+
+    @property
+    def display_name(self) -> str:
+        return self.room.name if self.room is not None else self.name
+
+    @property
+    def waits_for_host(self) -> bool:
+        """Guests joining now wait for a host (`host_wait` services before a host started it)."""
+        return self.room is None and self.service.host_wait and not self.host_started
 
     @property
     def started(self) -> bool:
+        if self.room is not None:
+            return True
+        if self.service.host_wait:
+            return self.host_started
         # A PIN-protected room starts when a host is in; an open room when anyone is.
         if self.service.pin_protected:
             return any(p.is_host and not p.waiting for p in self.participants.values())
         return bool(self.participants)
 
+    def hosts(self) -> list[str]:
+        """The UUIDs of the hosts in (not waiting), e.g. to send them the breakout events."""
+        return [p.uuid for p in self.participants.values() if p.is_host and not p.waiting]
+
     def status(self) -> dict[str, Any]:
-        return {
+        status: dict[str, Any] = {
             "locked": self.locked,
             "guests_muted": self.guests_muted,
             "started": self.started,
             "guests_can_unmute": self.guests_can_unmute,
             "guests_can_present": self.service.guests_can_present,
             "presentation_allowed": True,
-            "live_captions_available": False,
+            # The node's captions come from a scripted feed (control API): always offered.
+            "live_captions_available": True,
             "direct_media": False,
-            "breakout_rooms": False,
+            "breakout_rooms": True,
         }
+        room = self.room
+        if room is not None:
+            status.update(
+                breakout=True,
+                breakout_name=room.name,
+                breakout_description=room.description,
+                end_action=room.end_action,
+                breakout_guests_allowed_to_leave=room.guests_allowed_to_leave,
+            )
+            if room.end_time is not None:
+                status["end_time"] = room.end_time
+        else:
+            buzz = {
+                u: r.room.buzz_time
+                for u, r in self.breakouts.items()
+                if r.room and r.room.buzz_time
+            }
+            status["breakoutbuzz"] = buzz
+        return status
 
     def participant_dicts(self) -> list[dict[str, Any]]:
         return [p.to_dict(self.alias) for p in self.participants.values()]
@@ -236,20 +353,27 @@ class NodeState:
         self._by_alias: dict[str, str] = {
             alias.lower(): s.name for s in services for alias in s.aliases
         }
-        # One-time join tokens handed out in `refer` events: token -> (service, role).
-        self.refers: dict[str, tuple[str, Literal["HOST", "GUEST"]]] = {}
+        # One-time join tokens (`refer` events, a breakout room's `request_guest_token`):
+        # token -> (conference or room name, its main conference's name, role).
+        self.refers: dict[str, tuple[str, str, JoinRole]] = {}
 
-    def add_refer(self, service: str, role: Literal["HOST", "GUEST"]) -> str:
+    def add_refer(self, destination: ConferenceState, role: JoinRole) -> str:
         token = secrets.token_urlsafe(24)
-        self.refers[token] = (service, role)
+        self.refers[token] = (destination.name, destination.main.name, role)
         return token
 
-    def take_refer(self, service: str, token: str | None) -> Literal["HOST", "GUEST"] | None:
+    def take_refer(
+        self, conference: ConferenceState, token: str | None
+    ) -> tuple[ConferenceState, JoinRole] | None:
+        """Where a one-time token joins, used on `conference`'s alias: that conference or
+        one of its breakout rooms (a room closed meanwhile: its main room). None if the
+        token is unknown or for another conference."""
         entry = self.refers.get(token or "")
-        if entry is None or entry[0] != service:
+        if entry is None or entry[1] != conference.name:
             return None
         del self.refers[token or ""]
-        return entry[1]
+        target = self.conferences.get(entry[0], conference)
+        return target, entry[2]
 
     def by_alias(self, alias: str) -> ConferenceState | None:
         name = self._by_alias.get(alias.lower())

@@ -1,4 +1,5 @@
-"""One bot: join, stay in (rejoin, resync, re-call), leave by the rules, report how it ended.
+"""One bot: join, stay in (rejoin, resync, re-call, follow moves), leave by the rules,
+report how it ended.
 
 The bot drives the state machine in `states.py`; plugins see one continuous session: the
 roster survives rejoins and event-stream reconnects (only real changes reach them, and the
@@ -21,9 +22,9 @@ from aiortc import MediaStreamTrack
 from ..backoff import Backoff, Budget
 from ..clock import Clock, SystemClock, sleep_or_event
 from ..config import BotConfig
-from ..infinity import ApiClient, RetryPolicy, Transport, TransportError
+from ..infinity import ApiClient, RetryPolicy, Transport
 from ..infinity.client import ConferenceClient
-from ..infinity.errors import InfinityError, InfinityHTTPError
+from ..infinity.errors import InfinityError
 from ..infinity.events import StreamInterrupted, StreamOpened
 from ..infinity.models.events import (
     CallDisconnected,
@@ -36,19 +37,23 @@ from ..infinity.models.events import (
     ParticipantUpdate,
     PresentationStart,
     PresentationStop,
+    Refer,
     RefreshToken,
     UpdateSdp,
 )
+from ..infinity.rooms import BreakoutRooms
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
-from ..infinity.session import InfinitySession, JoinOptions, TokenLost
+from ..infinity.session import InfinitySession, TokenLost
 from ..media.sources import MediaSourceError
 from .call import BotCall, check_sources
 from .context import PluginContext
+from .joining import Joining
 from .leg import MediaSetupError
 from .logs import current_bot
-from .outcome import BotResult, Outcome, conference_ended, failure_for_join_error
+from .outcome import BotResult, Outcome, conference_ended
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall, Presentations
+from .rules import LeaveRuleCheck
 from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
 
 __all__ = ["Bot", "BotResult"]
@@ -64,7 +69,7 @@ _PARTICIPANT_EVENTS = (
 )
 
 
-class Bot:
+class Bot(Joining):
     def __init__(
         self,
         config: BotConfig,
@@ -93,7 +98,16 @@ class Bot:
         self.plugins = PluginHost(plugins or [])
         self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
         self.roster = Roster()
+        #: The breakout rooms a host bot sees, each with its roster.
+        self.rooms = BreakoutRooms()
         self.session: InfinitySession | None = None
+        #: Where the bot is now: the alias it is joined through (a transfer changes it) and
+        #: the breakout room it is in (None in a main room).
+        self.alias = config.alias
+        self.room: str | None = None
+        #: Moves followed (breakout rooms in and out, transfers).
+        self.moves = 0
+        self._refer: Refer | None = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
         self.recalls = 0
@@ -111,12 +125,9 @@ class Bot:
         self._leave_reason = "User initiated disconnect"
         self._failure: FailureReason | None = None
         self._admitted = asyncio.Event()
-        self._alone_since: float | None = None
-        self._seen_host = False
-        self._waiting_since: float | None = None
+        self._rules_check = LeaveRuleCheck(config.leave)
         # Set while rejoining: the next event stream's first open closes this events gap.
         self._rejoin_gap_start: float | None = None
-        self._started_at = 0.0
         #: The conference joined (a Virtual Reception's target, not the reception).
         self.conference_name = ""
         self._extension_ignored_said = False
@@ -186,7 +197,7 @@ class Bot:
             current_bot.reset(label)
 
     async def _run_labelled(self) -> BotResult:
-        self._started_at = self.clock.monotonic()
+        self._rules_check.started_at = self.clock.monotonic()
         try:
             if await self._prepare():
                 self.plugins.start()
@@ -219,17 +230,13 @@ class Bot:
         except MediaSourceError as exc:
             self.state.to(BotState.FAILED, FailureReason.MEDIA, str(exc))
             return False
-        for plugin in self.plugins.plugins:
-            label = plugin.name or type(plugin).__name__
-            try:
-                await plugin.prepare()
-            except Exception as exc:
-                log.debug("plugin %s failed in prepare", label, exc_info=True)
-                if self._failure is None:  # else `context.fail()` gave the reason already
-                    self.request_leave(f"plugin {label}: {exc}", failure=FailureReason.CONFIG)
-            if self._failure is not None:
-                self.state.to(BotState.FAILED, self._failure, self._leave_reason)
-                return False
+        raised = await self.plugins.prepare(lambda: self._failure is not None)
+        if raised is not None and self._failure is None:  # else `context.fail()` said why
+            label, error = raised
+            self.request_leave(f"plugin {label}: {error}", failure=FailureReason.CONFIG)
+        if self._failure is not None:
+            self.state.to(BotState.FAILED, self._failure, self._leave_reason)
+            return False
         return True
 
     async def _run(self) -> None:
@@ -244,6 +251,12 @@ class Bot:
         )
         while True:
             outcome = await self._stay()
+            if outcome.kind == "moved" and self._refer is not None:
+                refer, self._refer = self._refer, None
+                if await self._follow(refer):
+                    continue
+                await self.plugins.stop(self.config.leave.shutdown_timeout)
+                return
             delay = rejoin.take() if outcome.kind == "token_lost" else None
             if delay is not None:
                 self.state.to(BotState.RECONNECTING, detail=outcome.detail)
@@ -262,49 +275,6 @@ class Bot:
             failure = outcome.failure(self._failure)
             await self._leave_now(failure, outcome.detail, failed=failure is not None)
             return
-
-    async def _join(self) -> bool:
-        cfg = self.config
-        try:
-            options = JoinOptions(
-                display_name=cfg.display_name,
-                pin=cfg.resolve_pin(),
-                extension=cfg.extension,
-                call_tag=cfg.call_tag,
-            )
-        except ValueError as exc:
-            self.state.to(BotState.FAILED, FailureReason.CONFIG, str(exc))
-            return False
-        session = InfinitySession(self.api, cfg.alias, options, clock=self.clock, rng=self._rng)
-        try:
-            await session.open()
-        except (InfinityError, TransportError) as exc:
-            reason = failure_for_join_error(exc)
-            if reason == FailureReason.PIN_REQUIRED:
-                self.state.to(BotState.PIN_REQUIRED, detail=str(exc))
-            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
-            self.state.to(BotState.FAILED, reason, detail)
-            return False
-        self.session = session
-        self.own_uuids.add(session.participant_uuid)
-        self.conference_name = session.conference_name
-        if cfg.extension is not None and not session.forwarded:
-            if not self._extension_ignored_said:
-                log.warning(
-                    "extension %r ignored: %s is not a Virtual Reception", cfg.extension, cfg.alias
-                )
-            self._extension_ignored_said = True
-        wanted = {"host": "HOST", "guest": "GUEST"}.get(cfg.role or "")
-        if wanted is not None and session.role != wanted:
-            log.warning(
-                "joined %s as %s, not as the configured %s", cfg.alias, session.role, cfg.role
-            )
-        if session.in_waiting_room:
-            self.state.to(BotState.WAITING_ROOM)
-        else:
-            self._admitted.set()
-            self.state.to(BotState.CONNECTED)
-        return True
 
     async def _drop_session(self) -> None:
         session, self.session = self.session, None
@@ -366,6 +336,14 @@ class Bot:
                     continue  # plugins get the roster changes instead
                 if isinstance(item, RefreshToken):
                     continue  # the session refreshed already
+                for room_change in self.rooms.apply(item):
+                    log.debug("breakout room %s: %s", room_change.room, room_change.change)
+                if isinstance(item, Refer):
+                    # The conference moves the bot: follow it (see `_follow`).
+                    self.plugins.publish(item)
+                    self._refer = item
+                    finish(Outcome("moved", f"refer to {item.breakout_name or item.alias}"))
+                    return
                 if isinstance(item, PresentationStart | PresentationStop):
                     await self._presentations.follow(session, item, self.own_uuids)
                 if self.call is not None:
@@ -386,7 +364,7 @@ class Bot:
         if uuid in self.own_uuids:
             return
         if not isinstance(change, Left) and self.roster.participants[uuid].role == "chair":
-            self._seen_host = True  # even a host who leaves before the next rules check
+            self._rules_check.seen_host = True  # even a host who leaves before the next check
         self.plugins.publish(change)
         if isinstance(change, Joined | Left):
             log.info(
@@ -420,33 +398,13 @@ class Bot:
 
     def _check_rules(self, now: float) -> Outcome | None:
         """The leave rule that fires now, if any (checked four times a second)."""
-        rules = self.config.leave
-        if rules.duration is not None and now - self._started_at >= rules.duration:
-            return Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
-        if self.state.state == BotState.WAITING_ROOM:
-            if self._waiting_since is None:
-                self._waiting_since = now
-            timeout = rules.waiting_room_timeout
-            if timeout is not None and now - self._waiting_since >= timeout:
-                return Outcome(
-                    "waiting_timeout", f"leave.waiting_room_timeout: not admitted in {timeout:g} s"
-                )
-            return None
-        if self.roster.syncing:
-            return None  # a half-replayed roster says nothing about who is there
-        others = self.others()
-        hosts_here = any(self.roster.participants[u].role == "chair" for u in others)
-        if rules.when_hosts_leave and self._seen_host and not hosts_here:
-            return Outcome("leave", "leave.when_hosts_leave: every host has left")
-        if rules.alone_seconds is not None:
-            if others:
-                self._alone_since = None
-            elif self._alone_since is None:
-                self._alone_since = now
-            elif now - self._alone_since >= rules.alone_seconds:
-                alone = rules.alone_seconds
-                return Outcome("leave", f"leave.alone_seconds: alone for {alone:g} s")
-        return None
+        roster = self.roster.participants
+        return self._rules_check.check(
+            now,
+            waiting=self.state.state == BotState.WAITING_ROOM,
+            syncing=self.roster.syncing,
+            others=[roster[u] for u in self.others()],
+        )
 
     async def _media(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         await self._admitted.wait()

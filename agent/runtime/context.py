@@ -16,18 +16,20 @@ from aiortc import MediaStreamTrack
 
 from ..config import BotConfig
 from ..infinity.models import MessageType, ParticipantInfo, validate_dtmf
+from .breakout_controls import BreakoutControls
 from .call import BotCall
 from .control import Controllable, PluginEvent, PluginEventValue, is_controllable
 from .counters import PluginCounters
-from .host import HostControls, HostOnlyError
+from .host import HostOnlyError
 from .port import BotPort
 from .states import BotState, FailureReason
 
 __all__ = ["HostOnlyError", "PluginContext"]
 
 
-class PluginContext(HostControls):
-    """One plugin's handle on its bot (host controls: see `HostControls`)."""
+class PluginContext(BreakoutControls):
+    """One plugin's handle on its bot (host controls: see `HostControls` and
+    `BreakoutControls`)."""
 
     #: The longest chat message the client API takes, in characters: the local node's
     #: limit (`agent/node/limits.py`, a test keeps the two equal); the schema sets none.
@@ -64,11 +66,18 @@ class PluginContext(HostControls):
 
     @property
     def alias(self) -> str:
-        return self._bot.config.alias
+        """The alias the bot is joined through (after a transfer: the new conference's)."""
+        return self._bot.alias
+
+    @property
+    def room(self) -> str | None:
+        """The breakout room the bot is in (None in a main room)."""
+        return self._bot.room
 
     @property
     def conference_name(self) -> str | None:
-        """The name of the conference joined (None until the bot is in one)."""
+        """The name of the conference joined, a breakout room's when the bot is in one (None
+        until the bot is in)."""
         session = self._bot.session
         return session.joined.conference_name if session is not None else None
 

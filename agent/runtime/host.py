@@ -39,7 +39,7 @@ class HostControls:
         """The conference client, if the bot may do `action` (to `participant_uuid`)."""
         acting_on_self = participant_uuid is not None and participant_uuid in self._bot.own_uuids
         if not self._bot.is_host and not acting_on_self:
-            alias = self._bot.config.alias
+            alias = self._bot.alias
             raise HostOnlyError(f"{action} needs the host role; the bot joined {alias} as guest")
         return self._conference()
 

@@ -1,11 +1,11 @@
 """Everything a plugin can receive, and the hook each kind goes to: the one list.
 
-The bot hands plugins its lifecycle (`StateChanged`, `Gap`), the roster's real changes
-(`Joined`, `Left`, `Changed`), media (`EncodedFrame`, `DecodedFrame`, `PresentationMedia`),
-what other plugins publish (`PluginEvent`) and the conference events of the client API as
-they come (participant events arrive as roster changes instead; token refreshes are the
-bot's own business). `HOOKS` maps each kind to its hook; `Plugin` declares every one of
-them with its typed argument.
+The bot hands plugins its lifecycle (`StateChanged`, `Gap`, `Moved`), the roster's real
+changes (`Joined`, `Left`, `Changed`), media (`EncodedFrame`, `DecodedFrame`,
+`PresentationMedia`), what other plugins publish (`PluginEvent`) and the conference events
+of the client API as they come (participant events arrive as roster changes instead; token
+refreshes are the bot's own business). `HOOKS` maps each kind to its hook; `Plugin` declares
+every one of them with its typed argument.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from ..infinity.models.events import (
 from ..infinity.roster import Changed, Joined, Left
 from ..media.tap import EncodedFrame
 from .control import PluginEvent
+from .moves import Moved
 from .states import Gap, StateChanged
 
 __all__ = [
@@ -111,6 +112,7 @@ CONFERENCE_EVENTS: tuple[type[EventModel], ...] = (
 PluginItem: TypeAlias = (
     StateChanged
     | Gap
+    | Moved
     | Joined
     | Left
     | Changed
@@ -158,6 +160,7 @@ HOOKS: Mapping[type, str] = MappingProxyType(
     {
         StateChanged: "on_state_changed",
         Gap: "on_gap",
+        Moved: "on_moved",
         Joined: "on_joined",
         Left: "on_left",
         Changed: "on_changed",

@@ -43,6 +43,8 @@ OutcomeKind = Literal[
     "stream_lost",
     "waiting_timeout",
     "media_failed",
+    # A `refer`: the bot follows it (never an ending by itself).
+    "moved",
 ]
 
 
@@ -65,6 +67,7 @@ _FAILURES: dict[OutcomeKind, FailureReason | None] = {
     "stream_lost": FailureReason.NODE_UNREACHABLE,
     "waiting_timeout": FailureReason.WAITING_ROOM_TIMEOUT,
     "media_failed": FailureReason.MEDIA_FAILED,
+    "moved": None,
 }
 
 #: Disconnect reasons that mean the conference is over (a normal end for a bot).

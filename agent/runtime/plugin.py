@@ -49,6 +49,7 @@ from ..media.tap import EncodedFrame
 from .context import PluginContext
 from .control import PluginEvent
 from .items import HOOK_NAMES, DecodedFrame, PresentationMedia, hook_for
+from .moves import Moved
 from .states import Gap, StateChanged
 
 __all__ = ["ConfigT", "NoConfig", "Plugin", "PluginContextError", "PluginLoadError"]
@@ -169,6 +170,11 @@ class Plugin(Generic[ConfigT]):
     async def on_gap(self, gap: Gap) -> None:
         """A stretch without events or media, once it is over."""
         await self.on_other(gap)
+
+    async def on_moved(self, moved: Moved) -> None:
+        """The bot followed a move (into a breakout room, back, or a transfer); it is in
+        again, in `moved.conference`."""
+        await self.on_other(moved)
 
     # -- the roster (real changes only; the bot itself never shows) --------------------
 

@@ -191,6 +191,19 @@ class PluginHost:
     def wants_encoded(self) -> bool:
         return any(r.plugin.wants_encoded for r in self._runners)
 
+    async def prepare(self, failed: Callable[[], bool]) -> tuple[str, Exception] | None:
+        """Each plugin's `prepare()`, in order, until one raises (returned with its label) or
+        `failed()` says one reported a failure through its context."""
+        for plugin in self.plugins:
+            try:
+                await plugin.prepare()
+            except Exception as exc:
+                log.debug("plugin %s failed in prepare", plugin.label, exc_info=True)
+                return plugin.label, exc
+            if failed():
+                return None
+        return None
+
     def start(self) -> None:
         for r in self._runners:
             r.task = asyncio.create_task(r.run(), name=f"plugin:{r.label}")

@@ -13,7 +13,7 @@ from typing import Protocol
 from aiortc import MediaStreamTrack
 
 from ..config import BotConfig
-from ..infinity import InfinitySession, Roster
+from ..infinity import BreakoutRooms, InfinitySession, Roster
 from .call import BotCall
 from .items import PluginItem
 from .presentation import PresentationCall
@@ -40,6 +40,15 @@ class BotPort(Protocol):
 
     @property
     def is_host(self) -> bool: ...
+
+    @property
+    def alias(self) -> str: ...
+
+    @property
+    def room(self) -> str | None: ...
+
+    @property
+    def rooms(self) -> BreakoutRooms: ...
 
     @property
     def roster(self) -> Roster: ...

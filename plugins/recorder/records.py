@@ -11,6 +11,7 @@ from agent import (
     Joined,
     Left,
     MessageReceived,
+    Moved,
     PluginEvent,
     PresentationEnded,
     PresentationStart,
@@ -99,4 +100,15 @@ def record_for(item: object, at: float) -> dict[str, Any] | None:
         }
     if isinstance(item, Disconnect):
         return {"type": "disconnect", "at": at, "reason": item.reason}
+    if isinstance(item, Moved):
+        # Where the recording goes on from (the writer starts new files there).
+        return {
+            "type": "moved",
+            "at": item.at,
+            "to": item.kind,
+            "room": item.room,
+            "conference": item.conference,
+            "alias": item.alias,
+            "since": item.started,
+        }
     return None

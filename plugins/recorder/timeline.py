@@ -118,7 +118,7 @@ class Timeline:
         for key, value in record.items():
             if key == "at":
                 continue
-            line[key] = self.t(value) if key in ("start", "end") else value
+            line[key] = self.t(value) if key in ("start", "end", "since") else value
         if self._file is None:
             return
         try:

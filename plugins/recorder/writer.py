@@ -222,9 +222,18 @@ class Writer:
     def _event(self, record: dict[str, Any]) -> None:
         assert self._timeline is not None
         self._timeline.add(record)
-        if record.get("type") == "presentation_stop":
+        kind = record.get("type")
+        if kind == "presentation_stop":
             self._slides_stopped_at = float(record["at"])
             self._tracks()[1].close()
+        elif kind == "moved":
+            # The bot followed a move (breakout room, back, transfer): the media comes from
+            # new calls now, so the files end here and new ones start with that media, whose
+            # streams are mapped onto the bot's clock afresh.
+            self._slides_stopped_at = float(record["at"])
+            for track in self._tracks():
+                track.close()
+            self._clocks.clear()
 
     def _control(self, control: Control) -> None:
         main, slides = self._tracks()

@@ -110,13 +110,20 @@ async def test_host_controls_work_for_a_host_and_are_refused_for_a_guest(
             ("clear buzz", lambda: guest.clear_buzz(h)),
             ("clear all buzz", guest.clear_all_buzz),
             ("dtmf to a participant", lambda: guest.dtmf("1", h)),
+            ("create breakout room", lambda: guest.create_breakout("Room", [h])),
+            ("move to breakout room", lambda: guest.move_to_breakout("r", [h])),
+            ("move to main room", lambda: guest.move_to_main("r", [h])),
+            ("close breakout room", lambda: guest.close_breakout("r")),
+            ("close breakout rooms", guest.close_breakouts),
+            ("empty breakout rooms", guest.empty_breakouts),
+            ("message breakout rooms", lambda: guest.broadcast_to_breakouts("hi")),
         ]
         for action, call in refused:
             with pytest.raises(HostOnlyError, match=f"^{action} needs the host role;"):
                 await call()
         assert not conference.locked and not conference.guests_muted
         assert not someone(h).is_muted and someone(h).role == "chair" and not someone(h).dtmf
-        assert len(conference.participants) == 2
+        assert len(conference.participants) == 2 and not conference.breakouts
 
         # -- what a guest may do: chat, act on itself ---------------------------------
         await guest.send_message("hello from a guest")

@@ -1,11 +1,12 @@
 """Harness for the browser interop test: a same-origin web server and a headless Chromium.
 
-`PageServer` serves the test pages (`page.html`; `media.html`, the camera/microphone page)
-and the esbuild bundle of Pexip's web SDK, and
-reverse-proxies `/api/client/v2/...` (the streaming `events` response included, unbuffered)
-to a node, so the page and the API share one origin and no CORS is involved. It also has
-test-only routes: `POST /log` (the page's reports, JSON) and `GET /gate/<name>` (the page
-waits there until the test opens the gate).
+`PageServer` serves the test pages (`page.html`; `media.html`, the camera/microphone page;
+`breakout.html`, a host that runs a breakout room) and the esbuild bundle of Pexip's web
+SDK, and reverse-proxies `/api/client/v2/...` (the streaming `events` response included,
+unbuffered; the other answers kept for schema checks) to a node, so the page and the API
+share one origin and no CORS is involved. It also has test-only routes: `POST /log` (the
+page's reports, JSON) and `GET /gate/<name>` (the page waits there until the test opens the
+gate).
 
 `Chromium` starts Debian's `chromium` headless as an asyncio subprocess in its own process
 group (extra flags, e.g. `FAKE_MEDIA_FLAGS`, per browser), and always kills and reaps the
@@ -38,6 +39,8 @@ SDK_DIR = HERE / "sdk"
 PAGE = SDK_DIR / "page.html"
 # The camera/microphone page of the media interop test (test_media_interop.py).
 MEDIA_PAGE = SDK_DIR / "media.html"
+# The breakout-room host page (test_breakout_interop.py).
+BREAKOUT_PAGE = SDK_DIR / "breakout.html"
 BUNDLE = SDK_DIR / "dist" / "sdk.js"
 REPORT_JS = SDK_DIR / "report.js"
 
@@ -127,6 +130,9 @@ class ProxiedRequest:
     request_headers: dict[str, str]
     request_body: bytes
     at: float = field(default_factory=time.monotonic)
+    #: The answer (not kept for the event stream), and its content type.
+    response_body: bytes = b""
+    response_content_type: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -170,6 +176,9 @@ class PageServer:
     def media_page_url(self, **query: str) -> str:
         return f"{self.base_url}/media.html?{urlencode(query)}"
 
+    def breakout_page_url(self, **query: str) -> str:
+        return f"{self.base_url}/breakout.html?{urlencode(query)}"
+
     async def start(self) -> None:
         # No total/read timeout: the proxied event stream stays open for the whole test.
         self._http = aiohttp.ClientSession(
@@ -181,6 +190,7 @@ class PageServer:
         app.router.add_get("/", self._page)
         app.router.add_get("/page.html", self._page)
         app.router.add_get("/media.html", self._media_page)
+        app.router.add_get("/breakout.html", self._breakout_page)
         app.router.add_get("/sdk.js", self._bundle)
         app.router.add_get("/report.js", self._report_js)
         app.router.add_post("/log", self._log)
@@ -270,6 +280,9 @@ class PageServer:
     async def _media_page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(MEDIA_PAGE, headers={"Cache-Control": "no-store"})
 
+    async def _breakout_page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(BREAKOUT_PAGE, headers={"Cache-Control": "no-store"})
+
     async def _bundle(self, request: web.Request) -> web.StreamResponse:
         if not BUNDLE.is_file():
             raise web.HTTPNotFound(text=f"SDK bundle not built; {INSTALL_HINT}")
@@ -329,6 +342,8 @@ class PageServer:
             await self._notify()
             return web.Response(status=502, text=f"proxy: upstream failed: {exc}")
         record.status = upstream.status
+        record.response_content_type = upstream.headers.get("Content-Type", "")
+        keep = not record.endpoint.startswith("events")
         await self._notify()
         async with upstream:
             response = web.StreamResponse(
@@ -347,6 +362,8 @@ class PageServer:
             try:
                 with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
                     async for chunk in upstream.content.iter_any():
+                        if keep and len(record.response_body) < 1 << 20:
+                            record.response_body += chunk
                         await response.write(chunk)
                     await response.write_eof()
             finally:

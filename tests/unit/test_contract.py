@@ -1,9 +1,10 @@
 """The endpoint table, the request bodies and the result types against the JSON Schema contract.
 
 The schema (`tests/spec/infinity-client-api.schema.json`, extracted from Pexip's own
-client package) is the source of truth: every non-breakout endpoint must be described by
-`ENDPOINTS` exactly as `x-endpoints` says, every body the client sends must validate against
-the endpoint's `Body`, and every `200` the schema allows must parse into the result type.
+client package) is the source of truth: every endpoint (all 108, the 46 breakout-room ones
+included) must be described by `ENDPOINTS` exactly as `x-endpoints` says, every body the
+client sends must validate against the endpoint's `Body`, and every `200` the schema
+allows must parse into the result type.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft6Validator
 from pydantic import BaseModel
 
+from agent.infinity import breakout_endpoints as bep
 from agent.infinity import endpoints as ep
 from agent.infinity._http import ApiClient, Endpoint, parse_response
 from agent.infinity._transport import HttpResponse
@@ -40,11 +42,15 @@ from tests.unit.test_client import RecordingTransport, Unanswered
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "spec/infinity-client-api.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
-X_ENDPOINTS: dict[str, dict[str, Any]] = {
-    k: v for k, v in SCHEMA["x-endpoints"].items() if v["module"] != "breakout"
-}
+X_ENDPOINTS: dict[str, dict[str, Any]] = SCHEMA["x-endpoints"]
+BREAKOUT_KEYS = {k for k, v in X_ENDPOINTS.items() if v["module"] == "breakout"}
 PREFIX = "/api/client/v2/conferences/{conferenceAlias}/"
-PLACEHOLDERS = {"{participantUuid}": "{participant}", "{callUuid}": "{call}", "{mixName}": "{mix}"}
+PLACEHOLDERS = {
+    "{participantUuid}": "{participant}",
+    "{callUuid}": "{call}",
+    "{mixName}": "{mix}",
+    "{breakoutUuid}": "{breakout}",
+}
 TEXT_SCHEMA = {"type": "string"}
 
 
@@ -69,14 +75,21 @@ def test_hypothesis_is_compatible_with_hypothesis_jsonschema() -> None:
 
 def test_schema_is_a_valid_draft6_document() -> None:
     Draft6Validator.check_schema(SCHEMA)
-    assert len(X_ENDPOINTS) == 62
+    assert len(X_ENDPOINTS) == 108
+    assert len(BREAKOUT_KEYS) == 46
 
 
 # --- the endpoint table --------------------------------------------------------------------
 
 
-def test_endpoints_cover_exactly_the_non_breakout_keys() -> None:
+def _constant(key: str) -> str:
+    """The module constant of an endpoint key (`guestLeaveBreakout` -> GUEST_LEAVE_BREAKOUT)."""
+    return re.sub(r"\W", "_", re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key)).upper()
+
+
+def test_endpoints_cover_every_key() -> None:
     assert set(ep.ENDPOINTS) == set(X_ENDPOINTS)
+    assert set(bep.BREAKOUT_ENDPOINTS) == BREAKOUT_KEYS
 
 
 @pytest.mark.parametrize("key", sorted(X_ENDPOINTS))
@@ -84,7 +97,7 @@ def test_endpoint_matches_x_endpoints(key: str) -> None:
     spec = X_ENDPOINTS[key]
     endpoint = ep.ENDPOINTS[key]
     assert endpoint.key == key
-    assert getattr(ep, re.sub(r"\W", "_", key).upper()) is endpoint
+    assert getattr(bep if key in BREAKOUT_KEYS else ep, _constant(key)) is endpoint
     assert endpoint.method == spec["method"]
     assert spec["path"].startswith(PREFIX)
     path, _, query = spec["path"].removeprefix(PREFIX).partition("?")
@@ -288,6 +301,68 @@ BODY_EXAMPLES: dict[str, list[Example]] = {
         lambda c: c.participant("p").call("c").update(),
         lambda c: c.participant("p").call("c").update(sdp="v=0\r\n", fecc_supported=False),
     ],
+    # -- breakout rooms
+    "breakouts": [
+        lambda c: c.breakouts.create("Room 1"),
+        lambda c: c.breakouts.create(
+            "Room 2",
+            description="the second",
+            duration=300,
+            end_action="disconnect",
+            participants={"main": ["a", "b"], "room-x": ["c"]},
+            guests_allowed_to_leave=True,
+        ),
+    ],
+    "breakouts_message": [lambda c: c.breakouts.send_message("back in 5")],
+    "breakout_move_participants_from_main": [
+        lambda c: c.breakouts.move(["a"], "b"),
+        lambda c: c.breakouts.move(["a", "b"], None),
+    ],
+    "breakout_move_participants": [lambda c: c.breakouts.room("b").move(["a"], "main")],
+    "breakout_transform_layout": [
+        lambda c: c.breakouts.room("b").transform_layout(LayoutTransforms(layout="1:7"))
+    ],
+    "breakout_message_conference": [
+        lambda c: c.breakouts.room("b").send_message("{}", content_type="application/json")
+    ],
+    "breakout_video_mixes_create": [lambda c: c.breakouts.room("b").create_video_mix("mix-1")],
+    "breakout_video_mixes_configure": [
+        lambda c: c.breakouts.room("b").configure_video_mix("mix-1", layout="1:0")
+    ],
+    "breakout_calls_webrtc_participant": [
+        lambda c: c.breakouts.room("b").participant("p").calls_webrtc("v=0\r\n"),
+        lambda c: (
+            c.breakouts.room("b")
+            .participant("p")
+            .calls_webrtc(
+                "v=0\r\n", present="receive", fecc_supported=False, media_type="video-only"
+            )
+        ),
+    ],
+    "breakout_overlaytext_participant": [
+        lambda c: c.breakouts.room("b").participant("p").overlay_text("Bot")
+    ],
+    "breakout_transfer_participant": [
+        lambda c: c.breakouts.room("b").participant("p").transfer("other", pin="1")
+    ],
+    "breakout_fecc_participant": [
+        lambda c: (
+            c.breakouts.room("b")
+            .participant("p")
+            .fecc("start", "t", [FeccMovement(axis="tilt", direction="down")], timeout=500)
+        )
+    ],
+    "breakout_dtmf_participant": [lambda c: c.breakouts.room("b").participant("p").dtmf("9#")],
+    "breakout_ack": [
+        lambda c: c.breakouts.room("b").participant("p").call("c").ack(),
+        lambda c: c.breakouts.room("b").participant("p").call("c").ack(sdp="v=0\r\n"),
+    ],
+    "breakout_new_candidate": [
+        lambda c: c.breakouts.room("b").participant("p").call("c").new_candidate("", "0")
+    ],
+    "breakout_update": [
+        lambda c: c.breakouts.room("b").participant("p").call("c").update(sdp="v=0\r\n")
+    ],
     "statistics": [
         lambda c: c.participant("p").call("c").statistics(),
         lambda c: (
@@ -317,7 +392,7 @@ async def test_client_bodies_validate_against_schema(key: str, index: int) -> No
     (request,) = transport.requests
     endpoint = ep.ENDPOINTS[key]
     # The example went to the endpoint it claims to test.
-    expected = endpoint.path.format(participant="p", call="c", mix="mix-1")
+    expected = endpoint.path.format(participant="p", call="c", mix="mix-1", breakout="b")
     assert request.url.split("?")[0] == f"https://node/api/client/v2/conferences/meet/{expected}"
     assert request.method == endpoint.method
     assert request.body is not None
@@ -364,6 +439,10 @@ _TIGHTEN: dict[str, Callable[[dict[str, Any]], None]] = {
     "participants": lambda result: result["items"]["properties"].update(
         uuid={"type": "string", "minLength": 1}
     ),
+    # A room id must not be empty (the SDK asserts it too).
+    "breakouts": lambda result: result["properties"].update(
+        breakout_uuid={"type": "string", "minLength": 1}
+    ),
 }
 
 
@@ -402,10 +481,11 @@ RESPONSE_CASES = [
 def test_response_cases_cover_every_200() -> None:
     with_200 = {k for k in X_ENDPOINTS if "200" in _definition(k)}
     assert {k for k, _ in RESPONSE_CASES} == with_200
-    assert len(with_200) == 61  # all but avatar.jpg
+    assert len(with_200) == 107  # all but avatar.jpg
     # Endpoints whose result has several shapes are exercised once per shape.
-    assert sum(1 for k, _ in RESPONSE_CASES if k == "update") == 2
-    assert sum(1 for k, _ in RESPONSE_CASES if k == "disconnect_participant") == 2
+    for key in ("update", "disconnect_participant", "breakout_update"):
+        assert sum(1 for k, _ in RESPONSE_CASES if k == key) == 2, key
+    assert sum(1 for k, _ in RESPONSE_CASES if k == "breakout_disconnect_participant") == 2
 
 
 @pytest.mark.parametrize(("key", "shape"), RESPONSE_CASES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 
 from agent import infinity
 from agent.infinity import models
@@ -22,8 +23,10 @@ def test_everything_in_all_is_importable_and_documented() -> None:
                 "HttpResponse",
                 "RetryPolicy",
                 "RetryStats",
+                "StreamResponse",
                 "Transport",
                 "TransportError",
+                "public_url",
             }
 
 
@@ -36,14 +39,20 @@ def test_models_expose_every_endpoint_shape_and_the_events() -> None:
 def test_every_endpoint_is_reachable_from_the_client_classes() -> None:
     # Each non-token endpoint key is used by some client method (read from the source:
     # a new endpoint without a method fails here).
-    source = inspect.getsource(infinity.client)
+    # The 46 breakout endpoints are used by the breakout client classes (`bep.`).
+    main = inspect.getsource(infinity.client)
+    breakout = inspect.getsource(infinity.breakout_client)
+    assert len(infinity.endpoints.ENDPOINTS) == 108
     for key, endpoint in infinity.endpoints.ENDPOINTS.items():
         if key in {"request_token", "refresh_token", "release_token"}:
             continue
-        constant = next(
-            n for n, v in vars(infinity.endpoints).items() if v is endpoint and n.isupper()
-        )
-        assert f"ep.{constant}" in source, f"no client method for {key}"
+        module: types.ModuleType
+        if key in infinity.breakout_endpoints.BREAKOUT_ENDPOINTS:
+            module, source, prefix = infinity.breakout_endpoints, breakout, "bep"
+        else:
+            module, source, prefix = infinity.endpoints, main, "ep"
+        constant = next(n for n, v in vars(module).items() if v is endpoint and n.isupper())
+        assert f"{prefix}.{constant}" in source, f"no client method for {key}"
 
 
 def test_top_level_surface_for_plugin_authors() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import events
+from .breakout import BreakoutEndAction, BreakoutMoveBody, BreakoutsBody, BreakoutsResult
 from .call import (
     AckBody,
     FeccBody,
@@ -74,6 +75,10 @@ from .token import (
 
 __all__ = [
     "AckBody",
+    "BreakoutEndAction",
+    "BreakoutMoveBody",
+    "BreakoutsBody",
+    "BreakoutsResult",
     "CallTurnServer",
     "CallType",
     "CallsRtmpBody",

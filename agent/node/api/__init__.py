@@ -2,11 +2,33 @@
 
 from aiohttp import web
 
-from . import call, chat, conference, events, participant, token
+from . import (
+    breakouts,
+    call,
+    chat,
+    conference,
+    events,
+    far_end,
+    layouts,
+    participant,
+    token,
+    viewing,
+)
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (token, events, conference, participant, call, chat):
+    for module in (
+        token,
+        events,
+        conference,
+        layouts,
+        participant,
+        viewing,
+        far_end,
+        call,
+        chat,
+        breakouts,
+    ):
         module.add_routes(app)
 
 

@@ -113,3 +113,63 @@ class Statistics(Body):
     audio: dict[str, object] | None = None
     video: dict[str, object] | None = None
     presentation: dict[str, object] | None = None
+
+
+class SilentVideoConfig(Body):
+    enable: bool | None = None
+    silent_after: float | None = Field(default=None, ge=1, le=120)
+    require_no_faces: bool | None = None
+    reactivate_after: float | None = Field(default=None, ge=1, le=5)
+
+
+class SilentVideoDetection(Body):
+    config: SilentVideoConfig
+
+
+class VideoMixCreate(Body):
+    mix_name: str = Field(min_length=1, max_length=limits.SHORT)
+
+
+class MixLayout(Body):
+    layout: str | None = Field(default=None, max_length=limits.SHORT)
+
+
+class VideoMixConfigure(Body):
+    transform_layout: MixLayout
+
+
+class PresInMix(Body):
+    state: bool
+
+
+class FeccMovement(Body):
+    axis: Literal["pan", "tilt", "zoom"]
+    direction: Literal["left", "right", "up", "down", "in", "out"]
+
+
+class FeccCall(Body):
+    action: Literal["start", "stop", "continue"]
+    movement: list[FeccMovement] = Field(max_length=3)
+    timeout: float | None = Field(default=None, ge=0)
+
+
+class FeccParticipant(FeccCall):
+    target: str = Field(max_length=limits.SHORT)
+
+
+class PreferredAspectRatio(Body):
+    aspect_ratio: float | None = Field(default=None, gt=0, le=10)
+
+
+class Breakouts(Body):
+    name: str = Field(max_length=limits.NAME)
+    description: str | None = Field(default=None, max_length=limits.MESSAGE)
+    duration: float | None = Field(default=None, ge=0)
+    end_action: Literal["disconnect", "transfer"] | None = None
+    participants: dict[str, list[str]] | None = Field(default=None, max_length=100)
+    guests_allowed_to_leave: bool | None = None
+
+
+class BreakoutMove(Body):
+    breakout_uuid: str = Field(max_length=limits.SHORT)
+    participants: list[str] = Field(max_length=1000)

@@ -37,7 +37,7 @@ def _own(request: web.Request) -> tuple[NodeContext, Auth, ParticipantState]:
     return ctx, auth, target
 
 
-def _call(request: web.Request) -> tuple[NodeContext, Auth, ParticipantState, CallState]:
+def call_of(request: web.Request) -> tuple[NodeContext, Auth, ParticipantState, CallState]:
     ctx, auth, target = _own(request)
     call = target.calls.get(request.match_info["call"])
     if call is None:
@@ -66,6 +66,9 @@ async def calls(request: web.Request) -> web.Response:
     if not body.sdp:
         raise ApiError(400, "WebRTC call without SDP")
     conference = auth.conference
+    if conference.room is not None and target.uuid not in conference.participants:
+        # A main-room host enters a breakout room by placing its call there.
+        ctx.add_participant(conference, target)
     if body.present == "send" and not target.is_host and not conference.service.guests_can_present:
         raise ApiError(403, "Presentation rejected")
     peer = ctx.new_peer(conference, target.uuid, call_uuid, body.present)
@@ -80,7 +83,13 @@ async def calls(request: web.Request) -> web.Response:
     if target.uuid not in auth.conference.participants:
         await peer.close()  # left while the answer was being made
         raise ApiError(403, "Participant has left")
-    target.calls[call_uuid] = CallState(call_uuid, "WEBRTC", peer=peer, present=body.present)
+    target.calls[call_uuid] = CallState(
+        call_uuid,
+        "WEBRTC",
+        peer=peer,
+        present=body.present,
+        fecc_supported=bool(body.fecc_supported),
+    )
     target.protocol = "webrtc"
     conference.publish_participant(target, "participant_update")
     if body.present == "send":
@@ -89,7 +98,7 @@ async def calls(request: web.Request) -> web.Response:
 
 
 async def ack(request: web.Request) -> web.Response:
-    _ctx, _auth, _target, call = _call(request)
+    _ctx, _auth, _target, call = call_of(request)
     body = await parse_body(request, bodies.Ack)
     if body.sdp and not body.offer_ignored and call.peer is not None and call.peer.awaiting_answer:
         # The answer to a server-initiated offer (`new_offer`/`update_sdp`).
@@ -104,24 +113,32 @@ async def ack(request: web.Request) -> web.Response:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    ctx, auth, target, call = _call(request)
+    ctx, auth, target, call = call_of(request)
     target.calls.pop(call.uuid, None)
     await close_call(call)
-    auth.conference.publish_participant(target, "participant_update")
+    conference = auth.conference
+    conference.publish_participant(target, "participant_update")
     if call.present == "send" and not any(c.present == "send" for c in target.calls.values()):
-        ctx.stop_presentation(auth.conference, target)
+        ctx.stop_presentation(conference, target)
+    if not target.calls:
+        room = conference.room
+        if room is not None and room.is_shadow(target):
+            # A host without a call in a breakout room has left it (its token stays).
+            await ctx.remove_participant(conference, target.uuid, None)
+        else:
+            ctx.media_left(conference)
     return _null()
 
 
 async def dtmf(request: web.Request) -> web.Response:
-    _ctx, _auth, target, _call_state = _call(request)
+    _ctx, _auth, target, _call_state = call_of(request)
     body = await parse_body(request, bodies.Digits)
     target.dtmf.append(body.digits)
     return ok(True)
 
 
 async def new_candidate(request: web.Request) -> web.Response:
-    _ctx, _auth, _target, call = _call(request)
+    _ctx, _auth, _target, call = call_of(request)
     body = await parse_body(request, bodies.NewCandidate)
     call.candidates += 1
     if call.peer is not None:
@@ -135,7 +152,7 @@ async def new_candidate(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
-    _ctx, _auth, _target, call = _call(request)
+    _ctx, _auth, _target, call = call_of(request)
     body = await parse_body(request, bodies.Update)
     if call.peer is None:
         raise ApiError(403, "Not a WebRTC call")
@@ -151,7 +168,7 @@ async def update(request: web.Request) -> web.Response:
 
 
 async def statistics(request: web.Request) -> web.Response:
-    _ctx, _auth, _target, call = _call(request)
+    _ctx, _auth, _target, call = call_of(request)
     body = await parse_body(request, bodies.Statistics)
     call.statistics.append(body.model_dump(exclude_none=True))
     del call.statistics[:-20]  # the newest few are enough for inspection

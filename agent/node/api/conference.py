@@ -8,10 +8,9 @@ from aiohttp import web
 from .. import actions
 from ..context import NODE
 from ..http import ok, parse_body
+from ..layouts import LAYOUTS
 from . import bodies
 from .paths import PREFIX
-
-LAYOUTS = ["1:0", "1:7", "1:21", "2:21", "1:33", "4:0", "5:7", "ac", "teams"]
 
 
 async def conference_status(request: web.Request) -> web.Response:
@@ -42,8 +41,11 @@ async def unlock(request: web.Request) -> web.Response:
 
 
 async def start_conference(request: web.Request) -> web.Response:
+    """A host starts a conference whose guests wait for it (a lecture waits for this)."""
     ctx = request.app[NODE]
-    ctx.require_host(ctx.authenticate(request))
+    auth = ctx.authenticate(request)
+    ctx.require_host(auth)
+    ctx.start_conference(auth.conference)
     return ok(True)
 
 

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
 
-from ..context import NODE
+from .. import breakouts
+from ..context import NODE, NodeContext
 from ..events import KEEPALIVE, format_sse
+from ..state import ConferenceState, ParticipantState
 from .paths import PREFIX
+
+#: The theme's screen a guest waiting for the host is shown (`splash_screen`).
+WAITING_FOR_HOST = "direct_media_waiting_for_host"
+
+
+def on_connect(
+    ctx: NodeContext, conference: ConferenceState, participant: ParticipantState
+) -> list[tuple[str, Any]]:
+    """What a (re)connected stream gets after the participant list: a guest waiting for the
+    host is on hold with its splash screen; a main-room host gets the breakout rooms."""
+    events: list[tuple[str, Any]] = []
+    if participant.waiting and conference.waits_for_host:
+        events.append(("on_hold", True))
+        events.append(("splash_screen", {"screen_key": WAITING_FOR_HOST, "display_duration": 0}))
+    return events + breakouts.host_sync(ctx, conference, participant)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -29,6 +47,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     sync = [hub.make_event("participant_sync_begin", None)]
     sync += [hub.make_event("participant_create", p) for p in conference.participant_dicts()]
     sync.append(hub.make_event("participant_sync_end", None))
+    sync += [hub.make_event(n, d) for n, d in on_connect(ctx, conference, auth.participant)]
 
     response = web.StreamResponse(
         headers={

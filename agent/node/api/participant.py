@@ -22,7 +22,7 @@ from .paths import P_PREFIX
 PERMISSION_DENIED = "Permission denied: host only"
 
 
-def _target(
+def acting_on(
     request: web.Request, *, self_allowed: bool
 ) -> tuple[NodeContext, Auth, ParticipantState]:
     """Authenticate, find the target participant and check who may act on it."""
@@ -39,7 +39,7 @@ def _flag(setter: Callable[[ParticipantState], bool], *, self_allowed: bool) -> 
     """A POST that flips participant state and announces it with `participant_update`."""
 
     async def handler(request: web.Request) -> web.Response:
-        _ctx, auth, target = _target(request, self_allowed=self_allowed)
+        _ctx, auth, target = acting_on(request, self_allowed=self_allowed)
         if setter(target):
             auth.conference.publish_participant(target, "participant_update")
         return ok(True)
@@ -70,14 +70,14 @@ def _stamp(attr: str, on: bool) -> Callable[[ParticipantState], bool]:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    ctx, auth, target = _target(request, self_allowed=True)
+    ctx, auth, target = acting_on(request, self_allowed=True)
     reason = None if target.uuid == auth.participant.uuid else "Disconnected by another participant"
     await ctx.remove_participant(auth.conference, target.uuid, reason)
     return ok(True)
 
 
 async def unmute(request: web.Request) -> web.Response:
-    _ctx, auth, target = _target(request, self_allowed=True)
+    _ctx, auth, target = acting_on(request, self_allowed=True)
     conference = auth.conference
     if not auth.is_host and conference.guests_muted and not conference.guests_can_unmute:
         raise ApiError(403, "Guests cannot unmute themselves")
@@ -86,20 +86,20 @@ async def unmute(request: web.Request) -> web.Response:
 
 
 async def unlock(request: web.Request) -> web.Response:
-    ctx, auth, target = _target(request, self_allowed=False)
-    ctx.admit(auth.conference, target)
+    ctx, auth, target = acting_on(request, self_allowed=False)
+    ctx.admit(auth.conference, target, force=True)
     return ok(True)
 
 
 async def role(request: web.Request) -> web.Response:
-    _ctx, auth, target = _target(request, self_allowed=False)
+    _ctx, auth, target = acting_on(request, self_allowed=False)
     body = await parse_body(request, bodies.Role)
     actions.set_role(auth.conference, target, body.role)
     return ok(True)
 
 
 async def transfer(request: web.Request) -> web.Response:
-    ctx, auth, target = _target(request, self_allowed=False)
+    ctx, auth, target = acting_on(request, self_allowed=False)
     body = await parse_body(request, bodies.Transfer)
     role: actions.JoinRole = "HOST" if body.role == "host" else "GUEST"
     if not await actions.transfer(ctx, auth.conference, target, body.conference_alias, role):
@@ -108,7 +108,7 @@ async def transfer(request: web.Request) -> web.Response:
 
 
 async def overlaytext(request: web.Request) -> web.Response:
-    _ctx, auth, target = _target(request, self_allowed=False)
+    _ctx, auth, target = acting_on(request, self_allowed=False)
     body = await parse_body(request, bodies.OverlayText)
     target.overlay_text = body.text
     auth.conference.publish_participant(target, "participant_update")
@@ -125,7 +125,7 @@ async def dtmf(request: web.Request) -> web.Response:
 
 
 async def take_floor(request: web.Request) -> web.Response:
-    ctx, auth, target = _target(request, self_allowed=True)
+    ctx, auth, target = acting_on(request, self_allowed=True)
     conference = auth.conference
     if not target.is_host and not conference.service.guests_can_present:
         raise ApiError(403, "Presentation rejected")
@@ -134,38 +134,39 @@ async def take_floor(request: web.Request) -> web.Response:
 
 
 async def release_floor(request: web.Request) -> web.Response:
-    ctx, auth, target = _target(request, self_allowed=True)
+    ctx, auth, target = acting_on(request, self_allowed=True)
     ctx.stop_presentation(auth.conference, target)
     return web.json_response({"status": "success", "result": None})
 
 
+_FLAGS: list[tuple[str, str, Callable[[ParticipantState], bool], bool]] = [
+    ("mute", "mute_participant", _set("is_muted", True), True),
+    ("client_mute", "client_mute_participant", _set("is_client_muted", True), True),
+    ("client_unmute", "client_unmute_participant", _set("is_client_muted", False), True),
+    ("video_muted", "video_mute_participant", _set("is_video_muted", True), True),
+    ("video_unmuted", "video_unmute_participant", _set("is_video_muted", False), True),
+    (
+        "allowrxpresentation",
+        "allowrxpresentation_participant",
+        _set("rx_presentation", True),
+        False,
+    ),
+    ("denyrxpresentation", "denyrxpresentation_participant", _set("rx_presentation", False), False),
+    ("spotlighton", "spotlighton_participant", _stamp("spotlight", True), False),
+    ("spotlightoff", "spotlightoff_participant", _stamp("spotlight", False), False),
+    ("buzz", "buzz_participant", _stamp("buzz_time", True), True),
+    ("clearbuzz", "clearbuzz_participant", _stamp("buzz_time", False), True),
+]
+#: The flag handlers by path (`breakouts.py` registers them again for breakout rooms).
+FLAG_HANDLERS: dict[str, Handler] = {
+    path: _flag(setter, self_allowed=self_allowed) for path, _name, setter, self_allowed in _FLAGS
+}
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
-    flags: list[tuple[str, str, Callable[[ParticipantState], bool], bool]] = [
-        ("mute", "mute_participant", _set("is_muted", True), True),
-        ("client_mute", "client_mute_participant", _set("is_client_muted", True), True),
-        ("client_unmute", "client_unmute_participant", _set("is_client_muted", False), True),
-        ("video_muted", "video_mute_participant", _set("is_video_muted", True), True),
-        ("video_unmuted", "video_unmute_participant", _set("is_video_muted", False), True),
-        (
-            "allowrxpresentation",
-            "allowrxpresentation_participant",
-            _set("rx_presentation", True),
-            False,
-        ),
-        (
-            "denyrxpresentation",
-            "denyrxpresentation_participant",
-            _set("rx_presentation", False),
-            False,
-        ),
-        ("spotlighton", "spotlighton_participant", _stamp("spotlight", True), False),
-        ("spotlightoff", "spotlightoff_participant", _stamp("spotlight", False), False),
-        ("buzz", "buzz_participant", _stamp("buzz_time", True), True),
-        ("clearbuzz", "clearbuzz_participant", _stamp("buzz_time", False), True),
-    ]
-    for path, name, setter, self_allowed in flags:
-        r.add_post(f"{P_PREFIX}/{path}", _flag(setter, self_allowed=self_allowed), name=name)
+    for path, name, _setter, _self_allowed in _FLAGS:
+        r.add_post(f"{P_PREFIX}/{path}", FLAG_HANDLERS[path], name=name)
     r.add_post(P_PREFIX + "/disconnect", disconnect, name="disconnect_participant")
     r.add_post(P_PREFIX + "/unmute", unmute, name="unmute_participant")
     r.add_post(P_PREFIX + "/unlock", unlock, name="unlock_participant")

@@ -84,9 +84,15 @@ async def request_token(request: web.Request) -> web.Response:
     body = await parse_body(request, bodies.RequestToken, bad_status=415)
     if conference.service.kind == "reception":
         conference = _forward(ctx, conference, body.conference_extension)
-    role = ctx.state.take_refer(conference.name, body.token) or _role(
-        ctx, conference, request.headers.get("pin"), request.remote or "", body.display_name
-    )
+    # A one-time token (`refer`, a breakout room's guest token) joins without a PIN, past a
+    # lock, possibly into one of the conference's breakout rooms.
+    referred = ctx.state.take_refer(conference, body.token)
+    if referred is not None:
+        conference, role = referred
+    else:
+        role = _role(
+            ctx, conference, request.headers.get("pin"), request.remote or "", body.display_name
+        )
     service = conference.service
     if service.participant_limit is not None and (
         len(conference.participants) >= service.participant_limit
@@ -100,7 +106,9 @@ async def request_token(request: web.Request) -> web.Response:
         if service.kind == "test_call"
         else "conference"
     )
-    waiting = role == "GUEST" and conference.locked
+    waiting = role == "GUEST" and (
+        (conference.locked and referred is None) or conference.waits_for_host
+    )
     participant = ParticipantState(
         uuid=new_uuid(),
         display_name=body.display_name,
@@ -122,8 +130,8 @@ async def request_token(request: web.Request) -> web.Response:
         current_service_type="waiting_room" if waiting else base_type,
         service_type=base_type,
         call_type="video",
-        conference_name=service.name,
-        service_name=service.name,
+        conference_name=conference.display_name,
+        service_name=conference.main.name,
         call_tag=body.call_tag,
         chat_enabled=service.chat_enabled,
         guests_can_present=service.guests_can_present,
@@ -135,7 +143,7 @@ async def request_token(request: web.Request) -> web.Response:
         rtsp_enabled=False,
         trickle_ice_enabled=True,
         direct_media=False,
-        breakout_rooms=False,
+        breakout_rooms=True,
         use_relay_candidates_only=False,
         # `stun`/`turn` are left out on purpose: an empty list breaks the web SDK and the
         # node must never point clients at a public server.

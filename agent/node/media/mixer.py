@@ -11,7 +11,12 @@
   source `video_source` picks for its receiver, rescaled once per source frame in a worker
   thread and shared by every receiver of it;
 - slides (`slides.py`): the presenter's send call feeds every receive call and
-  `presentation.jpeg`; the tick announces new slides.
+  `presentation.jpeg`; the tick announces new slides;
+- silent video (`silent.py`): with detection on, the tick marks video whose picture stops
+  changing `is_video_silent`, and `video_source` no longer shows it.
+
+A breakout room is a conference of its own, so it has a mixer of its own: whoever is moved
+there hears and sees the room only.
 
 Mute is read from the conference state on every tick (`ParticipantState.is_muted`, which
 participant `mute`/`unmute` and `muteguests`/`unmuteguests` maintain), so there is no
@@ -36,6 +41,7 @@ from ..state import ConferenceState
 from .audio import AudioMix, MixTrack
 from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
 from .peer import NodePeer, drain
+from .silent import SilentVideoWatch
 from .slides import Slides
 from .stage import Stage
 from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice, Yuv
@@ -56,6 +62,7 @@ class ConferenceMixer:
         self._audio = AudioMix()
         self._rescaler = Rescaler()
         self._choice = SpeakerChoice(config.video_switch_hold)
+        self._silent = SilentVideoWatch(conference)
         self._joins = 0
         self._black = black_yuv(config.video_width, config.video_height)
         self._loop_task: asyncio.Task[None] | None = None
@@ -129,6 +136,7 @@ class ConferenceMixer:
         if not any(c.participant_uuid == call.participant_uuid for c in self._mains.values()):
             self._stage.leave(call.participant_uuid)
             self._choice.forget(call.participant_uuid)
+            self._silent.forget(call.participant_uuid)
         if not (self._mains or self.slides.senders or self._receivers):
             await self.close()
 
@@ -211,6 +219,7 @@ class ConferenceMixer:
         if stage is not None:
             self.conference.events.publish("stage", stage)
         self.slides.tick(now)
+        self._silent.tick(now, self._mains.values())
 
     def stage(self) -> list[tuple[str, bool]]:
         """The current stage order as (participant uuid, speaking)."""
@@ -230,9 +239,13 @@ class ConferenceMixer:
             mine = [c for c in self._mains.values() if c.participant_uuid == participant_uuid]
             return next((c for c in mine if c.video.frame is not None), None)
         with_video: dict[str, MainCall] = {}
+        participants = self.conference.participants
         for call in self._mains.values():
-            if call.video.frame is not None and call.participant_uuid != participant_uuid:
-                with_video.setdefault(call.participant_uuid, call)
+            uuid = call.participant_uuid
+            sender = participants.get(uuid)
+            silent = sender is not None and sender.is_video_silent
+            if call.video.frame is not None and uuid != participant_uuid and not silent:
+                with_video.setdefault(uuid, call)
         return self._choice.choose(
             participant_uuid, with_video, self._stage.speakers(), time.monotonic()
         )
@@ -262,6 +275,12 @@ class NodeMedia:
 
     def existing(self, conference: ConferenceState) -> ConferenceMixer | None:
         return self._mixers.get(conference.name)
+
+    async def forget(self, conference: ConferenceState) -> None:
+        """The conference is gone (a closed breakout room): stop and drop its mixer."""
+        mixer = self._mixers.pop(conference.name, None)
+        if mixer is not None:
+            await mixer.close()
 
     async def close(self) -> None:
         for mixer in self._mixers.values():
