@@ -52,7 +52,7 @@ LOUD_DBFS = -25.0  # a 10 ms window this loud is part of a beep
 JOIN_TIMEOUT = 30.0  # Chromium start -> the page's call connected
 MEDIA_TIMEOUT = 15.0  # call connected -> enough measured media both ways
 STEP_TIMEOUT = 10.0
-MIN_BEEPS = 5  # beeps the bot must hear (4 intervals)
+MIN_BEEPS = 9  # beeps the bot must hear (8 intervals: a median that one late beep cannot move)
 MIN_TONE_REPORTS = 6  # page reports of ~440 Hz (1.5 s at one report per 250 ms)
 FAILURES = ("fatal", "call_failed", "leave_failed")
 
@@ -207,7 +207,8 @@ async def test_chromium_fake_media_and_bot_hear_each_other(
         # beep can even be lost (0.9 s, with two busy loops on this 2-core machine). The
         # median is exact; each interval is a whole number of periods (no doubled beeps,
         # no bursts at random).
-        assert abs(statistics.median(intervals) - BEEP_PERIOD_S) <= 0.02, intervals
+        # (1e-9: intervals are multiples of 10 ms in floating point; 0.52 - 0.5 > 0.02.)
+        assert abs(statistics.median(intervals) - BEEP_PERIOD_S) <= 0.02 + 1e-9, intervals
         assert all(
             round(i / BEEP_PERIOD_S) >= 1
             and abs(i - round(i / BEEP_PERIOD_S) * BEEP_PERIOD_S) <= 0.2
