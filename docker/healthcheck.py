@@ -1,7 +1,7 @@
 """The image's HEALTHCHECK: GET $PEXBOT_HEALTH_URL and expect a 2xx answer.
 
 Set PEXBOT_HEALTH_URL to what the container's command serves: the local node
-(`http://127.0.0.1:PORT/_node/state`), `pexbot serve`'s API, or a bot's `--metrics-port`
+(`http://127.0.0.1:PORT/health`), `pexbot serve`'s API, or a bot's `--metrics-port`
 (`http://127.0.0.1:PORT/metrics`). Unset, there is nothing to ask: the container lives and
 dies with its `pexbot` process. Standard library only; never goes through a proxy.
 """

@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransport, RTCPeerConnection
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransport,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 log = logging.getLogger(__name__)
@@ -226,21 +233,23 @@ def candidate_addresses(sdp: str) -> list[str]:
     return out
 
 
-# -- closing a peer connection without leaving aioice's consent tasks behind ------------
+# -- closing a peer connection without leaving tasks behind -------------------------------
 #
 # aioice 0.13 starts an RFC 7675 consent task when `Connection.connect()` completes, and
 # `close()` cancels the one it knows. But a peer closed while its checks were already
 # succeeding (a call hung up right after it was placed) sees `connect()` complete *after*
 # the close: the consent task then starts on a closed connection and lives on for up to six
-# consent intervals (~30 s), holding the connection. So after closing we let aiortc's
-# connect task finish (it does within one check interval) and cancel every consent task
-# still bound to one of the peer's connections. This reads aiortc's private
-# `RTCIceTransport._connection` and `RTCPeerConnection.__connect`, and the frame of aioice's
-# `query_consent`: `check_consent_seam()` fails loudly if any of them moves.
+# consent intervals (~30 s), holding the connection; aiortc's `__connect` likewise goes on
+# to start the senders' and receivers' RTP/RTCP loops. So after closing we let aiortc's
+# connect task finish (it does within one check interval) and cancel every such task still
+# bound to the peer. This reads aiortc's private `RTCIceTransport._connection` and
+# `RTCPeerConnection.__connect`, and the frames of aioice's `query_consent` and aiortc's
+# `_run_rtp`/`_run_rtcp`: `check_consent_seam()` fails loudly if any of them moves.
 
 
 _CONSENT = "Connection.query_consent"
 _CONNECT = "RTCPeerConnection.__connect"
+_MEDIA_LOOPS = ("RTCRtpSender._run_rtp", "RTCRtpSender._run_rtcp", "RTCRtpReceiver._run_rtcp")
 #: After a close, aiortc's connect task ends within one aioice check interval (20 ms).
 _CONNECT_GRACE = 1.0
 
@@ -269,6 +278,18 @@ def _owner(task: asyncio.Task[Any], qualname: str) -> Any:
 
 def check_consent_seam() -> None:
     """Raise RuntimeError if aioice's consent task or aiortc's ICE connection moved."""
+    loops = [
+        getattr(RTCRtpSender, "_run_rtp", None),
+        getattr(RTCRtpSender, "_run_rtcp", None),
+        getattr(RTCRtpReceiver, "_run_rtcp", None),
+    ]
+    if [getattr(f, "__qualname__", None) for f in loops] != list(_MEDIA_LOOPS) or not all(
+        inspect.iscoroutinefunction(f) for f in loops
+    ):
+        raise RuntimeError(
+            "aiortc seam moved: RTCRtpSender._run_rtp/_run_rtcp or RTCRtpReceiver._run_rtcp "
+            "are no longer coroutines of those names; closed peers may leak tasks"
+        )
     consent = getattr(getattr(aioice.ice, "Connection", None), "query_consent", None)
     connect = getattr(RTCPeerConnection, "_RTCPeerConnection__connect", None)
     ice_init = getattr(RTCIceTransport.__init__, "__code__", None)
@@ -288,8 +309,10 @@ def check_consent_seam() -> None:
 
 
 async def close_peer_connection(pc: Any) -> None:
-    """`pc.close()`, then cancel the consent tasks aioice left on its connections."""
+    """`pc.close()`, then cancel what aiortc and aioice started on it after the close."""
     connections = {id(c) for c in _ice_connections(pc)}
+    # RTP/RTCP loops of senders and receivers that `__connect` may start after a close.
+    endpoints = {id(x) for t in pc.getTransceivers() for x in (t.sender, t.receiver)}
     connecting = [t for t in asyncio.all_tasks() if _owner(t, _CONNECT) is pc]
     await pc.close()
     if connecting:
@@ -297,7 +320,11 @@ async def close_peer_connection(pc: Any) -> None:
     orphans = [
         task
         for task in asyncio.all_tasks()
-        if not task.done() and id(_owner(task, _CONSENT)) in connections
+        if not task.done()
+        and (
+            id(_owner(task, _CONSENT)) in connections
+            or any(id(_owner(task, name)) in endpoints for name in _MEDIA_LOOPS)
+        )
     ]
     for task in orphans:
         task.cancel()

@@ -65,9 +65,16 @@ async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
+async def _health(request: web.Request) -> web.Response:
+    """Liveness for container health checks and load balancers: always on, says nothing
+    about the conferences (the control API, which does, is off unless asked for)."""
+    return web.json_response({"status": "ok"})
+
+
 def build_app(ctx: NodeContext) -> web.Application:
     app = web.Application(middlewares=[_errors, _faults], client_max_size=limits.BODY_BYTES)
     app[NODE] = ctx
+    app.router.add_get("/health", _health, name="health")
     api.add_routes(app)
     control.add_routes(app)
     admin_routes.add_routes(app)

@@ -122,7 +122,7 @@ async def test_compose_up_serves_and_down_removes_everything(
     up = compose("up", "-d", *services)
     assert up.returncode == 0, up.stdout + up.stderr
 
-    await _until_200(f"http://127.0.0.1:{compose.node_port}/_node/state", 30)
+    await _until_200(f"http://127.0.0.1:{compose.node_port}/health", 30)
     async with asyncio.timeout(30):
         while True:
             try:

@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 
 from agent.config import parse_config
-from agent.node import LocalNode, default_config
+from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from tests.container.conftest import Image
-from tests.support.inspect_node import names_in
+from tests.support.inspect_node import names_in, with_control
 
 pytestmark = pytest.mark.container
 
@@ -72,7 +72,7 @@ async def _wait_for(condition_url: str, deadline: float) -> float:
 
 async def test_node_container_is_ready_and_healthy(image: Image, unused_tcp_port: int) -> None:
     name = f"pexbot-test-node-{uuid.uuid4().hex[:8]}"
-    url = f"http://127.0.0.1:{unused_tcp_port}/_node/state"
+    url = f"http://127.0.0.1:{unused_tcp_port}/health"
     started = time.monotonic()
     image.podman(
         "run", "-d", "--name", name, "--network", "host",
@@ -108,7 +108,7 @@ async def test_containerized_bot_joins_the_host_node_records_and_leaves(
     recordings.mkdir()
     os.chmod(recordings, 0o777)  # the container's user (10001) writes here
     name = f"pexbot-test-run-{uuid.uuid4().hex[:8]}"
-    async with LocalNode(default_config()) as node:
+    async with LocalNode(with_control()) as node:
         talker = Bot(
             parse_config(
                 {

@@ -13,6 +13,7 @@ from aiortc.mediastreams import AudioStreamTrack
 
 from agent.infinity import InfinitySession, JoinOptions, StreamItem
 from agent.infinity.models import events as ev
+from agent.media.ice import close_peer_connection
 from agent.node import LocalNode
 from agent.node.media import restrict_host_addresses
 
@@ -81,7 +82,7 @@ async def call(m: Member) -> AsyncIterator[tuple[RTCPeerConnection, str]]:
     finally:
         if call_uuid is not None:
             await m.session.me.call(call_uuid).disconnect()
-        await pc.close()
+        await close_peer_connection(pc)
 
 
 async def brief_call(m: Member) -> None:

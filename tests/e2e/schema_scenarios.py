@@ -9,6 +9,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
+from agent.media.ice import close_peer_connection
 from agent.node.media import restrict_host_addresses
 
 from .conftest import Api, Member, Reply
@@ -73,7 +74,7 @@ async def functions_scenario(api: Api) -> None:
         assert (await a.call_fn("fecc", call, "fecc", body)).status == 200
         await a.call_fn("disconnect_call", call, "disconnect")
     finally:
-        await pc.close()
+        await close_peer_connection(pc)
 
 
 async def _refer(stream: Any, target: str) -> dict[str, Any]:
@@ -192,7 +193,7 @@ async def breakout_scenario(api: Api) -> None:
                 await room.part("breakout_disconnect_call", room.me, f"{at}/disconnect")
             ).status == 200
         finally:
-            await pc.close()
+            await close_peer_connection(pc)
         # Transfer and disconnect from the room; messages to every room; moves.
         body = {"role": "guest", "conference_alias": "meet"}
         assert (

@@ -28,6 +28,7 @@ from agent.infinity import (
 from agent.infinity.models import DialBody, LayoutTransforms
 from agent.infinity.models import events as ev
 from agent.infinity.models.participant_functions import FeccMovement
+from agent.media.ice import close_peer_connection
 from agent.node import LocalNode, NodeConfig, default_config
 from tests.support.inspect_node import with_control
 
@@ -163,7 +164,7 @@ async def test_every_client_endpoint_against_the_node(node: LocalNode) -> None:
             await c.update()
             await c.disconnect()
         finally:
-            await pc.close()
+            await close_peer_connection(pc)
         # Call-level FECC: in a two-party conference the far end is the other participant.
         a, b = await join(node, seen, "meet", "A"), await join(node, seen, "meet", "B")
         members += [a, b]
@@ -173,7 +174,7 @@ async def test_every_client_endpoint_against_the_node(node: LocalNode) -> None:
             await a.session.me.call(answer.call_uuid).fecc("stop", [])
             assert (await b.expect(ev.Fecc)).action == "stop"
         finally:
-            await pc.close()
+            await close_peer_connection(pc)
         # Breakout rooms.
         rooms = conf.breakouts
         room_uuid = await rooms.create("Room", participants={"main": [g]})
@@ -224,7 +225,7 @@ async def test_every_client_endpoint_against_the_node(node: LocalNode) -> None:
             await c2.update()
             await c2.disconnect()
         finally:
-            await pc.close()
+            await close_peer_connection(pc)
         await room.participant(visitor.uuid).transfer("meet")
         await rooms.send_message("two minutes")
         await rooms.move([spare.uuid], room_uuid)

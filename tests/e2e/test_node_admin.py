@@ -14,6 +14,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
+from agent.media.ice import close_peer_connection
 from agent.node import LocalNode
 from agent.node.media import restrict_host_addresses
 
@@ -433,7 +434,7 @@ async def test_history_when_the_last_two_leave_together(api: Api, admin: Admin) 
 async def client_pc() -> AsyncIterator[RTCPeerConnection]:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     yield pc
-    await pc.close()
+    await close_peer_connection(pc)
 
 
 async def _call(member: Member, pc: RTCPeerConnection) -> str:

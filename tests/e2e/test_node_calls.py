@@ -9,6 +9,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
+from agent.media.ice import close_peer_connection
 from agent.node.media import restrict_host_addresses
 from tests.support.inspect_node import control
 
@@ -20,7 +21,7 @@ async def client_pc() -> AsyncIterator[RTCPeerConnection]:
     # The test's own peer: no public STUN (explicit empty list) and loopback-only ICE.
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     yield pc
-    await pc.close()
+    await close_peer_connection(pc)
 
 
 async def _offer(pc: RTCPeerConnection) -> str:

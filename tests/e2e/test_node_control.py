@@ -105,3 +105,13 @@ async def test_a_token_is_made_when_none_is_configured() -> None:
 def test_a_short_configured_token_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 16 characters"):
         NodeConfig.model_validate({"control": {"enabled": True, "token": "short"}})
+
+
+async def test_health_answers_without_the_control_api_and_tells_nothing() -> None:
+    # Container health checks use /health: it must not need (or be) the control API.
+    async with LocalNode(default_config()) as node, aiohttp.ClientSession() as http:
+        async with http.get(f"{node.base_url}/health") as r:
+            assert r.status == 200
+            assert await r.json() == {"status": "ok"}
+        async with http.get(f"{node.base_url}/_node/state") as r:
+            assert r.status == 404
