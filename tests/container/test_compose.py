@@ -67,6 +67,7 @@ class Compose:
             "PEXBOT_NODE_PORT": str(node_port),
             "PEXBOT_API_PORT": str(api_port),
             "PEXBOT_WORKER_CAPACITY": "5",
+            "PEXBOT_API_KEYS": "compose-test-key",
         }
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -95,11 +96,6 @@ def compose(image: Image, redis_image: str) -> Iterator[Compose]:
         project("down", "-v", "--timeout", "10")
 
 
-def _has_serve(image: Image) -> bool:
-    ran = image.podman("run", "--rm", "--no-healthcheck", image.tag, "serve", "--help", check=False)
-    return ran.returncode == 0
-
-
 async def _until_200(url: str, deadline: float) -> None:
     async with aiohttp.ClientSession() as http, asyncio.timeout(deadline):
         while True:
@@ -115,10 +111,7 @@ async def _until_200(url: str, deadline: float) -> None:
 async def test_compose_up_serves_and_down_removes_everything(
     image: Image, compose: Compose
 ) -> None:
-    with_service = _has_serve(image)
-    services = BASE_SERVICES + (SERVICE_SERVICES if with_service else [])
-    if not with_service:
-        print("compose: `pexbot serve` is not in the image yet: api and workers not started")
+    services = BASE_SERVICES + SERVICE_SERVICES
     up = compose("up", "-d", *services)
     assert up.returncode == 0, up.stdout + up.stderr
 
@@ -136,11 +129,10 @@ async def test_compose_up_serves_and_down_removes_everything(
         health = compose.podman("healthcheck", "run", f"{compose.project}_{service}_1", check=False)
         assert health.returncode == 0, f"{service}: {health.stdout}{health.stderr}"
 
-    if with_service:
-        await _until_200(f"http://127.0.0.1:{compose.api_port}/v1/openapi.json", 30)
-        await asyncio.sleep(3)  # the workers have had time to connect, or to crash
-        clients = _redis(compose.redis_port, "CLIENT", "LIST").decode()
-        assert clients.count("addr=127.0.0.1") >= 3, clients  # the test's, and 2 workers'
+    await _until_200(f"http://127.0.0.1:{compose.api_port}/v1/openapi.json", 30)
+    await asyncio.sleep(3)  # the workers have had time to connect, or to crash
+    clients = _redis(compose.redis_port, "CLIENT", "LIST").decode()
+    assert clients.count("addr=127.0.0.1") >= 3, clients  # the test's, and 2 workers'
     assert compose.containers() == {service: "running" for service in services}
 
     down = compose("down", "-v", "--timeout", "10")

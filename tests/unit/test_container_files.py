@@ -33,7 +33,7 @@ K8S_VERSION = "1.37.0"
 # Commands written to their documented interface before they exist in pexbot's CLI (issue
 # 18's `serve`/`worker`, issue 17's `probe`). Once a command exists, its arguments are
 # parsed like every other; nothing else may be missing.
-PENDING_COMMANDS = {"serve", "worker", "probe"}
+PENDING_COMMANDS = {"probe"}
 
 # The measured cost of one receive-only bot and of a worker process (README, bench/).
 BOT_CPU_MILLICORES = 10  # up to 1 % of a core
