@@ -2,7 +2,7 @@
 
 Tests and users' CI read the node's state (participants, calls, DTMF received), inject
 events into a participant's stream, make the node renegotiate a call and change the fault
-knobs at run time.
+and media impairment knobs at run time.
 
 That is power over every participant, so the routes exist only when the control API is
 enabled (`pexbot node --control`, or `[control] enabled = true`), and then every request
@@ -142,6 +142,48 @@ async def renegotiate(request: web.Request) -> web.Response:
     return ok(True)
 
 
+def _invalid(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    return ApiError(400, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+
+async def get_impairment(request: web.Request) -> web.Response:
+    """The impairment settings, the live per-participant overrides and what they did."""
+    impairments = request.app[NODE].media.impairments
+    return ok(
+        {
+            **impairments.config.model_dump(mode="json"),
+            "overrides": {u: o.model_dump(mode="json") for u, o in impairments.overrides.items()},
+            "counters": impairments.counters(),
+        }
+    )
+
+
+async def set_impairment(request: web.Request) -> web.Response:
+    """Merge posted `[media.impairment]` settings (`all`, `participants`, `seed`) into the
+    live ones; `{"reset": true}` restores the configured settings."""
+    impairments = request.app[NODE].media.impairments
+    try:
+        config = impairments.update(await read_json(request))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return ok(config.model_dump(mode="json"))
+
+
+async def set_participant_impairment(request: web.Request) -> web.Response:
+    """`{"rx": {...}, "tx": {...}}` for one participant's calls, now and later;
+    `{"reset": true}` removes the override (the configured settings apply again)."""
+    ctx = request.app[NODE]
+    _conference, found = _participant(ctx, request.match_info["participant"])
+    body = await read_json(request)
+    try:
+        ctx.media.impairments.set_participant(found.uuid, None if body.get("reset") else body)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    override = ctx.media.impairments.overrides.get(found.uuid)
+    return ok(None if override is None else override.model_dump(mode="json"))
+
+
 async def get_faults(request: web.Request) -> web.Response:
     return ok(request.app[NODE].faults.config.model_dump(mode="json"))
 
@@ -172,5 +214,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get(p + "/dtmf", _guarded(dtmf))
     r.add_post(p + "/events", _guarded(push_event))
     r.add_post(p + "/calls/{call}/renegotiate", _guarded(renegotiate))
+    r.add_post(p + "/impairment", _guarded(set_participant_impairment))
+    r.add_get(CONTROL + "/impairment", _guarded(get_impairment))
+    r.add_post(CONTROL + "/impairment", _guarded(set_impairment))
     r.add_get(CONTROL + "/faults", _guarded(get_faults))
     r.add_post(CONTROL + "/faults", _guarded(set_faults))

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from aiortc import MediaStreamTrack
 
+from ..clock import Clock
 from ..config import BotConfig
 from ..infinity import InfinitySession, Roster
 from .call import BotCall
@@ -27,6 +28,9 @@ class BotPort(Protocol):
 
     @property
     def state(self) -> StateMachine: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     @property
     def is_host(self) -> bool: ...

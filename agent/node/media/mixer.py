@@ -11,7 +11,9 @@
   source `video_source` picks for its receiver, rescaled once per source frame in a worker
   thread and shared by every receiver of it;
 - slides (`slides.py`): the presenter's send call feeds every receive call and
-  `presentation.jpeg`; the tick announces new slides.
+  `presentation.jpeg`; the tick announces new slides;
+- impairment (`impair.py`): each call's transports are handed to the node's
+  `Impairments` when the offer created them (loss, jitter, delay, bandwidth on purpose).
 
 Mute is read from the conference state on every tick (`ParticipantState.is_muted`, which
 participant `mute`/`unmute` and `muteguests`/`unmuteguests` maintain), so there is no
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from aiortc import MediaStreamTrack
 
@@ -35,6 +38,7 @@ from ..config import NodeMediaConfig
 from ..state import ConferenceState
 from .audio import AudioMix, MixTrack
 from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
+from .impair import Impairments
 from .peer import NodePeer, drain
 from .slides import Slides
 from .stage import Stage
@@ -46,9 +50,15 @@ log = logging.getLogger(__name__)
 class ConferenceMixer:
     """The media of one conference (see the module docstring)."""
 
-    def __init__(self, conference: ConferenceState, config: NodeMediaConfig) -> None:
+    def __init__(
+        self,
+        conference: ConferenceState,
+        config: NodeMediaConfig,
+        impairments: Impairments | None = None,
+    ) -> None:
         self.conference = conference
         self.config = config
+        self.impairments = impairments
         self._mains: dict[str, MainCall] = {}  # by call uuid
         self._receivers: dict[str, ReceiveCall] = {}
         self.slides = Slides(conference)
@@ -70,6 +80,8 @@ class ConferenceMixer:
 
     def prepare(self, peer: NodePeer) -> None:
         call = self._call(peer)
+        if self.impairments is not None:  # the offer made the transports: impair them
+            self.impairments.track(peer.pc, peer.participant_uuid, self._name_of(peer))
         if isinstance(call, MainCall):
             if call.audio.out is None and self._free_transceiver(peer, "audio"):
                 call.audio.out = MixTrack()
@@ -116,7 +128,18 @@ class ConferenceMixer:
         elif isinstance(call, ReceiveCall) and call.track is not None:
             call.track.acked.set()
 
+    def _name_of(self, peer: NodePeer) -> Callable[[], str]:
+        uuid = peer.participant_uuid
+
+        def name() -> str:
+            participant = self.conference.participants.get(uuid)
+            return participant.display_name if participant is not None else ""
+
+        return name
+
     async def on_close(self, peer: NodePeer) -> None:
+        if self.impairments is not None:
+            await self.impairments.forget(peer.pc)
         uuid = peer.call_uuid
         call: Call | None = (
             self._mains.pop(uuid, None)
@@ -253,11 +276,15 @@ class NodeMedia:
     def __init__(self, config: NodeMediaConfig) -> None:
         self.config = config
         self._mixers: dict[str, ConferenceMixer] = {}
+        #: Loss, jitter, delay, bandwidth on the calls' RTP (`impair.py`), live-settable.
+        self.impairments = Impairments(config.impairment)
 
     def mixer(self, conference: ConferenceState) -> ConferenceMixer:
         mixer = self._mixers.get(conference.name)
         if mixer is None:
-            mixer = self._mixers[conference.name] = ConferenceMixer(conference, self.config)
+            mixer = self._mixers[conference.name] = ConferenceMixer(
+                conference, self.config, self.impairments
+            )
         return mixer
 
     def existing(self, conference: ConferenceState) -> ConferenceMixer | None:
@@ -266,3 +293,4 @@ class NodeMedia:
     async def close(self) -> None:
         for mixer in self._mixers.values():
             await mixer.close()
+        await self.impairments.close()
