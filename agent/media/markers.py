@@ -58,8 +58,9 @@ __all__ = [
     "VideoRoundTrip",
 ]
 
-#: Burst frequency (Hz) of marker codes 0..3: far apart, inside every voice codec's band.
-MARKER_FREQUENCIES: tuple[float, ...] = (700.0, 1100.0, 1500.0, 1900.0)
+#: Burst frequency (Hz) of marker codes 0..7: 200 Hz apart, inside every voice codec's band.
+#: Eight codes at one marker a second tell markers apart for round trips up to 8 s.
+MARKER_FREQUENCIES: tuple[float, ...] = tuple(500.0 + 200.0 * i for i in range(8))
 BURST_FRAMES = 3  # 60 ms of tone
 _LEAD_FRAMES = 2  # silence encoded before the burst, so the encoder starts from silence
 _TAIL_FRAMES = 3
@@ -249,9 +250,9 @@ class AudioMarkerDetector:
         return float(freqs[int(np.argmax(spectrum))])
 
     def code(self, frequency: float) -> int | None:
-        """The marker code of a burst frequency (None if it matches none within 100 Hz)."""
+        """The marker code of a burst frequency (None if it matches none within 60 Hz)."""
         best = min(range(len(self.frequencies)), key=lambda i: abs(self.frequencies[i] - frequency))
-        return best if abs(self.frequencies[best] - frequency) <= 100 else None
+        return best if abs(self.frequencies[best] - frequency) <= 60 else None
 
 
 @dataclass(frozen=True)

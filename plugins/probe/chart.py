@@ -107,9 +107,10 @@ def quality_figure(report: ProbeReport, rule: QualityRule) -> Figure:
                         color=CLASS_COLOURS[level], lw=0)  # fmt: skip
         loss_ax.text((window.start + window.end) / 2, top * 0.965, level.text, ha="center",
                      va="center", fontsize=8, color="white", weight="bold")  # fmt: skip
-    if loss:
-        loss_ax.legend(loc="upper left", fontsize=8, ncol=4, frameon=False,
-                       bbox_to_anchor=(0, 0.92))  # fmt: skip
+    if loss:  # one legend for the three per-second panels, under the banner
+        handles, labels = loss_ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.97, 0.935), ncol=4,
+                   fontsize=8.5, frameon=False)  # fmt: skip
 
     # -- jitter
     _lines(jitter_ax, _series(report, "jitter_ms"))
@@ -128,7 +129,8 @@ def quality_figure(report: ProbeReport, rule: QualityRule) -> Figure:
         rtt_ax.scatter([m.t for m in markers], [m.round_trip_ms for m in markers], s=14,
                        color="#d62728", zorder=3, label="audio round trip (markers)")  # fmt: skip
     rtt_ax.set_ylabel("round trip (ms)")
-    rtt_ax.set_ylim(bottom=0)
+    highest = max([1.0, *(max(ys) for _, ys in rtt.values()), *(m.round_trip_ms for m in markers)])
+    rtt_ax.set_ylim(0, highest * 1.3)  # room for the legend above the points
     if rtt or markers:
         rtt_ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3)
 
@@ -157,7 +159,7 @@ def quality_figure(report: ProbeReport, rule: QualityRule) -> Figure:
     handles = [Patch(color=CLASS_COLOURS[q], alpha=0.6, label=q.text) for q in list(Quality)[1:]]
     fig.legend(handles=handles, loc="lower right", ncol=4, frameon=False, fontsize=8.5,
                title=f"call quality ({rule})", title_fontsize=8.5)  # fmt: skip
-    fig.tight_layout(rect=(0, 0.03, 0.97, 0.93))
+    fig.tight_layout(rect=(0, 0.03, 0.97, 0.915))
     return fig
 
 

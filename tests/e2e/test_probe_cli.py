@@ -1,0 +1,143 @@
+"""`pexbot probe` as a user runs it: three targets, one of which breaks the SLA (the node
+drops 15 % of its packets both ways); the exit code, the verdict lines, and a report,
+a chart and gauges for each target. Also the command's configuration errors: exit 2, one
+line, no traceback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agent import ProbeReport, Quality, QualityRule
+from tests.e2e.pexbot_cmd import pexbot
+from tests.e2e.probe_support import Node, node_process
+
+LOSSY = {"probe-lossy": {"rx": {"loss": 15, "loss_model": "even"}, "tx": {"loss": 15}}}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    async with node_process(tmp_path, LOSSY) as running:
+        yield running
+
+
+def probe_file(folder: Path, node: Node) -> Path:
+    path = folder / "probe.toml"
+    path.write_text(
+        f"""
+output_dir = "{folder / "reports"}"
+duration = 21
+
+[sla]
+min_class = "ok"
+min_mos = 3.0
+max_latency_ms = 2000
+
+[bot.media]
+ice_host_addresses = ["127.0.0.1"]
+
+[probe]
+video = "320x240@15"
+
+[[targets]]
+name = "test-call"
+node = "{node.base_url}"
+alias = "test_call"
+
+[[targets]]
+name = "meeting"
+node = "{node.base_url}"
+alias = "meet"
+
+[[targets]]
+name = "lossy"
+node = "{node.base_url}"
+alias = "test_call"
+bot = {{ display_name = "probe-lossy" }}
+"""
+    )
+    return path
+
+
+async def test_three_targets_one_breaks_its_sla(node: Node, tmp_path: Path) -> None:
+    ran = await pexbot("probe", str(probe_file(tmp_path, node)), timeout=120)
+    assert ran.code == 1, (ran.out, ran.err)
+    assert "Traceback" not in ran.err
+    lines = ran.out.splitlines()
+    verdicts = {line.split()[1].rstrip(":"): line for line in lines if line[:4] in ("PASS", "FAIL")}
+    assert verdicts["test-call"].startswith("PASS test-call: Good (pexip_current), MOS ")
+    assert verdicts["meeting"].startswith("PASS meeting: Good (pexip_current), MOS ")
+    assert verdicts["lossy"].startswith(
+        "FAIL lossy: class Terrible worse than OK (pexip_current); MOS "
+    ), verdicts["lossy"]
+    assert lines[-1] == "2 of 3 targets met their SLA"
+
+    folders = {p.name.rsplit("-", 1)[0]: p for p in (tmp_path / "reports").iterdir()}
+    assert sorted(folders) == ["lossy", "meeting", "test-call"]
+    for name, folder in folders.items():
+        report = ProbeReport.model_validate_json((folder / "report.json").read_text())
+        assert report.target == name and report.joined and report.failure is None
+        assert report.verdict.line == verdicts[name]
+        assert (folder / "quality.png").read_bytes()[:8] == PNG
+        assert (folder / "quality.png").stat().st_size > 20_000  # a chart, not an empty frame
+        gauges = (folder / "metrics.prom").read_text()
+        ok = "1.0" if report.verdict.ok else "0.0"
+        assert f'pexbot_probe_sla_ok{{target="{name}"}} {ok}' in gauges
+        assert f"reports/{folder.name}/report.json" in ran.out
+    lossy = ProbeReport.model_validate_json((folders["lossy"] / "report.json").read_text())
+    assert lossy.completed(QualityRule.PEXIP_CURRENT) is Quality.TERRIBLE
+    # Markers only where media comes back: the test call, not the meeting.
+    meeting = json.loads((folders["meeting"] / "report.json").read_text())
+    assert meeting["latency"]["markers"] is False and meeting["service_type"] == "conference"
+    assert ProbeReport.model_validate(meeting).latency.rtt_ms is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ((), "pexbot: invalid configuration: command line: give a probe file, or --node and --alias"),
+        (("--node", "http://127.0.0.1:9"), "pexbot: invalid configuration: command line: --node "
+         "and --alias go together"),
+        (("--node", "http://127.0.0.1:9", "--alias", "x", "--every", "soon"),
+         "pexbot: invalid configuration: command line: --every: not a duration: 'soon' "
+         "(e.g. 90s, 5m, 1h)"),
+        (("--node", "ftp://x", "--alias", "x"),
+         "pexbot: invalid configuration: command line: targets.0.node: String should match "
+         "pattern '^https?://[^/\\s]+'"),
+    ],
+)  # fmt: skip
+async def test_configuration_errors_exit_2_with_one_line(args: tuple[str, ...], line: str) -> None:
+    ran = await pexbot("probe", *args)
+    assert ran.code == 2
+    assert ran.only_line == line
+
+
+async def test_a_bad_probe_file_names_the_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "probe.toml"
+    path.write_text(
+        'duration = 1\n[sla]\nmin_class = "fine"\n[[targets]]\nname = "a"\n'
+        'node = "http://127.0.0.1:9"\nalias = "x"\n[probe]\nvideo = "big"\n'
+    )
+    ran = await pexbot("probe", str(path))
+    assert ran.code == 2
+    assert "Traceback" not in ran.err
+    assert ran.err.splitlines() == [
+        f"pexbot: invalid configuration: {path}: duration: Input should be greater than or "
+        "equal to 5",
+        f"pexbot: invalid configuration: {path}: sla.min_class: Value error, not a "
+        "call-quality class: 'fine' (good, ok, bad, terrible)",
+    ]
+    path.write_text(
+        '[[targets]]\nname = "a"\nnode = "http://127.0.0.1:9"\nalias = "x"\n'
+        '[probe]\nvideo = "big"\n'
+    )
+    ran = await pexbot("probe", str(path))
+    assert ran.code == 2
+    assert ran.only_line == (
+        f"pexbot: invalid configuration: {path}: targets.0: plugin probe: invalid config: "
+        "video: Value error, video must look like 640x480@15, not 'big'"
+    )
