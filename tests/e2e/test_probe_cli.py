@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,9 @@ from agent import ProbeReport, Quality, QualityRule
 from tests.e2e.pexbot_cmd import pexbot
 from tests.e2e.probe_support import Node, node_process
 
-LOSSY = {"probe-lossy": {"rx": {"loss": 15, "loss_model": "even"}, "tx": {"loss": 15}}}
+LOSSY: dict[str, dict[str, dict[str, Any]]] = {
+    "probe-lossy": {"rx": {"loss": 15, "loss_model": "even"}, "tx": {"loss": 15}}
+}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -99,7 +102,8 @@ async def test_three_targets_one_breaks_its_sla(node: Node, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        ((), "pexbot: invalid configuration: command line: give a probe file, or --node and --alias"),
+        ((), "pexbot: invalid configuration: command line: give a probe file, or --node "
+         "and --alias"),
         (("--node", "http://127.0.0.1:9"), "pexbot: invalid configuration: command line: --node "
          "and --alias go together"),
         (("--node", "http://127.0.0.1:9", "--alias", "x", "--every", "soon"),
