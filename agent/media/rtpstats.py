@@ -48,11 +48,8 @@ def check_stats_seam(receiver: RTCRtpReceiver | None = None) -> None:
     from aiortc.rtcrtpreceiver import StreamStatistics  # noqa: PLC0415
 
     probe = StreamStatistics(48000)
-    missing = [
-        name
-        for name in ("packets_received", "packets_lost", "jitter", "_clockrate")
-        if not hasattr(probe, name)
-    ]
+    missing = [name for name in ("packets_lost", "jitter") if not hasattr(StreamStatistics, name)]
+    missing += [name for name in ("packets_received", "_clockrate") if name not in vars(probe)]
     if receiver is not None:
         missing += [
             name for name in (_STREAMS, _RTX) if not isinstance(getattr(receiver, name, None), dict)

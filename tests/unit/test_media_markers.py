@@ -1,0 +1,159 @@
+"""Round-trip markers without a network: the probe's sources, a loop that delays what they
+send by a known amount (through a real Opus decoder for audio, VP8 for video), and the
+tracker that must find that delay again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import av
+import pytest
+from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder
+from aiortc.jitterbuffer import JitterFrame
+
+from agent.media.markers import (
+    MARKER_FREQUENCIES,
+    AudioMarkerDetector,
+    AudioMarkerSource,
+    MarkerTracker,
+    MarkerVideoSource,
+)
+from agent.media.sources import Pacer
+
+
+class Clock:
+    """Manual time: the sources stamp on it, the loop sets it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Sent = list[tuple[float, bytes]]
+
+
+async def _packets(source: AudioMarkerSource, clock: Clock, count: int) -> Sent:
+    out = []
+    for n in range(count):
+        clock.now = 100.0 + n * 0.02  # frame n leaves at its pacing time
+        packet = await source.recv()
+        out.append((clock.now, bytes(packet)))
+    return out
+
+
+def _decode(packets: list[tuple[float, bytes]]) -> list[tuple[float, av.AudioFrame]]:
+    decoder = av.CodecContext.create("opus", "r")
+    decoder.sample_rate = 48000
+    decoder.layout = "stereo"
+    frames = []
+    for sent, data in packets:
+        for frame in decoder.decode(av.Packet(data)):
+            frames.append((sent, frame))
+    return frames
+
+
+@pytest.fixture
+def patched_pacer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sources pace on the event loop; here frames are pulled as fast as needed.
+    async def next_index(self: Pacer) -> int:
+        self._n += 1
+        return int(self._n)
+
+    monkeypatch.setattr(Pacer, "next", next_index)
+
+
+@pytest.mark.usefixtures("patched_pacer")
+async def test_audio_markers_come_back_with_the_loop_delay() -> None:
+    clock = Clock()
+    source = AudioMarkerSource(period=1.0, clock=clock)
+    sent = await _packets(source, clock, 50 * 10)  # 10 s: 10 markers
+    assert source.markers_sent == 10
+    tracker = MarkerTracker(source, None)
+    delay = 0.237
+    for sent_at, frame in _decode(sent):
+        # The loop: each frame arrives `delay` after it was sent, complete 20 ms later.
+        tracker.audio_frame(frame, sent_at + delay)
+    assert [t.marker for t in tracker.audio] == list(range(10))
+    for trip in tracker.audio:
+        assert trip.latency_ms == pytest.approx(1000 * delay, abs=2.0)
+
+
+@pytest.mark.usefixtures("patched_pacer")
+async def test_markers_longer_than_a_period_apart_are_told_apart_by_frequency() -> None:
+    clock = Clock()
+    source = AudioMarkerSource(period=1.0, clock=clock)
+    sent = await _packets(source, clock, 50 * 12)
+    tracker = MarkerTracker(source, None)
+    delay = 2.5  # each burst comes back after two more were sent
+    for sent_at, frame in _decode(sent):
+        if sent_at + delay <= clock.now:
+            tracker.audio_frame(frame, sent_at + delay)
+    assert [round(t.latency_ms) for t in tracker.audio] == [2500] * len(tracker.audio)
+    assert len(tracker.audio) >= 9
+
+
+def test_the_detector_reads_each_code_frequency() -> None:
+    detector = AudioMarkerDetector()
+    for code, frequency in enumerate(MARKER_FREQUENCIES):
+        assert detector.code(frequency + 20) == code
+    assert detector.code(MARKER_FREQUENCIES[0] - 150) is None
+
+
+@pytest.mark.usefixtures("patched_pacer")
+async def test_video_counters_come_back_through_vp8_with_the_loop_delay() -> None:
+    clock = Clock()
+    source = MarkerVideoSource(320, 240, 15, clock=clock)
+    encoder, decoder = Vp8Encoder(), Vp8Decoder()
+    tracker = MarkerTracker(None, source)
+    delay = 0.180
+    for n in range(30):
+        clock.now = 100.0 + n / 15
+        frame = await source.recv()
+        payloads, timestamp = encoder.encode(frame, n == 0)
+        data = b"".join(_vp8_frame(payloads))
+        for picture in decoder.decode(JitterFrame(data, timestamp)):
+            assert isinstance(picture, av.VideoFrame)
+            assert tracker.video_frame(picture, clock.now + delay) == n
+    assert sorted(tracker.video) == list(range(30))
+    for trip in tracker.video.values():
+        assert trip.latency_ms == pytest.approx(180.0, abs=0.01)
+
+
+def _vp8_frame(payloads: list[bytes]) -> list[bytes]:
+    # Strip each RTP payload's VP8 descriptor (RFC 7741) to get the frame back.
+    from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+    out = []
+    for payload in payloads:
+        _, rest = VpxPayloadDescriptor.parse(payload)
+        out.append(rest)
+    return out
+
+
+@pytest.mark.usefixtures("patched_pacer")
+async def test_lip_sync_is_audio_latency_minus_video_latency() -> None:
+    clock = Clock()
+    audio = AudioMarkerSource(period=1.0, clock=clock)
+    video = MarkerVideoSource(160, 120, 50, clock=clock)  # one frame per audio frame
+    tracker = MarkerTracker(audio, video)
+    sent: list[tuple[float, bytes]] = []
+    pictures: list[tuple[float, av.VideoFrame]] = []
+    for n in range(100):
+        clock.now = 100.0 + n * 0.02
+        sent.append((clock.now, bytes(await audio.recv())))
+        pictures.append((clock.now, await video.recv()))
+    for at, picture in pictures:
+        tracker.video_frame(picture, at + 0.100)
+    for at, frame in _decode(sent):
+        trip = tracker.audio_frame(frame, at + 0.160)
+        if trip is not None:
+            assert tracker.lip_sync_ms(trip) == pytest.approx(60.0, abs=21.0)
+    assert tracker.audio  # at least one marker matched
+
+
+def test_sources_refuse_a_bad_size() -> None:
+    clock: Callable[[], float] = Clock()
+    with pytest.raises(ValueError, match="even and at least 64x48"):
+        MarkerVideoSource(63, 48, clock=clock)
