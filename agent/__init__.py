@@ -107,7 +107,10 @@ _EXPORTS: dict[str, str] = {
     "ReceiveFigures": "agent.media.rtpstats",
     "SendFigures": "agent.media.rtpstats",
     "StreamSnapshot": "agent.media.rtpstats",
+    "AudioMarkerDetector": "agent.media.markers",
     "AudioMarkerSource": "agent.media.markers",
+    "AudioOnset": "agent.media.markers",
+    "read_frame_counter": "agent.media.sources",
     "AudioRoundTrip": "agent.media.markers",
     "MarkerTracker": "agent.media.markers",
     "MarkerVideoSource": "agent.media.markers",
@@ -144,7 +147,9 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [  # noqa: RUF022 (plain sorted: tests/unit/test_public_api.py)
     "AudioMarker",
+    "AudioMarkerDetector",
     "AudioMarkerSource",
+    "AudioOnset",
     "AudioRoundTrip",
     "Backoff",
     "Bot",
@@ -255,6 +260,7 @@ __all__ = [  # noqa: RUF022 (plain sorted: tests/unit/test_public_api.py)
     "opus_duration_ms",
     "parse_config",
     "parse_event",
+    "read_frame_counter",
     "report_gauges",
     "run_bot",
     "run_fleet",
@@ -321,7 +327,9 @@ if TYPE_CHECKING:
     from .infinity.roster import Changed, Joined, Left, RosterChange
     from .media.codecs import opus_duration_ms, vp8_is_keyframe, vp8_size
     from .media.markers import (
+        AudioMarkerDetector,
         AudioMarkerSource,
+        AudioOnset,
         AudioRoundTrip,
         MarkerTracker,
         MarkerVideoSource,
@@ -347,6 +355,7 @@ if TYPE_CHECKING:
         worst,
     )
     from .media.rtpstats import MediaSnapshot, ReceiveFigures, SendFigures, StreamSnapshot
+    from .media.sources import read_frame_counter
     from .media.tap import EncodedFrame
     from .node import LocalNode
     from .runtime.bot import Bot

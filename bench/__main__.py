@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bots_media, events, fleet, node_media, recorder
+from bench import bots_media, events, fleet, node_media, probe, recorder
 
 Benchmark = Callable[[], bool]
 
@@ -34,6 +34,7 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
     ("bots_media", "receive-only media bots: CPU and RSS, 1 vs 10", bots_media.bench_bots_media),
+    ("probe", "call-quality probe: CPU per second of call, 640x480 video", probe.bench_probe),
 ]
 
 

@@ -9,9 +9,10 @@ loops back, for media latency (ms, per marker) and lip-sync (audio minus video).
   first packet is handed to aiortc (which sends it at once); the offset of the tone's
   onset inside the pre-encoded packets is measured once by decoding them (`onset_offset`),
   so the encoder's look-ahead is not counted as network time.
-- `MarkerVideoSource`: a static test card whose top band carries the frame counter of
-  `agent.media.sources` (it survives VP8 and rescaling); each frame's send time is kept.
-  A static picture keeps VP8 encoding cheap (about 0.7 ms per 640x480 frame).
+- `MarkerVideoSource`: the moving test pattern whose top band carries the frame counter of
+  `agent.media.sources` (it survives VP8 and rescaling), pre-encoded once as a 10 s cycle
+  of VP8 frames and sent as packets (no encoder while the call runs); each frame's send
+  time is kept.
 - `MarkerTracker` matches what comes back: an `AudioMarkerDetector` finds burst onsets in
   decoded audio (level above `ONSET_DBFS` after silence, first loud sample, frequency by
   FFT), the frame counter is read from decoded video; latency = arrival (+ the onset's
@@ -36,14 +37,16 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from .analysis import frame_to_mono
+from .codecs import vp8_is_keyframe
 from .sources import (
     AUDIO_PTIME,
     AUDIO_TIME_BASE,
     OPUS_SILENCE,
     SAMPLE_RATE,
     SAMPLES_PER_FRAME,
+    VIDEO_TIME_BASE,
     Pacer,
-    draw_frame_counter,
+    TestPatternSource,
     read_frame_counter,
     video_frame,
 )
@@ -70,6 +73,7 @@ ONSET_DBFS = -35.0
 _ONSET_SAMPLE = 10 ** (ONSET_DBFS / 20) * 1.4  # first sample above ~ the onset's RMS level
 _QUIET_FRAMES = 3  # silent frames needed before a new onset counts
 _KEEP = 600  # send times kept (video: 40 s at 15 fps)
+KEYFRAME_EVERY = 30  # video frames (2 s at 15 fps)
 
 
 class _Paced(MediaStreamTrack):
@@ -167,40 +171,76 @@ class AudioMarkerSource(_Paced):
         return packet
 
 
+def _encode_cycle(width: int, height: int, fps: float, frames: int) -> list[bytes]:
+    """VP8 frames of the moving test pattern with counters 0..frames-1, a keyframe every
+    `KEYFRAME_EVERY` (the first one included, so the cycle can repeat)."""
+    pattern = TestPatternSource(width, height, fps)
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.bit_rate = 600_000
+    codec.framerate = fractions.Fraction(round(fps * 1000), 1000)
+    codec.time_base = fractions.Fraction(1, 90000)
+    codec.gop_size = KEYFRAME_EVERY
+    # One thread: libvpx's own threads spin, and several probes pre-encoding at once in
+    # one process then take a minute instead of a second.
+    codec.thread_count = 1
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    ticks = round(90000 / fps)
+    out: list[bytes] = []
+    try:
+        for n in range(frames):
+            frame = video_frame(pattern.picture(n).copy(), n * ticks)
+            out += [bytes(p) for p in codec.encode(frame)]
+        out += [bytes(p) for p in codec.encode(None)]
+    finally:
+        pattern.stop()
+    if len(out) != frames or not vp8_is_keyframe(out[0]):
+        raise RuntimeError(f"VP8 pre-encoding gave {len(out)} frames for {frames}")
+    return out
+
+
 class MarkerVideoSource(_Paced):
-    """A static test card with the frame counter in its top band; send times kept."""
+    """The moving test pattern with the frame counter in its top band, pre-encoded once
+    (`cycle` frames, a keyframe every `KEYFRAME_EVERY`) and sent as VP8 packets in a loop,
+    so sending costs no encoder. The counter repeats every `cycle` frames (10 s at 15 fps):
+    round trips up to that long are told apart. Keyframe requests are not answered; the
+    next periodic keyframe is at most `KEYFRAME_EVERY` frames away. Constructing it encodes
+    (~0.3 s of CPU at 640x480): do it off the event loop."""
 
     kind = "video"
 
     def __init__(
-        self, width: int = 640, height: int = 480, fps: float = 15.0, *, clock: Callable[[], float]
+        self,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 15.0,
+        *,
+        clock: Callable[[], float],
+        cycle: int = 150,
     ) -> None:
         super().__init__(1 / fps)
         if width < 64 or height < 48 or width % 2 or height % 2:
             raise ValueError(f"video size must be even and at least 64x48, got {width}x{height}")
-        self.width, self.height, self.fps = width, height, fps
+        if cycle < KEYFRAME_EVERY or cycle % KEYFRAME_EVERY:
+            raise ValueError(f"cycle must be a multiple of {KEYFRAME_EVERY} frames")
+        self.width, self.height, self.fps, self.cycle = width, height, fps, cycle
         self._clock = clock
         self._ticks = round(90000 / fps)
-        yuv = np.empty((height * 3 // 2, width), dtype=np.uint8)
-        xs = np.linspace(40, 200, width, dtype=np.float32)
-        ys = np.linspace(0, 30, height, dtype=np.float32)[:, None]
-        yuv[:height] = np.clip(xs[None, :] * 0.7 + ys, 16, 235).astype(np.uint8)
-        yuv[height : height + height // 4] = 110
-        yuv[height + height // 4 :] = 150
-        self._card = yuv
-        #: frame counter -> send time (the newest `_KEEP`).
+        self._frames = _encode_cycle(width, height, fps, cycle)
+        #: frame number (counter = number mod `cycle`) -> send time (the newest `_KEEP`).
         self.sent: dict[int, float] = {}
         self.frames_sent = 0
 
-    async def recv(self) -> av.VideoFrame:
+    async def recv(self) -> av.Packet[Any]:
         n = await self._tick()
-        yuv = self._card.copy()
-        draw_frame_counter(yuv[: self.height], n)
+        packet = av.Packet(self._frames[n % self.cycle])
+        packet.pts = n * self._ticks
+        packet.time_base = VIDEO_TIME_BASE
         self.sent[n] = self._clock()
         if len(self.sent) > _KEEP:
             del self.sent[min(self.sent)]
         self.frames_sent = n + 1
-        return video_frame(yuv, n * self._ticks)
+        return packet
 
 
 @dataclass(frozen=True)
@@ -265,7 +305,7 @@ class AudioRoundTrip:
 
 @dataclass(frozen=True)
 class VideoRoundTrip:
-    counter: int
+    frame: int  # the frame number sent (its counter is frame mod the source's cycle)
     sent: float
     received: float
     latency_ms: float
@@ -284,11 +324,17 @@ class MarkerTracker:
         self._seen_markers: set[int] = set()
 
     def audio_frame(self, frame: av.AudioFrame, arrival: float) -> AudioRoundTrip | None:
-        source = self.audio_source
-        if source is None:
+        """Feed one decoded frame; a round trip when it completes a marker."""
+        if self.audio_source is None:
             return None
         onset = self.detector.feed(frame, arrival)
-        if onset is None:
+        return None if onset is None else self.match_audio(onset)
+
+    def match_audio(self, onset: AudioOnset) -> AudioRoundTrip | None:
+        """The round trip of a burst found by an `AudioMarkerDetector` (which may run in
+        another thread: matching reads the source's send times, so it runs on the loop)."""
+        source = self.audio_source
+        if source is None:
             return None
         code = self.detector.code(onset.frequency)
         codes = len(source.frequencies)
@@ -320,19 +366,27 @@ class MarkerTracker:
     def video_frame(
         self, frame: av.VideoFrame | npt.NDArray[np.uint8], arrival: float
     ) -> int | None:
-        """Read the counter of one decoded frame; returns it (None if unreadable)."""
+        """Read the counter of one decoded frame; returns it (None if unreadable). The
+        first arrival of each sent frame is its round trip (repeats are not)."""
         counter = read_frame_counter(frame)
+        if counter is not None:
+            self.match_video(counter, arrival)
+        return counter
+
+    def match_video(self, counter: int, arrival: float) -> None:
+        """Record the round trip of a counter read back (on the loop, see `match_audio`)."""
         source = self.video_source
-        if counter is None or source is None:
-            return counter
-        if counter not in self.video and counter in source.sent:
-            sent = source.sent[counter]
-            trip = VideoRoundTrip(counter, sent, arrival, 1000.0 * (arrival - sent))
-            self.video[counter] = trip
+        if source is None:
+            return
+        # The newest frame with that counter sent before it came back.
+        sent = [n for n, t in source.sent.items() if n % source.cycle == counter and t <= arrival]
+        if sent and max(sent) not in self.video:
+            n = max(sent)
+            at = source.sent[n]
+            self.video[n] = VideoRoundTrip(n, at, arrival, 1000.0 * (arrival - at))
             if len(self.video) > 2 * _KEEP:
                 for old in sorted(self.video)[:_KEEP]:
                     del self.video[old]
-        return counter
 
     def lip_sync_ms(self, trip: AudioRoundTrip) -> float | None:
         """Audio latency minus the latency of the video frame sent closest to the marker

@@ -86,7 +86,7 @@ def probe_bot(node: Node, name: str, out: Path) -> tuple[Bot, Probe]:
 
 
 async def _live_impairment(node: Node, bot: Bot, body: dict[str, Any]) -> None:
-    for _ in range(200):
+    for _ in range(600):  # the probes pre-encode their media before joining: give them time
         if bot.state.state == BotState.IN_CALL and bot.session is not None:
             break
         await asyncio.sleep(0.05)

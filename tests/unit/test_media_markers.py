@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import av
 import pytest
-from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder
+from aiortc.codecs.vpx import Vp8Decoder
 from aiortc.jitterbuffer import JitterFrame
 
+from agent.media.codecs import vp8_is_keyframe
 from agent.media.markers import (
     MARKER_FREQUENCIES,
     AudioMarkerDetector,
@@ -104,32 +105,29 @@ def test_the_detector_reads_each_code_frequency() -> None:
 @pytest.mark.usefixtures("patched_pacer")
 async def test_video_counters_come_back_through_vp8_with_the_loop_delay() -> None:
     clock = Clock()
-    source = MarkerVideoSource(320, 240, 15, clock=clock)
-    encoder, decoder = Vp8Encoder(), Vp8Decoder()
+    source = MarkerVideoSource(320, 240, 15, clock=clock, cycle=30)
+    decoder = Vp8Decoder()
     tracker = MarkerTracker(None, source)
     delay = 0.180
-    for n in range(30):
+    for n in range(45):  # one and a half cycles: counters repeat, frame numbers do not
         clock.now = 100.0 + n / 15
-        frame = await source.recv()
-        payloads, timestamp = encoder.encode(frame, n == 0)
-        data = b"".join(_vp8_frame(payloads))
-        for picture in decoder.decode(JitterFrame(data, timestamp)):
+        packet = await source.recv()
+        assert packet.pts == n * 6000
+        for picture in decoder.decode(JitterFrame(bytes(packet), n * 6000)):
             assert isinstance(picture, av.VideoFrame)
-            assert tracker.video_frame(picture, clock.now + delay) == n
-    assert sorted(tracker.video) == list(range(30))
+            assert tracker.video_frame(picture, clock.now + delay) == n % 30
+            tracker.video_frame(picture, clock.now + delay + 0.05)  # a repeat: no new trip
+    assert sorted(tracker.video) == list(range(45))
     for trip in tracker.video.values():
         assert trip.latency_ms == pytest.approx(180.0, abs=0.01)
 
 
-def _vp8_frame(payloads: list[bytes]) -> list[bytes]:
-    # Strip each RTP payload's VP8 descriptor (RFC 7741) to get the frame back.
-    from aiortc.codecs.vpx import VpxPayloadDescriptor
-
-    out = []
-    for payload in payloads:
-        _, rest = VpxPayloadDescriptor.parse(payload)
-        out.append(rest)
-    return out
+def test_the_video_cycle_starts_and_repeats_on_keyframes() -> None:
+    source = MarkerVideoSource(160, 120, 15, clock=Clock(), cycle=60)
+    keys = [i for i, data in enumerate(source._frames) if vp8_is_keyframe(data)]
+    assert keys == [0, 30]
+    with pytest.raises(ValueError, match="multiple of 30"):
+        MarkerVideoSource(160, 120, 15, clock=Clock(), cycle=45)
 
 
 @pytest.mark.usefixtures("patched_pacer")
@@ -139,13 +137,14 @@ async def test_lip_sync_is_audio_latency_minus_video_latency() -> None:
     video = MarkerVideoSource(160, 120, 50, clock=clock)  # one frame per audio frame
     tracker = MarkerTracker(audio, video)
     sent: list[tuple[float, bytes]] = []
-    pictures: list[tuple[float, av.VideoFrame]] = []
+    decoder = Vp8Decoder()
     for n in range(100):
         clock.now = 100.0 + n * 0.02
         sent.append((clock.now, bytes(await audio.recv())))
-        pictures.append((clock.now, await video.recv()))
-    for at, picture in pictures:
-        tracker.video_frame(picture, at + 0.100)
+        packet = await video.recv()
+        for picture in decoder.decode(JitterFrame(bytes(packet), n)):
+            assert isinstance(picture, av.VideoFrame)
+            tracker.video_frame(picture, clock.now + 0.100)
     for at, frame in _decode(sent):
         trip = tracker.audio_frame(frame, at + 0.160)
         if trip is not None:
