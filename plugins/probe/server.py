@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from agent import (
     ManagementClient,
@@ -48,6 +48,12 @@ class ManagementSettings(BaseModel):
     verify_tls: bool = True
     #: Seconds between status polls during the call (the manager serialises its DB: go easy).
     poll_seconds: float = Field(default=10.0, ge=1)
+
+    @model_validator(mode="after")
+    def _password_readable(self) -> ManagementSettings:
+        # Checked with the configuration, so a missing variable stops `pexbot probe` at once.
+        self.resolve_password()
+        return self
 
     def resolve_password(self) -> str:
         if self.password is not None:

@@ -35,9 +35,9 @@ video_height = 240
 """
 
 
-def node_toml(impaired: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """The node's config: display name -> {"rx": knobs, "tx": knobs}."""
-    text = NODE_TOML.format(token=CONTROL_TOKEN)
+def node_toml(impaired: dict[str, dict[str, dict[str, Any]]], extra: str = "") -> str:
+    """The node's config: display name -> {"rx": knobs, "tx": knobs}; `extra` TOML first."""
+    text = extra + NODE_TOML.format(token=CONTROL_TOKEN)
     for name, knobs in impaired.items():
         for direction, values in knobs.items():
             text += f'\n[media.impairment.participants."{name}".{direction}]\n'
@@ -61,12 +61,12 @@ class Node:
 
 @contextlib.asynccontextmanager
 async def node_process(
-    folder: Path, impaired: dict[str, dict[str, dict[str, Any]]]
+    folder: Path, impaired: dict[str, dict[str, dict[str, Any]]], extra: str = ""
 ) -> AsyncIterator[Node]:
     """`pexbot node --config` in its own process (the second core): several calls' codecs
     in the test's process would stall its event loop and show up as jitter."""
     config = folder / "node.toml"
-    config.write_text(node_toml(impaired))
+    config.write_text(node_toml(impaired, extra))
     proc = await start("node", "--config", str(config))
     try:
         assert proc.stdout is not None

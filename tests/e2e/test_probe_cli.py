@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agent import ProbeReport, Quality, QualityRule
+from agent.admin import EventSinkReceiver
 from tests.e2e.pexbot_cmd import pexbot
 from tests.e2e.probe_support import Node, node_process
 
@@ -23,8 +24,20 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
-    async with node_process(tmp_path, LOSSY) as running:
+async def sink(tmp_path: Path) -> AsyncIterator[EventSinkReceiver]:
+    receiver = EventSinkReceiver(jsonl=tmp_path / "events.jsonl")
+    await receiver.start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+
+
+@pytest.fixture
+async def node(tmp_path: Path, sink: EventSinkReceiver) -> AsyncIterator[Node]:
+    # The node's event sink posts a media-stream window every 5 s to the receiver above.
+    extra = f'[[management.event_sinks]]\nurl = "{sink.url}"\nversion = 2\nwindow = 5\n'
+    async with node_process(tmp_path, LOSSY, extra) as running:
         yield running
 
 
@@ -45,6 +58,8 @@ ice_host_addresses = ["127.0.0.1"]
 
 [probe]
 video = "320x240@15"
+event_sink_jsonl = "{folder / "events.jsonl"}"
+management = {{ url = "{node.base_url}", password_env = "PROBE_ADMIN_PASSWORD" }}
 
 [[targets]]
 name = "test-call"
@@ -67,7 +82,8 @@ bot = {{ display_name = "probe-lossy" }}
 
 
 async def test_three_targets_one_breaks_its_sla(node: Node, tmp_path: Path) -> None:
-    ran = await pexbot("probe", str(probe_file(tmp_path, node)), timeout=120)
+    env = {"PROBE_ADMIN_PASSWORD": "admin"}
+    ran = await pexbot("probe", str(probe_file(tmp_path, node)), env=env, timeout=120)
     assert ran.code == 1, (ran.out, ran.err)
     assert "Traceback" not in ran.err
     lines = ran.out.splitlines()
@@ -93,6 +109,16 @@ async def test_three_targets_one_breaks_its_sla(node: Node, tmp_path: Path) -> N
         assert f"reports/{folder.name}/report.json" in ran.out
     lossy = ProbeReport.model_validate_json((folders["lossy"] / "report.json").read_text())
     assert lossy.completed(QualityRule.PEXIP_CURRENT) is Quality.TERRIBLE
+    # The server's view of each probe: management API during and after, the sink's windows.
+    for name in ("test-call", "lossy"):
+        server = ProbeReport.model_validate_json((folders[name] / "report.json").read_text()).server
+        assert server is not None and server.errors == [], name
+        assert server.during and server.history and server.history_call_quality, name
+        assert len(server.sink_windows) >= 2, (name, server.sink_windows)
+    lossy_server = lossy.server
+    assert lossy_server is not None
+    assert lossy_server.sink_windows[-1].call_quality_now == "4_terrible"
+    assert lossy_server.history_call_quality == "4_terrible"
     # Markers only where media comes back: the test call, not the meeting.
     meeting = json.loads((folders["meeting"] / "report.json").read_text())
     assert meeting["latency"]["markers"] is False and meeting["service_type"] == "conference"
@@ -144,4 +170,14 @@ async def test_a_bad_probe_file_names_the_file_and_key(tmp_path: Path) -> None:
     assert ran.only_line == (
         f"pexbot: invalid configuration: {path}: targets.0: plugin probe: invalid config: "
         "video: Value error, video must look like 640x480@15, not 'big'"
+    )
+    path.write_text(
+        '[[targets]]\nname = "a"\nnode = "http://127.0.0.1:9"\nalias = "x"\n'
+        '[probe.management]\nurl = "http://127.0.0.1:9"\npassword_env = "NO_SUCH_PROBE_PW"\n'
+    )
+    ran = await pexbot("probe", str(path))
+    assert ran.code == 2
+    assert ran.only_line == (
+        f"pexbot: invalid configuration: {path}: targets.0: plugin probe: invalid config: "
+        "management: Value error, environment variable NO_SUCH_PROBE_PW is not set"
     )
