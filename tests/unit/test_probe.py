@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -312,3 +315,34 @@ def test_the_probe_plugin_imports_nothing_but_agent() -> None:
     probe_modules = [m for m in _modules("plugins") if m.startswith("plugins.probe")]
     assert {"plugins.probe", "plugins.probe.measure", "plugins.probe.chart"} <= set(probe_modules)
     assert [v for v in _plugin_violations() if "plugins/probe" in v] == []
+
+
+async def test_a_schedule_serves_its_gauges_on_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ProbeRunConfig.model_validate(
+        {
+            "metrics_port": 0,
+            "every": 0.05,
+            "targets": [{"name": "a", "node": "http://127.0.0.1:9", "alias": "x"}],
+        }
+    )
+    urls: list[str] = []
+    pages: list[str] = []
+    rounds: list[int] = []
+
+    async def fake_probe(config: ProbeRunConfig, target: Any, bots: Any = None) -> TargetResult:
+        rounds.append(1)
+        assert len(rounds) <= 2, "ran on after SIGTERM"
+        if len(rounds) == 2:
+            # Round two: round one's figures are on /metrics; then stop like `kill` would.
+            async with aiohttp.ClientSession() as http, http.get(urls[0]) as resp:
+                pages.append(await resp.text())
+            os.kill(os.getpid(), signal.SIGTERM)
+        good = report(target=target.name)
+        good.verdict = evaluate_sla(good, ProbeSla())
+        return TargetResult(target.name, good.verdict, good, Path("/tmp"))
+
+    monkeypatch.setattr(probe_run, "probe_target", fake_probe)
+    code = await probe_run.run_probes(config, io.StringIO(), on_ready=urls.append)
+    assert code == 0
+    assert 'pexbot_probe_sla_ok{target="a"} 1.0' in pages[0]
+    assert 'pexbot_probe_mos{target="a"} 4.2' in pages[0]
