@@ -101,15 +101,32 @@ def quality_figure(report: ProbeReport, rule: QualityRule) -> Figure:
     _lines(loss_ax, loss)
     loss_ax.set_ylim(0, top)
     loss_ax.set_ylabel("packet loss (%)")
+    # Each window's class as a strip: the SLA's rule on top, the other rule under it.
+    other = next(r for r in QualityRule if r is not rule)
+    for row, (strip_rule, high) in enumerate(((rule, 1.0), (other, 0.93))):
+        for window in report.windows:
+            level = Quality.parse(window.classes[strip_rule]["call"])
+            alpha = 1.0 if row == 0 else 0.75
+            loss_ax.axvspan(window.start, window.end, ymin=high - 0.065, ymax=high,
+                            color=CLASS_COLOURS[level], lw=0, alpha=alpha)  # fmt: skip
+            loss_ax.text((window.start + window.end) / 2, top * (high - 0.0325), level.text,
+                         ha="center", va="center", fontsize=7.5, color="white",
+                         weight="bold")  # fmt: skip
+        if report.windows:
+            loss_ax.text(report.windows[0].start, top * (high - 0.0325), f"{strip_rule} ",
+                         ha="right", va="center", fontsize=7, color="#444444")  # fmt: skip
+    # The window's own figure, which the class is made of: its worst stream's loss.
+    xs: list[float] = []
+    ys: list[float] = []
     for window in report.windows:
-        level = Quality.parse(window.classes[rule]["call"])
-        loss_ax.axvspan(window.start, window.end, ymin=0.93, ymax=1.0,
-                        color=CLASS_COLOURS[level], lw=0)  # fmt: skip
-        loss_ax.text((window.start + window.end) / 2, top * 0.965, level.text, ha="center",
-                     va="center", fontsize=8, color="white", weight="bold")  # fmt: skip
+        worst = max((w.loss_percent or 0.0 for w in window.streams), default=0.0)
+        xs += [window.start, window.end]
+        ys += [worst, worst]
+    if xs:
+        loss_ax.plot(xs, ys, color="#222222", lw=2.2, label="20 s window (worst stream)")
     if loss:  # one legend for the three per-second panels, under the banner
         handles, labels = loss_ax.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.97, 0.935), ncol=4,
+        fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.97, 0.935), ncol=5,
                    fontsize=8.5, frameon=False)  # fmt: skip
 
     # -- jitter
