@@ -194,6 +194,26 @@ def _add_service_commands(sub: Any, commands: dict[str, Command]) -> None:
 # == end of the service block ===============================================================
 
 
+# == call-quality probe (issue 17; implementation in agent/_cli_probe.py) ===================
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    """`pexbot probe`: targets once or on a schedule; exit 1 when an SLA is breached."""
+    from agent._cli_probe import run_probe  # noqa: PLC0415
+
+    return run_probe(args)
+
+
+def _add_probe_command(sub: Any, commands: dict[str, Command]) -> None:
+    from agent._cli_probe import add_parser  # noqa: PLC0415
+
+    add_parser(sub)
+    commands["probe"] = _cmd_probe
+
+
+# == end of the call-quality probe block ====================================================
+
+
 _RUN_EPILOG = """\
 leave rules ([leave] in the config file; the bot also leaves when the conference ends,
 when it is disconnected, and on Ctrl-C or SIGTERM):
@@ -310,6 +330,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
     _add_admin_commands(sub, commands)  # management API block above
     _add_service_commands(sub, commands)  # service block above
+    _add_probe_command(sub, commands)  # call-quality probe block above
 
     # --- openvidu: OpenVidu Pro media nodes (client, watcher, emulated server) -------------
     # Its actions and their implementation live in agent/_cli_openvidu.py.

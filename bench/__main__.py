@@ -20,6 +20,7 @@ from bench import (
     fleet,
     moderator,
     node_media,
+    probe,
     recorder,
     recorder_bots,
     recorder_sync,
@@ -65,6 +66,7 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "service: dispatch and claim latency, 10,000 dummy jobs, one Redis, 20 workers",
         service.bench_service,
     ),
+    ("probe", "call-quality probe: CPU per second of call, 640x480 video", probe.bench_probe),
 ]
 
 

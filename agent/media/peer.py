@@ -135,6 +135,11 @@ class MediaPeer:
     def ice_connection_state(self) -> str:
         return str(self.pc.iceConnectionState)
 
+    @property
+    def connected_at(self) -> float | None:
+        """When the connection (ICE + DTLS) first reached `connected`, on `clock`."""
+        return self._connected_at
+
     def on_state_change(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """`callback(connection_state)` on every change; returns an unsubscribe function."""
         self._state_callbacks.append(callback)

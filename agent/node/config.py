@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import ConfigError, format_validation_error
 from .admin.settings import EventSinkConfig, OAuth2ClientConfig
 from .faults import FaultConfig
+from .impair_config import ImpairmentConfig
 
 ServiceKind = Literal["conference", "lecture", "reception", "test_call"]
 
@@ -136,6 +137,8 @@ class NodeMediaConfig(_Model):
     `presentation_fps` in their own size. ICE host candidates are gathered only on
     `ice_host_addresses` (aioice leaves loopback out by default; the local node keeps every
     packet on 127.0.0.1). `stage_interval` is the minimum time between two `stage` events.
+    `impairment` degrades the calls' RTP on purpose (loss, jitter, delay, bandwidth; per
+    participant and direction; see `media/impair.py`).
     """
 
     video_width: int = Field(default=640, ge=64, le=1920, multiple_of=2)
@@ -147,6 +150,7 @@ class NodeMediaConfig(_Model):
     # people talking at once must not make everyone's picture flap.
     video_switch_hold: float = Field(default=2.0, ge=0)
     ice_host_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    impairment: ImpairmentConfig = Field(default_factory=ImpairmentConfig)
 
 
 class NodeConfig(_Model):
@@ -166,6 +170,9 @@ class NodeConfig(_Model):
     pin_failures_per_address: int = Field(default=10, ge=1)
     pin_failure_window: float = Field(default=60.0, gt=0)
     event_keepalive: float = Field(default=10.0, gt=0)
+    # ms, advertised in request_token: clients POST their media statistics this often (the
+    # node records them); None: not advertised.
+    client_stats_update_interval: int | None = Field(default=5000, ge=100)
     version_id: str = "36"
     pseudo_version: str = "77000.0.0"
 

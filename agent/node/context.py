@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .admin.streams import participant_streams
+from .admin.streams import call_streams, participant_streams
 from .config import NodeConfig
 from .faults import Faults
 from .http import ApiError
@@ -263,7 +263,8 @@ class NodeContext:
             conference.events.publish("presentation_stop", None)
         self.tokens.end_participant(participant_uuid)
         self.tokens.forget_participant(participant_uuid)
-        streams = await participant_streams(participant)  # for history, before calls close
+        # For history, before calls close (and those hung up earlier).
+        streams = await participant_streams(participant, ended=True)
         await self._close_calls(participant)
         self.state.record_departure(conference, participant, reason, streams)
         if not conference.participants:
@@ -411,6 +412,8 @@ class NodeContext:
 
 async def close_call(call: CallState) -> None:
     if call.peer is not None:
+        with contextlib.suppress(Exception):
+            await call_streams(call)  # the final figures, kept with the peer for history
         with contextlib.suppress(Exception):
             await call.peer.close()
 

@@ -3,7 +3,8 @@
 Tests and users' CI read the node's state (participants, calls, DTMF received, breakout
 rooms), inject events into a participant's stream, ask a client to refresh its token, make
 the node renegotiate a call (`new_offer` or `update_sdp`, its candidates trickled as
-`new_candidate`), play a scripted live-caption feed and change the fault knobs at run time.
+`new_candidate`), play a scripted live-caption feed, and change the fault and media
+impairment knobs at run time.
 
 That is power over every participant, so the routes exist only when the control API is
 enabled (`pexbot node --control`, or `[control] enabled = true`), and then every request
@@ -219,6 +220,48 @@ async def captions(request: web.Request) -> web.Response:
     return ok(True)
 
 
+def _invalid(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    return ApiError(400, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+
+async def get_impairment(request: web.Request) -> web.Response:
+    """The impairment settings, the live per-participant overrides and what they did."""
+    impairments = request.app[NODE].media.impairments
+    return ok(
+        {
+            **impairments.config.model_dump(mode="json"),
+            "overrides": {u: o.model_dump(mode="json") for u, o in impairments.overrides.items()},
+            "counters": impairments.counters(),
+        }
+    )
+
+
+async def set_impairment(request: web.Request) -> web.Response:
+    """Merge posted `[media.impairment]` settings (`all`, `participants`, `seed`) into the
+    live ones; `{"reset": true}` restores the configured settings."""
+    impairments = request.app[NODE].media.impairments
+    try:
+        config = impairments.update(await read_json(request))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return ok(config.model_dump(mode="json"))
+
+
+async def set_participant_impairment(request: web.Request) -> web.Response:
+    """`{"rx": {...}, "tx": {...}}` for one participant's calls, now and later;
+    `{"reset": true}` removes the override (the configured settings apply again)."""
+    ctx = request.app[NODE]
+    _conference, found = _participant(ctx, request.match_info["participant"])
+    body = await read_json(request)
+    try:
+        ctx.media.impairments.set_participant(found.uuid, None if body.get("reset") else body)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    override = ctx.media.impairments.overrides.get(found.uuid)
+    return ok(None if override is None else override.model_dump(mode="json"))
+
+
 async def get_faults(request: web.Request) -> web.Response:
     return ok(request.app[NODE].faults.config.model_dump(mode="json"))
 
@@ -251,5 +294,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post(p + "/refresh_token", _guarded(refresh_token))
     r.add_post(CONTROL + "/conferences/{conference}/captions", _guarded(captions))
     r.add_post(p + "/calls/{call}/renegotiate", _guarded(renegotiate))
+    r.add_post(p + "/impairment", _guarded(set_participant_impairment))
+    r.add_get(CONTROL + "/impairment", _guarded(get_impairment))
+    r.add_post(CONTROL + "/impairment", _guarded(set_impairment))
     r.add_get(CONTROL + "/faults", _guarded(get_faults))
     r.add_post(CONTROL + "/faults", _guarded(set_faults))

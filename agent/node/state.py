@@ -77,6 +77,8 @@ class ParticipantState:
     # newest `limits.KEEP_DTMF` sequences).
     dtmf: deque[str] = field(default_factory=lambda: deque(maxlen=limits.KEEP_DTMF))
     calls: dict[str, CallState] = field(default_factory=dict)
+    # Calls hung up while the participant stayed: their final figures go to its history.
+    ended_calls: list[CallState] = field(default_factory=list)
     # Dial-out participants have no token and are not reaped by token expiry.
     dialled: bool = False
     # Video dropped from the mix by silent-video detection (`is_video_silent`).

@@ -14,8 +14,11 @@ from typing import ClassVar, cast
 
 from aiortc import MediaStreamTrack
 
+from ..clock import Clock
 from ..config import BotConfig
 from ..infinity.models import MessageType, ParticipantInfo, validate_dtmf
+from ..infinity.models.call import StreamStatistics
+from ..media.rtpstats import MediaSnapshot, snapshot
 from .breakout_controls import BreakoutControls
 from .call import BotCall
 from .control import Controllable, PluginEvent, PluginEventValue, is_controllable
@@ -117,6 +120,48 @@ class PluginContext(BreakoutControls):
         self.counters.inc(name, amount, **labels)
 
     # -- leaving -----------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The bot's clock: every stamp a plugin receives is on its `monotonic()`."""
+        return self._bot.clock
+
+    @property
+    def service_type(self) -> str | None:
+        """`conference`, `lecture`, `test_call`, `waiting_room`, ... (None before joining)."""
+        session = self._bot.session
+        return session.service_type if session is not None else None
+
+    # -- the call's media statistics -------------------------------------------------
+
+    @property
+    def call_uuid(self) -> str | None:
+        """The node's UUID of the bot's current call (None between calls)."""
+        call = self._bot.call
+        return call.call_uuid if call is not None else None
+
+    @property
+    def client_stats_update_interval(self) -> float | None:
+        """Seconds between statistics reports the node asked for in `request_token`
+        (`client_stats_update_interval`, milliseconds on the wire); None if it did not."""
+        session = self._bot.session
+        interval = session.joined.client_stats_update_interval if session is not None else None
+        return interval / 1000 if interval else None
+
+    async def media_snapshot(self) -> MediaSnapshot | None:
+        """Cumulative RTP figures of the call now, in explicit units (None without a call)."""
+        call = self._bot.call
+        if call is None or call.peer is None:
+            return None
+        return await snapshot(call.peer)
+
+    async def report_statistics(
+        self, *, audio: StreamStatistics | None = None, video: StreamStatistics | None = None
+    ) -> None:
+        """POST the bot's own view of its media to the call's `statistics` endpoint."""
+        call = self._require_call()
+        if call.call_uuid is None:
+            raise RuntimeError("no call to report statistics on yet (wait for the in_call state)")
+        await call.session.me.call(call.call_uuid).statistics(audio=audio, video=video)
 
     def leave(self, reason: str = "Plugin asked to leave") -> None:
         self._bot.request_leave(reason)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from aiortc import MediaStreamTrack
 
+from ..clock import Clock
 from ..config import BotConfig
 from ..infinity import BreakoutRooms, InfinitySession, Roster
 from .call import BotCall
@@ -37,6 +38,9 @@ class BotPort(Protocol):
 
     @property
     def state(self) -> StateMachine: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     @property
     def is_host(self) -> bool: ...

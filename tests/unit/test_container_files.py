@@ -33,7 +33,7 @@ K8S_VERSION = "1.37.0"
 # Commands written to their documented interface before they exist in pexbot's CLI (issue
 # 18's `serve`/`worker`, issue 17's `probe`). Once a command exists, its arguments are
 # parsed like every other; nothing else may be missing.
-PENDING_COMMANDS = {"probe"}
+PENDING_COMMANDS: set[str] = set()
 
 # The measured cost of one receive-only bot and of a worker process (README, bench/).
 BOT_CPU_MILLICORES = 10  # up to 1 % of a core
@@ -342,3 +342,13 @@ def test_every_pexbot_service_binds_loopback_unless_told() -> None:
         for flag in ("--host", "--bind"):
             if flag in command:
                 assert command[command.index(flag) + 1] == "127.0.0.1", name
+
+
+def test_the_probe_cronjobs_config_is_one_pexbot_probe_accepts(tmp_path: Path) -> None:
+    from agent.runtime.probe_run import load_probe_file
+
+    (config_map,) = [d for _, d in _all() if d["kind"] == "ConfigMap" and "probe.toml" in d["data"]]
+    path = tmp_path / "probe.toml"
+    path.write_text(config_map["data"]["probe.toml"])
+    config = load_probe_file(path)
+    assert [t.alias for t in config.targets] == ["test_call"]

@@ -143,7 +143,9 @@ class SinkEmitter:
                     windows.last_streams if windows else [], self.node, now
                 )
             self.emit("participant_disconnected", data)
-            if self.config.version == 2 and (participant.calls or windows):
+            if self.config.version == 2 and (
+                participant.calls or participant.ended_calls or windows
+            ):
                 self.ctx.spawn(self._destroyed(participant), f"sink-destroyed-{uuid}")
         if not conference.participants and conference.instance_start is not None:
             self.emit("conference_ended", conference_data(conference, end_time=now))
@@ -151,7 +153,7 @@ class SinkEmitter:
     async def _destroyed(self, participant: ParticipantState) -> None:
         # The node closes the calls right after the departure; their final figures follow.
         await asyncio.sleep(0)
-        streams = await participant_streams(participant)
+        streams = await participant_streams(participant, ended=True)
         self.emit(
             "participant_media_streams_destroyed",
             {

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.media.quality import QualityRule, window_quality
+
 from ..state import ConferenceState, ParticipantState
 from .configuration import SERVICE_TYPES
 from .status import LOCATION_NAME, PROTOCOLS, QUALITY_LABELS
 from .streams import as_int
-
-LOSS_LEVELS = (1.0, 3.0, 10.0)  # % loss: < 1 Good, < 3 OK, < 10 Bad, else Terrible
-JITTER_STEP = 40.0  # ms: above it a window is one level worse (v26 rule)
 
 
 def conference_data(
@@ -101,9 +100,8 @@ def final_streams(streams: list[dict[str, Any]], node: str, end: float) -> list[
 
 
 def window_level(loss_percent: float, jitter_ms: float) -> int:
-    """One window's quality (1 Good … 4 Terrible) by the v26 rule."""
-    level = 1 + sum(loss_percent >= limit for limit in LOSS_LEVELS)
-    return min(level + 1, 4) if jitter_ms > JITTER_STEP else level
+    """One window's quality (1 Good … 4 Terrible) by the v26 rule (`agent.media.quality`)."""
+    return int(window_quality(min(loss_percent, 100.0), jitter_ms, QualityRule.PEXIP_V26))
 
 
 class StreamWindows:

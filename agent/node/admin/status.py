@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agent.media.quality import QualityRule, window_quality
+
 from ..context import NodeContext
 from ..state import ConferenceState, ParticipantState
 from .models import (
@@ -73,10 +75,8 @@ def classify(streams: list[dict[str, Any]], started: float, now: float) -> int:
     for stream in streams:
         loss = max(stream.get("rx_packet_loss") or 0.0, stream.get("tx_packet_loss") or 0.0)
         jitter = max(stream.get("rx_jitter") or 0.0, stream.get("tx_jitter") or 0.0)
-        level = 1 if loss < 1 else 2 if loss < 3 else 3 if loss < 10 else 4
-        if jitter > 40:
-            level = min(level + 1, 4)
-        worst = max(worst, level)
+        level = window_quality(min(loss, 100.0), jitter, QualityRule.PEXIP_V26)
+        worst = max(worst, int(level))
     return worst
 
 

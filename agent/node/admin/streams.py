@@ -16,9 +16,16 @@ async def call_streams(call: CallState) -> list[dict[str, Any]]:
     return await media_stats(call)
 
 
-async def participant_streams(participant: ParticipantState) -> list[dict[str, Any]]:
+async def participant_streams(
+    participant: ParticipantState, *, ended: bool = False
+) -> list[dict[str, Any]]:
+    """The streams of the participant's calls; `ended` adds the calls it hung up earlier
+    (with their final figures), for history."""
+    calls = list(participant.calls.values())
+    if ended:
+        calls = [*participant.ended_calls, *calls]
     streams: list[dict[str, Any]] = []
-    for call in list(participant.calls.values()):
+    for call in calls:
         streams.extend(await call_streams(call))
     return streams
 

@@ -115,6 +115,8 @@ async def ack(request: web.Request) -> web.Response:
 async def disconnect(request: web.Request) -> web.Response:
     ctx, auth, target, call = call_of(request)
     target.calls.pop(call.uuid, None)
+    target.ended_calls.append(call)  # its final media figures stay for the history
+    del target.ended_calls[:-20]
     await close_call(call)
     conference = auth.conference
     conference.publish_participant(target, "participant_update")

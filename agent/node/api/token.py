@@ -145,6 +145,7 @@ async def request_token(request: web.Request) -> web.Response:
         direct_media=False,
         breakout_rooms=True,
         use_relay_candidates_only=False,
+        client_stats_update_interval=ctx.config.client_stats_update_interval,
         # `stun`/`turn` are left out on purpose: an empty list breaks the web SDK and the
         # node must never point clients at a public server.
     )

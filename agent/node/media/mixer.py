@@ -12,6 +12,8 @@
   thread and shared by every receiver of it;
 - slides (`slides.py`): the presenter's send call feeds every receive call and
   `presentation.jpeg`; the tick announces new slides;
+- impairment (`impair.py`): each call's transports are handed to the node's
+  `Impairments` when the offer created them (loss, jitter, delay, bandwidth on purpose).
 - silent video (`silent.py`): with detection on, the tick marks video whose picture stops
   changing `is_video_silent`, and `video_source` no longer shows it.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from aiortc import MediaStreamTrack
 
@@ -40,6 +43,7 @@ from ..config import NodeMediaConfig
 from ..state import ConferenceState
 from .audio import AudioMix, MixTrack
 from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
+from .impair import Impairments
 from .peer import NodePeer, drain
 from .silent import SilentVideoWatch
 from .slides import Slides
@@ -52,9 +56,15 @@ log = logging.getLogger(__name__)
 class ConferenceMixer:
     """The media of one conference (see the module docstring)."""
 
-    def __init__(self, conference: ConferenceState, config: NodeMediaConfig) -> None:
+    def __init__(
+        self,
+        conference: ConferenceState,
+        config: NodeMediaConfig,
+        impairments: Impairments | None = None,
+    ) -> None:
         self.conference = conference
         self.config = config
+        self.impairments = impairments
         self._mains: dict[str, MainCall] = {}  # by call uuid
         self._receivers: dict[str, ReceiveCall] = {}
         self.slides = Slides(conference)
@@ -77,6 +87,8 @@ class ConferenceMixer:
 
     def prepare(self, peer: NodePeer) -> None:
         call = self._call(peer)
+        if self.impairments is not None:  # the offer made the transports: impair them
+            self.impairments.track(peer.pc, peer.participant_uuid, self._name_of(peer))
         if isinstance(call, MainCall):
             if call.audio.out is None and self._free_transceiver(peer, "audio"):
                 call.audio.out = MixTrack()
@@ -123,7 +135,18 @@ class ConferenceMixer:
         elif isinstance(call, ReceiveCall) and call.track is not None:
             call.track.acked.set()
 
+    def _name_of(self, peer: NodePeer) -> Callable[[], str]:
+        uuid = peer.participant_uuid
+
+        def name() -> str:
+            participant = self.conference.participants.get(uuid)
+            return participant.display_name if participant is not None else ""
+
+        return name
+
     async def on_close(self, peer: NodePeer) -> None:
+        if self.impairments is not None:
+            await self.impairments.forget(peer.pc)
         uuid = peer.call_uuid
         call: Call | None = (
             self._mains.pop(uuid, None)
@@ -266,11 +289,15 @@ class NodeMedia:
     def __init__(self, config: NodeMediaConfig) -> None:
         self.config = config
         self._mixers: dict[str, ConferenceMixer] = {}
+        #: Loss, jitter, delay, bandwidth on the calls' RTP (`impair.py`), live-settable.
+        self.impairments = Impairments(config.impairment)
 
     def mixer(self, conference: ConferenceState) -> ConferenceMixer:
         mixer = self._mixers.get(conference.name)
         if mixer is None:
-            mixer = self._mixers[conference.name] = ConferenceMixer(conference, self.config)
+            mixer = self._mixers[conference.name] = ConferenceMixer(
+                conference, self.config, self.impairments
+            )
         return mixer
 
     def existing(self, conference: ConferenceState) -> ConferenceMixer | None:
@@ -285,3 +312,4 @@ class NodeMedia:
     async def close(self) -> None:
         for mixer in self._mixers.values():
             await mixer.close()
+        await self.impairments.close()

@@ -11,6 +11,7 @@ can give:
     rx_packets_received, rx_packets_lost
     rx_packet_loss   % of packets lost on reception
     rx_jitter        ms (aiortc reports RTP timestamp units; converted with the clock rate)
+                     rx figures are the media SSRC's (`agent.media.rtpstats`), never RTX's
     rx_bitrate       kbit/s, from the client's RTCP sender reports (aiortc counts no bytes
                      on reception); None before the first report
     tx_packets_sent, tx_bytes_sent, tx_bitrate (kbit/s)
@@ -31,6 +32,8 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
+
+from agent.media.rtpstats import inbound_counters
 
 from ..state import CallState
 from .peer import NodePeer
@@ -90,7 +93,8 @@ async def media_stats(call: CallState) -> list[dict[str, Any]]:
             continue
         stats = {s.type: s for s in [*rx_report.values(), *tx_report.values()]}
         codec, clock_rate = codecs.get(mid, ("", 90000 if transceiver.kind == "video" else 48000))
-        inbound = stats.get("inbound-rtp")
+        # Not getStats()'s inbound-rtp: once RTX arrives, that is the RTX stream's.
+        inbound = inbound_counters(transceiver.receiver)
         remote_out = stats.get("remote-outbound-rtp")
         outbound = stats.get("outbound-rtp")
         remote_in = stats.get("remote-inbound-rtp")
@@ -114,14 +118,12 @@ async def media_stats(call: CallState) -> list[dict[str, Any]]:
                 "start_time": call.started_at,
                 "end_time": None,
                 "rx_codec": codec if inbound is not None else None,
-                "rx_packets_received": None if inbound is None else inbound.packetsReceived,
-                "rx_packets_lost": None if inbound is None else inbound.packetsLost,
+                "rx_packets_received": None if inbound is None else inbound.packets_received,
+                "rx_packets_lost": None if inbound is None else inbound.packets_lost,
                 "rx_packet_loss": None
                 if inbound is None
-                else _percent(inbound.packetsLost, inbound.packetsReceived),
-                "rx_jitter": None
-                if inbound is None
-                else round(1000.0 * inbound.jitter / clock_rate, 2),
+                else _percent(inbound.packets_lost, inbound.packets_received),
+                "rx_jitter": None if inbound is None else round(inbound.jitter_ms, 2),
                 "rx_bitrate": rx_kbps,
                 "tx_codec": codec if outbound is not None and outbound.packetsSent else None,
                 "tx_packets_sent": 0 if outbound is None else outbound.packetsSent,
