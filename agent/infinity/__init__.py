@@ -9,7 +9,15 @@ from __future__ import annotations
 from . import endpoints, models
 from ._http import ApiClient, Endpoint
 from ._retry import RetryPolicy, RetryStats
-from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
+from ._transport import (
+    AiohttpTransport,
+    HttpRequest,
+    HttpResponse,
+    StreamResponse,
+    Transport,
+    TransportError,
+    public_url,
+)
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
     BadRequestError,
@@ -76,6 +84,7 @@ __all__ = [
     "StreamInterrupted",
     "StreamItem",
     "StreamOpened",
+    "StreamResponse",
     "TokenLost",
     "Transport",
     "TransportError",
@@ -83,5 +92,6 @@ __all__ = [
     "endpoints",
     "join_token",
     "models",
+    "public_url",
     "reason_code",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._api import ServiceApi, view
 from ._auth import ApiKey, ApiKeys
+from ._cli import add_parsers
 from ._fence import FencedTransport, LeaseLostError
 from ._handle import JobHandle, JobOutcome, JobRunner
 from ._job import BotRunner
@@ -74,6 +75,7 @@ __all__ = [
     "Timings",
     "Worker",
     "WorkerSettings",
+    "add_parsers",
     "bot_config",
     "check_request",
     "openapi_document",

@@ -13,8 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from ..infinity import HttpRequest, HttpResponse, Transport, TransportError
-from ..infinity._transport import StreamResponse, public_url
+from ..infinity import (
+    HttpRequest,
+    HttpResponse,
+    StreamResponse,
+    Transport,
+    TransportError,
+    public_url,
+)
 
 
 class LeaseLostError(TransportError):

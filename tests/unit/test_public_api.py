@@ -22,8 +22,10 @@ def test_everything_in_all_is_importable_and_documented() -> None:
                 "HttpResponse",
                 "RetryPolicy",
                 "RetryStats",
+                "StreamResponse",
                 "Transport",
                 "TransportError",
+                "public_url",
             }
 
 
