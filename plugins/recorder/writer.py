@@ -122,11 +122,13 @@ class Writer:
             probe.unlink()
         except OSError as exc:
             raise StorageError(f"recording folder {s.folder} is not writable: {exc}") from exc
+        if self._claim is not None:
+            # Claimed before the scan: a predecessor still writing stops within
+            # `FolderClaim.EVERY` s, and what it wrote up to now is in the scan.
+            self._claim.take()
         earlier = None
         if s.continue_session:
             earlier = scan(s.folder, s.file_prefix, s.presentation_prefix)
-        if self._claim is not None:
-            self._claim.take()
         if earlier is not None and earlier.origin_utc is not None:
             # One time axis for the whole session: t = 0 stays the earlier process's.
             shift = (self.session.start_utc - earlier.origin_utc).total_seconds()
