@@ -186,7 +186,7 @@ def _add_admin_commands(sub: Any, commands: dict[str, Command]) -> None:
 
 def _add_service_commands(sub: Any, commands: dict[str, Command]) -> None:
     """`pexbot serve` (HTTP API) and `pexbot worker` (Redis-backed workers)."""
-    from agent.service.cli import add_parsers  # noqa: PLC0415
+    from agent.service import add_parsers  # noqa: PLC0415
 
     commands.update(add_parsers(sub))
 

@@ -35,6 +35,7 @@ from ._serve import ApiServer, Listen, serve, work
 from ._spec import JobSettings, SecretPolicy, bot_config, check_request
 from ._store import Claim, JobRecord, JobStore, Lease, LeaveOutcome, Renewal
 from ._worker import Worker, WorkerSettings, worker_name
+from .cli import add_parsers
 
 __all__ = [
     "JOB_STATES",
@@ -74,6 +75,7 @@ __all__ = [
     "Timings",
     "Worker",
     "WorkerSettings",
+    "add_parsers",
     "bot_config",
     "check_request",
     "openapi_document",

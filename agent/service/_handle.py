@@ -51,6 +51,9 @@ class JobHandle:
         #: Set when the worker must not write anything more for the job.
         self.quiet = False
         self.lost = False
+        #: The runner is done and its end is being stored (finish or hand back): a lease
+        #: the store no longer renews from then on was ended by that, not taken over.
+        self.settling = False
         self._write = write
         self._pending: dict[str, Any] = {}
         self._dirty = asyncio.Event()

@@ -220,7 +220,8 @@ class Worker:
             for lease, renewal in zip(leases, renewals, strict=True):
                 handle = by_id[lease.job.id]
                 if not renewal.held:
-                    self._lose(handle, "Lease lost to another worker")
+                    if not handle.settling:
+                        self._lose(handle, "Lease lost to another worker")
                     continue
                 handle.deadline = valid_until
                 if renewal.leave_requested:
@@ -307,6 +308,7 @@ class Worker:
         try:
             outcome = await self._wait_then_run(handle)
             await handle.flush()
+            handle.settling = True
             await self._settle(running, handle, outcome)
         finally:
             await handle.aclose()
@@ -356,4 +358,5 @@ class Worker:
         if await self.store.finish(lease, changes, self.settings.retention_seconds):
             self.finished += 1
         else:
+            self.lost += 1
             log.warning("job %s: finished, but another worker holds it now", lease.job.id)

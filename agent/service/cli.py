@@ -75,6 +75,7 @@ def _add_worker_flags(p: argparse.ArgumentParser, *, standalone: bool) -> None:
 
 
 def add_parsers(sub: Any) -> dict[str, Any]:
+    """Add `serve` and `worker` to the `pexbot` subcommands; their handlers by name."""
     serve = sub.add_parser(
         "serve",
         help="HTTP API for bots as a service (Redis, or one process without --redis)",

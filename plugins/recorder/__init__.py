@@ -18,6 +18,10 @@ command), `Controllable`: `control("start"|"stop"|"pause"|"resume", [])` and `st
 A pause leaves a gap in the file (marked with a `paused` chapter) and in `timeline.jsonl`
 (`recording_paused`, then `recording_resumed` with the pause's start and length).
 
+Continuing: with `continue_session` a new process goes on with the session an earlier one
+left in `session_folder` (`resume.py`: numbering, time axis, one `resume` gap); a named
+folder is claimed, so an earlier process that comes back stops writing it.
+
 A storage failure raises `StorageError` (from the next hook and from `stop()`), and is
 reported through `context.fail(FailureReason.STORAGE, ...)` when the runtime's context
 offers it.

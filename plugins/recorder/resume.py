@@ -1,11 +1,13 @@
 """Continuing a session another process started (`continue_session`): what is already in
 the session folder, and which process writes it now.
 
-A service job taken over by another worker (its first worker died or drained) records
-into the same folder. The new process needs: the timeline's axis (the wall-clock time of
-`t = 0`, from any line: `utc - t`), the files so far (their numbering goes on), the
-earlier lines (for the summary's talk times), and the last trace of the earlier process
-(its last timeline line or file write): the resume gap starts there.
+A service job taken over by another worker (its first worker died, froze or drained)
+records into the same folder. The new process needs: the timeline's axis (the wall-clock
+time of `t = 0`, from any line: `utc - t`), the files so far (their numbering goes on),
+the earlier lines (for the summary's talk times), and the last trace of the earlier
+process (its last timeline line or file write): the resume gap starts there.
+
+Everything here reads or writes files: it runs on the writer thread.
 """
 
 from __future__ import annotations
@@ -16,22 +18,31 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Timeline line types that name a file as it starts (`file`), with its `t`.
+_STARTED = ("file_started", "presentation_file_started")
+
 
 @dataclass
 class EarlierSession:
-    #: Wall-clock time of the timeline's t = 0 (None: the earlier process wrote no line).
-    origin_utc: float | None
+    """What earlier processes left in a session folder."""
+
+    #: Wall-clock time of the timeline's t = 0 (None: no earlier timeline line survived).
+    origin_utc: datetime | None
     #: Wall-clock time of the earlier process's last trace in the folder.
     last_utc: float
-    #: Summary entries of its media files (start on the timeline axis, estimated end).
+    #: Summary entries of the main and the presentation files (`start` on the timeline's
+    #: axis, `"earlier": true`), in numbering order.
     files: list[dict[str, Any]] = field(default_factory=list)
-    presentation_files: int = 0
+    presentation_files: list[dict[str, Any]] = field(default_factory=list)
+    #: Gaps of the main recording so far (the summary's `gaps`, on the timeline's axis).
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    #: The earlier timeline lines, as written.
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -52,17 +63,47 @@ def _lines(path: Path) -> list[dict[str, Any]]:
             line = json.loads(raw)
         except ValueError:
             continue  # a line cut short by a kill
-        if isinstance(line, dict) and "t" in line and "utc" in line:
+        if isinstance(line, dict) and "type" in line and "t" in line and "utc" in line:
             lines.append(line)
     return lines
 
 
-def _utc(line: dict[str, Any]) -> float:
-    return datetime.fromisoformat(str(line["utc"])).timestamp()
+def _earlier_summary(path: Path) -> dict[str, Any]:
+    """An earlier process's `summary.json` (one that drained wrote it), or {}."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _utc(line: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(line["utc"])).astimezone(UTC)
+
+
+def _entries(
+    paths: list[Path],
+    starts: dict[str, float],
+    known: dict[str, dict[str, Any]],
+    origin: float | None,
+) -> list[dict[str, Any]]:
+    """Summary entries: as the earlier summary has them, else estimated from the file."""
+    entries = []
+    for path in paths:
+        entry = dict(known.get(path.name) or {})
+        if not entry:
+            stat = path.stat()
+            entry = {"file": path.name, "start": starts.get(path.name, 0.0)}
+            entry["bytes"] = stat.st_size
+            if origin is not None:  # its last write, as far as the file's time says
+                entry["end_ms"] = max(round((stat.st_mtime - origin - entry["start"]) * 1000), 0)
+        entry["earlier"] = True
+        entries.append(entry)
+    return entries
 
 
 def scan(folder: Path, file_prefix: str, presentation_prefix: str) -> EarlierSession | None:
-    """What an earlier process left in `folder`; None when it left nothing."""
+    """What earlier processes left in `folder`; None when they left nothing."""
     if not folder.is_dir():
         return None
     media = _numbered(folder, file_prefix)
@@ -70,28 +111,40 @@ def scan(folder: Path, file_prefix: str, presentation_prefix: str) -> EarlierSes
     lines = _lines(folder / "timeline.jsonl")
     if not media and not slides and not lines:
         return None
-    origin = _utc(lines[0]) - float(lines[0]["t"]) if lines else None
+    origin_utc = _utc(lines[0]) - timedelta(seconds=float(lines[0]["t"])) if lines else None
+    origin = None if origin_utc is None else origin_utc.timestamp()
     traces = [p.stat().st_mtime for p in media + slides]
-    traces += [_utc(line) for line in lines[-1:]]
-    last = max(traces)
-    starts = {ln.get("file"): float(ln["t"]) for ln in lines if ln.get("type") == "file_started"}
-    files = []
-    for path in media:
-        start = starts.get(path.name, 0.0)
-        entry: dict[str, Any] = {"file": path.name, "start": start, "earlier": True}
-        entry["bytes"] = path.stat().st_size
-        if origin is not None:
-            entry["end_ms"] = max(round((path.stat().st_mtime - origin - start) * 1000), 0)
-        files.append(entry)
+    traces += [_utc(line).timestamp() for line in lines[-1:]]
+    starts = {str(ln.get("file")): float(ln["t"]) for ln in lines if ln["type"] in _STARTED}
+    done = _earlier_summary(folder / "summary.json")
+    known = {
+        str(e.get("file")): e
+        for key in ("files", "presentation_files")
+        for e in done.get(key) or []
+        if isinstance(e, dict)
+    }
+    gaps = [g for g in done.get("gaps") or [] if isinstance(g, dict)]
+    for line in lines:  # resumes after that summary was written
+        if line["type"] == "gap" and line.get("kind") == "resume":
+            gap = {"kind": "resume", "start": line["start"], "end": line["end"]}
+            if gap not in gaps:
+                gaps.append(gap)
     log.info("continuing the session in %s (%d earlier files)", folder, len(media))
-    return EarlierSession(origin, last, files, len(slides), lines)
+    return EarlierSession(
+        origin_utc=origin_utc,
+        last_utc=max(traces),
+        files=_entries(media, starts, known, origin),
+        presentation_files=_entries(slides, starts, known, origin),
+        gaps=gaps,
+        lines=lines,
+    )
 
 
 class FolderClaim:
     """The newest process to start on a named session folder writes it (`.owner`).
 
     An older one that comes back (it was frozen while its job was taken over) finds the
-    claim gone and stops writing there: it closes its own file and adds no timeline line,
+    claim gone and stops writing there: it closes its own files and adds no timeline line,
     file or summary into the session its successor is recording."""
 
     FILE = ".owner"
@@ -111,6 +164,8 @@ class FolderClaim:
             log.warning("cannot claim %s: %s", self.path.parent, exc)
 
     def lost(self, *, now: bool = False) -> bool:
+        """Whether another process claimed the folder since (read at most every `EVERY`
+        s unless `now`; once lost, always lost)."""
         if self._lost:
             return True
         t = time.monotonic()

@@ -10,6 +10,7 @@ presentation marks, gaps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,6 +65,28 @@ class Timeline:
         if self._track(record):
             self._write(record)
 
+    def replay(self, line: dict[str, Any]) -> None:
+        """An earlier process's line (`continue_session`, same axis): kept for the summary
+        and counted, not written again."""
+        record = {k: v for k, v in line.items() if k not in ("t", "utc")}
+        record["at"] = self.origin + float(line["t"])
+        for key in ("start", "end"):
+            if isinstance(record.get(key), int | float):
+                record[key] = self.origin + float(record[key])
+        if record["type"] == "stage":
+            record["speaking"] = [s["uuid"] for s in record.get("speaking", []) if "uuid" in s]
+        self._track(record)
+        self.lines += 1
+
+    def interrupt(self, at: float) -> None:
+        """Nobody was heard and nothing presented from `at` on (an earlier process's end):
+        talk intervals and presentations still open end there."""
+        for uuid in list(self._speaking):
+            self._stop_talking(uuid, at)
+        for span in self.presentations:
+            if span[1] is None:
+                span[1] = at
+
     def _person(self, uuid: str) -> Person:
         person = self.people.get(uuid)
         if person is None:
@@ -78,7 +101,9 @@ class Timeline:
             p.name = r.get("name") or p.name
             p.role = r.get("role") or p.role
             if kind == "joined":
-                p.joined = at
+                # Listed again after a resume: there since the earlier join.
+                if p.joined is None or p.left is not None:
+                    p.joined = at
             elif kind == "left":
                 p.left = at
                 self._stop_talking(r["uuid"], at)
@@ -126,6 +151,13 @@ class Timeline:
         except OSError as exc:
             raise StorageError(f"writing {self.path} failed: {exc}") from exc
         self.lines += 1
+
+    def detach(self) -> None:
+        """Close the file without writing anything more (another process owns it now)."""
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
 
     def close(self, end: float) -> None:
         """End open talk intervals and presentations at `end`; flush and close the file."""

@@ -97,6 +97,7 @@ class Track:
         self._held: list[_Held] = []  # audio waiting for the first keyframe
         self._last_written: float | None = None
         self._resumed = False
+        self._resume_from: float | None = None  # an earlier process's end (bot clock)
 
     def write(self, kind: str, t: float, data: bytes) -> None:
         """One frame (`audio` Opus or `video` VP8) at time `t` on the bot's clock."""
@@ -116,6 +117,39 @@ class Track:
             else:
                 self.keyframes.ask(t)
         self._put(kind, t, data, key)
+
+    def continue_after(
+        self,
+        entries: list[dict[str, Any]],
+        gaps: list[dict[str, Any]],
+        since: float | None = None,
+    ) -> None:
+        """Continue an earlier process's files (`continue_session`): their entries and gaps
+        come first and the numbering goes on; with `since` (bot clock: the earlier
+        process's last trace) the stretch up to this process's first file is a `resume` gap.
+        """
+        self.entries[:0] = entries
+        self.gaps[:0] = gaps
+        self._resume_from = since
+
+    def end_resume_gap(self, at: float) -> None:
+        """The `resume` gap (see `continue_after`), if still open, ends at `at`."""
+        start, self._resume_from = self._resume_from, None
+        if start is None:
+            return
+        start = min(start, at)
+        self._timeline.add(
+            {
+                "type": "gap",
+                "kind": "resume",
+                "at": at,
+                "start": start,
+                "end": at,
+                "seconds": round(at - start, 3),
+            }
+        )
+        t = self._timeline.t
+        self.gaps.append({"kind": "resume", "start": t(start), "end": t(at)})
 
     def resume(self, at: float) -> None:
         """After a pause: video waits for a keyframe again; the pause shows as a gap."""
@@ -183,6 +217,7 @@ class Track:
         return spec.new_file_on_size_change and size is not None and size != self._size
 
     def _open(self, t: float, size: tuple[int, int] | None) -> None:
+        self.end_resume_gap(t)
         spec = self.spec
         name = f"{spec.prefix}-{len(self.entries):03d}.{EXTENSIONS[spec.container]}"
         video = (size or DEFAULT_SIZE) if spec.video else None

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from .chart import draw_speakers
 from .clock import StreamClock
 from .items import Close, Control, Event, Item, Media, Sync
 from .mux import Container
+from .resume import EarlierSession, FolderClaim, scan
 from .storage import StorageError
 from .summary import summary, write_json
 from .timeline import Timeline
@@ -102,12 +103,17 @@ class Writer:
         self._main: Track | None = None
         self._slides: Track | None = None
         self._slides_stopped_at: float | None = None
+        self._claim = FolderClaim(settings.folder) if settings.claim_folder else None
+        self._let_go = False  # the claim was lost: this process writes the folder no more
         self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
 
     # -- loop side ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Create the session folder and the timeline (raises StorageError), start the thread."""
+        """Create the session folder and the timeline (raises StorageError), start the thread.
+
+        With `continue_session`, what an earlier process left in the folder is read first
+        (file I/O: call it off the event loop, as the plugin does)."""
         s = self.s
         try:
             s.folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +122,19 @@ class Writer:
             probe.unlink()
         except OSError as exc:
             raise StorageError(f"recording folder {s.folder} is not writable: {exc}") from exc
+        if self._claim is not None:
+            # Claimed before the scan: a predecessor still writing stops within
+            # `FolderClaim.EVERY` s, and what it wrote up to now is in the scan.
+            self._claim.take()
+        earlier = None
+        if s.continue_session:
+            earlier = scan(s.folder, s.file_prefix, s.presentation_prefix)
+        if earlier is not None and earlier.origin_utc is not None:
+            # One time axis for the whole session: t = 0 stays the earlier process's.
+            shift = (self.session.start_utc - earlier.origin_utc).total_seconds()
+            self.session = replace(
+                self.session, origin=self.session.origin - shift, start_utc=earlier.origin_utc
+            )
         session = self.session
         timeline = Timeline(s.folder / "timeline.jsonl", session.origin, session.start_utc)
         self._timeline = timeline
@@ -145,7 +164,21 @@ class Writer:
         )
         self._main = Track(main, timeline, self._keyframes)
         self._slides = Track(slides, timeline, self._slide_keyframes)
+        if earlier is not None:
+            self._continue(earlier)
         self._thread.start()
+
+    def _continue(self, earlier: EarlierSession) -> None:
+        """Take in what an earlier process recorded; the resume gap starts at its end."""
+        main, slides = self._tracks()
+        assert self._timeline is not None
+        for line in earlier.lines:
+            self._timeline.replay(line)
+        session = self.session
+        since = session.origin + (earlier.last_utc - session.start_utc.timestamp())
+        self._timeline.interrupt(since)
+        main.continue_after(earlier.files, earlier.gaps, since)
+        slides.continue_after(earlier.presentation_files, [])
 
     def put(self, item: Item) -> None:
         if isinstance(item, Media) and self._queue.qsize() > self.s.max_backlog:
@@ -189,7 +222,7 @@ class Writer:
             if isinstance(item, Sync):
                 item.done.set()
                 continue
-            if self.error is not None:
+            if self.error is not None or self._lost():
                 continue
             try:
                 if isinstance(item, Media):
@@ -300,10 +333,27 @@ class Writer:
 
     # -- the end -------------------------------------------------------------------------
 
+    def _lost(self, *, now: bool = False) -> bool:
+        """A successor claimed the folder: close this process's own files, write no more
+        (no timeline line, no summary)."""
+        if self._let_go:
+            return True
+        if self._claim is None or not self._claim.lost(now=now):
+            return False
+        self._let_go = True
+        for track in self._tracks():
+            try:
+                track.close()
+            except StorageError as exc:
+                log.warning("recorder: closing after losing the folder: %s", exc)
+        if self._timeline is not None:
+            self._timeline.detach()
+        return True
+
     def _close(self) -> None:
         end = self.clock()
         timeline = self._timeline
-        if timeline is None:
+        if timeline is None or self._lost(now=True):
             return
         main, slides = self._tracks()
         for track in (main, slides):
@@ -313,6 +363,8 @@ class Writer:
                 except StorageError as exc:
                     self._fail(exc)
         try:
+            if self.error is None:
+                main.end_resume_gap(end)  # continued, but no media came this time
             timeline.close(end)
             self.summary = summary(timeline, end, self._figures(main, slides))
             write_json(self.s.folder / "summary.json", self.summary)

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.media.clips import feed, opus_clip
+from agent import EncodedFrame, PresentationMedia
+from agent.infinity.models.events import Stage, StageEntry
+from agent.infinity.models.participant import ParticipantInfo
+from agent.infinity.roster import Joined
+from agent.media.clips import feed, opus_clip, vp8_clip
 from plugins.recorder import Recorder, RecorderConfig
 from tests.support.recording import ffprobe
 
@@ -172,3 +176,70 @@ async def test_an_earlier_process_that_comes_back_stops_writing_the_folder(
     assert not [x for x in lines if x["type"] == "state"]
     summary = json.loads((folder / "summary.json").read_text())
     assert [f["file"] for f in summary["files"]] == ["recording-000.webm", "recording-001.webm"]
+
+
+async def _paced_items(rec: Recorder, items: list[EncodedFrame | PresentationMedia]) -> None:
+    def arrival(item: EncodedFrame | PresentationMedia) -> float:
+        return item.frame.arrival if isinstance(item, PresentationMedia) else item.arrival
+
+    for item in sorted(items, key=arrival):
+        await asyncio.sleep(max(arrival(item) - time.monotonic(), 0))
+        await rec.handle(item)
+
+
+def _stage(*speaking: str) -> Stage:
+    return Stage(
+        speakers=tuple(
+            StageEntry(participant_uuid=u, stage_index=i, vad=100) for i, u in enumerate(speaking)
+        )
+    )
+
+
+async def _segment(tmp_path: Path, *, resume: bool, slides: bool, talk: bool) -> None:
+    """One process's part: Alice is listed (again) and talks through it; audio, and slides."""
+    cfg = RecorderConfig(
+        output_dir=str(tmp_path), session_folder="s", video_wait=0, continue_session=resume
+    )
+    rec = Recorder(None, cfg, alias="meet")
+    await rec.start()
+    await rec.handle(Joined(ParticipantInfo(uuid="a-1", display_name="Alice")))
+    if talk:
+        await rec.handle(_stage("a-1"))
+    now = time.monotonic()
+    items: list[EncodedFrame | PresentationMedia] = list(feed([opus_clip(1.0)], now))
+    if slides:
+        items += [PresentationMedia(f) for f in feed([vp8_clip(15)], now)]
+    await _paced_items(rec, items)
+    await rec.handle(_stage())
+    await rec.stop()
+
+
+async def test_a_session_continued_twice_keeps_its_files_gaps_and_talk(tmp_path: Path) -> None:
+    # The first two processes drained (each wrote summary.json); the third continues both.
+    await _segment(tmp_path, resume=False, slides=True, talk=True)
+    await _segment(tmp_path, resume=True, slides=True, talk=True)
+    await _segment(tmp_path, resume=True, slides=False, talk=False)
+    folder = tmp_path / "s"
+    summary = json.loads((folder / "summary.json").read_text())
+    files = summary["files"]
+    assert [f["file"] for f in files] == [f"recording-00{i}.webm" for i in range(3)]
+    assert [f.get("earlier", False) for f in files] == [True, True, False]
+    # The earlier summaries' exact figures are kept, not estimated again.
+    assert all(f["packets"] >= 45 for f in files)
+    slides = summary["presentation_files"]
+    assert [f["file"] for f in slides] == ["presentation-000.webm", "presentation-001.webm"]
+    assert all(f["earlier"] for f in slides)
+    assert [g["kind"] for g in summary["gaps"]] == ["resume", "resume"]
+    assert [g["start"] for g in summary["gaps"]] == sorted(g["start"] for g in summary["gaps"])
+    lines = [json.loads(x) for x in (folder / "timeline.jsonl").read_text().splitlines()]
+    assert [(x["start"], x["end"]) for x in lines if x["type"] == "gap"] == [
+        (g["start"], g["end"]) for g in summary["gaps"]
+    ]
+    # Every line counts (the earlier ones too); Alice, listed again after each resume,
+    # has been there since her first join and talked in the first two parts (1 s each).
+    assert summary["timeline_lines"] == len(lines)
+    (alice,) = summary["participants"]
+    assert alice["joined"] == pytest.approx(0.0, abs=0.1)
+    assert alice["talk_time"] == pytest.approx(2.0, abs=0.3)
+    assert len(alice["talk"]) == 2
+    assert summary["talk_time"] == {"Alice": alice["talk_time"]}

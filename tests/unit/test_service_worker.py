@@ -9,6 +9,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -243,3 +244,44 @@ async def test_a_scheduled_job_starts_at_its_time(store: JobStore) -> None:
         await _until(started, 5)
         assert time.time() >= join_at
         assert time.time() - join_at < 1.0
+
+
+class _SlowFinish(MemoryJobStore):
+    """Stores a job's end, then answers only after a heartbeat renewed meanwhile (a slow
+    round trip under load: the heartbeat sees the lease already ended)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewed_after_finish = asyncio.Event()
+        self._finished = False
+
+    async def renew(self, leases: list[Any], lease_seconds: float) -> list[Any]:
+        renewals = await super().renew(leases, lease_seconds)
+        if self._finished and leases:
+            self.renewed_after_finish.set()
+        return renewals
+
+    async def finish(self, lease: Any, changes: dict[str, Any], retention: float) -> bool:
+        done = await super().finish(lease, changes, retention)
+        self._finished = True
+        await asyncio.wait_for(self.renewed_after_finish.wait(), 5)
+        return done
+
+
+async def test_a_heartbeat_during_the_finish_is_no_lost_lease() -> None:
+    store = _SlowFinish()
+    await store.open()
+    settings = WorkerSettings(capacity=1, lease_seconds=2, heartbeat_seconds=0.05)
+    worker = Worker(store, settings, Runner(0.2), name="w")
+    (job_id,) = await _create(store, 1)
+    try:
+        async with running(worker):
+
+            async def left() -> bool:
+                return await _states(store, [job_id]) == ["left"]
+
+            await _until(left)
+            await asyncio.wait_for(store.renewed_after_finish.wait(), 5)
+        assert (worker.finished, worker.lost) == (1, 0)
+    finally:
+        await store.aclose()
