@@ -7,8 +7,9 @@ underscore are implementation. Models live in `agent.infinity.models`.
 from __future__ import annotations
 
 from . import endpoints, models
+from ._expires import ExpiresBounds
 from ._http import ApiClient, Endpoint
-from ._retry import RetryPolicy, RetryStats
+from ._retry import RetryPolicy, RetryStats, is_transient_status
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
 from .client import CallClient, ConferenceClient, ParticipantClient
 from .errors import (
@@ -33,7 +34,7 @@ from .errors import (
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
 from .reasons import ReasonCode, reason_code
 from .roster import Changed, Joined, Left, Roster, RosterChange
-from .session import ExpiresBounds, InfinitySession, JoinOptions, TokenLost, join_token
+from .session import InfinitySession, JoinOptions, TokenLost, join_token
 
 __all__ = [
     "AiohttpTransport",
@@ -81,6 +82,7 @@ __all__ = [
     "TransportError",
     "UnexpectedStatusError",
     "endpoints",
+    "is_transient_status",
     "join_token",
     "models",
     "reason_code",

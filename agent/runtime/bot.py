@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import MediaStreamTrack
 
@@ -42,18 +43,28 @@ from ..infinity.models.events import (
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
 from ..media.sources import MediaSourceError
+from ..redact import Redactor
 from .call import BotCall, check_sources
 from .context import PluginContext
 from .leg import MediaSetupError
-from .logs import current_bot
-from .outcome import BotResult, Outcome, conference_ended, failure_for_join_error
+from .logs import current_bot, log_state
+from .outcome import (
+    BotResult,
+    Outcome,
+    conference_ended,
+    failure_for_join_error,
+    is_transient_join_error,
+)
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall, Presentations
-from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
+from .rules import LeaveCheck
+from .states import BotState, FailureReason, Gap, GapCause, StateMachine
 
 __all__ = ["Bot", "BotResult"]
 
 log = logging.getLogger(__name__)
+
+JoinResult = Literal["joined", "failed", "retry"]
 
 _PARTICIPANT_EVENTS = (
     ParticipantCreate,
@@ -74,8 +85,10 @@ class Bot:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         bot_id: str | None = None,
+        secrets: Redactor | None = None,
     ) -> None:
         self.config = config
+        self.secrets = secrets or Redactor()  # told the session tokens (to scrub output)
         #: Names the bot in logs and metrics; unique in a fleet (display names need not be).
         self.id = bot_id or config.display_name
         self.clock = clock or SystemClock()
@@ -91,7 +104,10 @@ class Bot:
             if not plugin.has_context:
                 plugin.bind_context(PluginContext(self, plugin.label))
         self.plugins = PluginHost(plugins or [])
-        self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
+        self.state = StateMachine(
+            clock=self.clock.monotonic,
+            listeners=[functools.partial(log_state, config.display_name), self.plugins.publish],
+        )
         self.roster = Roster()
         self.session: InfinitySession | None = None
         self.own_uuids: set[str] = set()
@@ -111,15 +127,16 @@ class Bot:
         self._leave_reason = "User initiated disconnect"
         self._failure: FailureReason | None = None
         self._admitted = asyncio.Event()
-        self._alone_since: float | None = None
-        self._seen_host = False
-        self._waiting_since: float | None = None
+        self._leave_check = LeaveCheck(config.leave)
         # Set while rejoining: the next event stream's first open closes this events gap.
         self._rejoin_gap_start: float | None = None
-        self._started_at = 0.0
+        # When the last call ended (media stopped): a rejoin's media gap starts there.
+        self._media_stopped_at: float | None = None
         #: The conference joined (a Virtual Reception's target, not the reception).
         self.conference_name = ""
         self._extension_ignored_said = False
+        #: Why the last join failed (the failure a spent rejoin budget ends the bot with).
+        self._join_error: tuple[FailureReason, str] = (FailureReason.INTERNAL, "")
 
     # -- what plugins and users call --------------------------------------------------
 
@@ -161,20 +178,6 @@ class Bot:
     async def stop_presentation(self) -> None:
         await self._presentations.stop()
 
-    def _on_state(self, change: StateChanged) -> None:
-        if change.reason is not None:
-            log.warning(
-                "bot %s: %s -> %s (%s: %s)",
-                self.config.display_name,
-                change.old,
-                change.new,
-                change.reason,
-                change.detail,
-            )
-        else:
-            log.info("bot %s: %s -> %s", self.config.display_name, change.old, change.new)
-        self.plugins.publish(change)
-
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> BotResult:
@@ -186,7 +189,7 @@ class Bot:
             current_bot.reset(label)
 
     async def _run_labelled(self) -> BotResult:
-        self._started_at = self.clock.monotonic()
+        self._leave_check.started_at = self.clock.monotonic()
         try:
             if await self._prepare():
                 self.plugins.start()
@@ -233,7 +236,7 @@ class Bot:
         return True
 
     async def _run(self) -> None:
-        if not await self._join():
+        if await self._join() != "joined":
             await self.plugins.stop(self.config.leave.shutdown_timeout)
             return
         rejoin = Budget(
@@ -244,26 +247,44 @@ class Bot:
         )
         while True:
             outcome = await self._stay()
-            delay = rejoin.take() if outcome.kind == "token_lost" else None
-            if delay is not None:
-                self.state.to(BotState.RECONNECTING, detail=outcome.detail)
-                self._rejoin_gap_start = self.clock.monotonic()
-                await self._drop_session()
-                self.rejoins += 1
-                await sleep_or_event(self.clock, delay, self._leave)
-                if self._leave.is_set():
-                    await self._leave_now(None, self._leave_reason, failed=False)
-                    return
-                self.state.to(BotState.JOINING)
-                if not await self._join():
-                    await self.plugins.stop(self.config.leave.shutdown_timeout)
-                    return
+            if outcome.kind == "token_lost" and await self._rejoin(rejoin, outcome.detail):
                 continue
             failure = outcome.failure(self._failure)
+            # (Nothing to do when the bot has ended already, e.g. left while rejoining.)
             await self._leave_now(failure, outcome.detail, failed=failure is not None)
             return
 
-    async def _join(self) -> bool:
+    async def _rejoin(self, budget: Budget, why: str) -> bool:
+        """Rejoin after a lost token, each try within the per-incident `budget`: a join the
+        node refuses transiently (5xx, 429, unreachable, after the client's own retries) is
+        one more try, not the end of the bot. False: the budget is spent or the bot ended."""
+        joined: JoinResult = "retry"
+        while joined == "retry":
+            delay = budget.take()
+            if delay is None:
+                if self.state.state == BotState.JOINING:  # the last rejoin was refused
+                    self.state.to(BotState.FAILED, *self._join_error)
+                    await self.plugins.stop(self.config.leave.shutdown_timeout)
+                return False
+            self.state.to(BotState.RECONNECTING, detail=why)
+            if self.session is not None:  # the incident's first try
+                self._rejoin_gap_start = self.clock.monotonic()
+                await self._drop_session()
+            self.rejoins += 1
+            await sleep_or_event(self.clock, delay, self._leave)
+            if self._leave.is_set():
+                await self._leave_now(None, self._leave_reason, failed=False)
+                return False
+            self.state.to(BotState.JOINING)
+            joined = await self._join(rejoining=True)
+            why = f"rejoin failed: {self._join_error[1]}"
+        if joined == "failed":
+            await self.plugins.stop(self.config.leave.shutdown_timeout)
+        return joined == "joined"
+
+    async def _join(self, *, rejoining: bool = False) -> JoinResult:
+        """Join (a new session). On a failure the bot is `failed`, unless `rejoining` and the
+        node's refusal is transient: then "retry" (the reason is in `_join_error`)."""
         cfg = self.config
         try:
             options = JoinOptions(
@@ -274,17 +295,24 @@ class Bot:
             )
         except ValueError as exc:
             self.state.to(BotState.FAILED, FailureReason.CONFIG, str(exc))
-            return False
-        session = InfinitySession(self.api, cfg.alias, options, clock=self.clock, rng=self._rng)
+            return "failed"
+        tokens = self.secrets.add_token
+        session = InfinitySession(
+            self.api, cfg.alias, options, clock=self.clock, rng=self._rng, on_token=tokens
+        )
         try:
             await session.open()
         except (InfinityError, TransportError) as exc:
             reason = failure_for_join_error(exc)
+            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
+            self._join_error = (reason, detail)
+            if rejoining and is_transient_join_error(exc):
+                log.warning("rejoin failed: %s", detail)
+                return "retry"
             if reason == FailureReason.PIN_REQUIRED:
                 self.state.to(BotState.PIN_REQUIRED, detail=str(exc))
-            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
             self.state.to(BotState.FAILED, reason, detail)
-            return False
+            return "failed"
         self.session = session
         self.own_uuids.add(session.participant_uuid)
         self.conference_name = session.conference_name
@@ -304,7 +332,7 @@ class Bot:
         else:
             self._admitted.set()
             self.state.to(BotState.CONNECTED)
-        return True
+        return "joined"
 
     async def _drop_session(self) -> None:
         session, self.session = self.session, None
@@ -345,18 +373,23 @@ class Bot:
 
     async def _events(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         gap_start, self._rejoin_gap_start = self._rejoin_gap_start, None
+        cause: GapCause = "rejoin" if gap_start is not None else "stream"
         try:
-            async for item in session.events(max_attempts=8):
+            caps = self.config.events
+            async for item in session.events(
+                max_attempts=8, max_line=caps.max_line, max_event=caps.max_event
+            ):
                 self.events_seen += 1
                 if isinstance(item, StreamInterrupted):
                     if gap_start is None:
-                        gap_start = self.clock.monotonic()
+                        gap_start, cause = self.clock.monotonic(), "stream"
                     self.roster.apply(item)
                     continue
                 if isinstance(item, StreamOpened):
                     if gap_start is not None:
                         self.stream_reconnects += 1
-                        self.plugins.publish(Gap("events", gap_start, self.clock.monotonic()))
+                        now = self.clock.monotonic()
+                        self.plugins.publish(Gap("events", gap_start, now, cause))
                         gap_start = None
                     continue
                 for change in self.roster.apply(item):
@@ -386,7 +419,7 @@ class Bot:
         if uuid in self.own_uuids:
             return
         if not isinstance(change, Left) and self.roster.participants[uuid].role == "chair":
-            self._seen_host = True  # even a host who leaves before the next rules check
+            self._leave_check.seen_host = True
         self.plugins.publish(change)
         if isinstance(change, Joined | Left):
             log.info(
@@ -419,53 +452,33 @@ class Bot:
         return m.audio != "none" or m.video != "none" or m.receive_audio or m.receive_video
 
     def _check_rules(self, now: float) -> Outcome | None:
-        """The leave rule that fires now, if any (checked four times a second)."""
-        rules = self.config.leave
-        if rules.duration is not None and now - self._started_at >= rules.duration:
-            return Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
-        if self.state.state == BotState.WAITING_ROOM:
-            if self._waiting_since is None:
-                self._waiting_since = now
-            timeout = rules.waiting_room_timeout
-            if timeout is not None and now - self._waiting_since >= timeout:
-                return Outcome(
-                    "waiting_timeout", f"leave.waiting_room_timeout: not admitted in {timeout:g} s"
-                )
-            return None
-        if self.roster.syncing:
-            return None  # a half-replayed roster says nothing about who is there
-        others = self.others()
-        hosts_here = any(self.roster.participants[u].role == "chair" for u in others)
-        if rules.when_hosts_leave and self._seen_host and not hosts_here:
-            return Outcome("leave", "leave.when_hosts_leave: every host has left")
-        if rules.alone_seconds is not None:
-            if others:
-                self._alone_since = None
-            elif self._alone_since is None:
-                self._alone_since = now
-            elif now - self._alone_since >= rules.alone_seconds:
-                alone = rules.alone_seconds
-                return Outcome("leave", f"leave.alone_seconds: alone for {alone:g} s")
-        return None
+        return self._leave_check.check(now, self.state.state, self.roster, self.others())
 
     async def _media(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         await self._admitted.wait()
         call = BotCall(session, self.config.media, self.plugins, clock=self.clock.monotonic)
         self.call = call
+        started = False
         try:
             try:
                 await call.start()
             except MediaSetupError as exc:
                 finish(Outcome("media_failed", str(exc)))
                 return
+            started = True
             if self.state.state == BotState.CONNECTED:
                 self.state.to(BotState.IN_CALL)
+            stopped, self._media_stopped_at = self._media_stopped_at, None
+            if stopped is not None:  # media is back after a rejoin
+                self.plugins.publish(Gap("media", stopped, self.clock.monotonic(), "rejoin"))
             # The call re-calls on media loss by itself; this returns when it gave up.
             reason = await call.wait_failed()
             finish(Outcome("media_failed", reason))
         finally:
             self.call = None
             self.recalls += call.recalls
+            if started:  # media stops here: a rejoin's media gap starts now
+                self._media_stopped_at = self.clock.monotonic()
             await call.aclose()
 
     async def _leave_now(self, reason: FailureReason | None, detail: str, *, failed: bool) -> None:

@@ -12,18 +12,18 @@ import pytest
 from prometheus_client import generate_latest
 
 from agent.config import parse_config
-from agent.node import LocalNode, default_config
+from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.metrics import registry_for
 from agent.runtime.states import BotState, FailureReason
-from tests.support.inspect_node import set_faults
+from tests.support.inspect_node import set_faults, with_control
 
 UNAVAILABLE = {"status": 503, "result": "Service Unavailable"}
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[LocalNode]:
-    async with LocalNode(default_config()) as n:
+    async with LocalNode(with_control()) as n:
         yield n
 
 
