@@ -36,9 +36,7 @@ def summary(timeline: Timeline, end: float, extra: dict[str, Any]) -> dict[str, 
             [t(a) if a is not None else None, t(b) if b is not None else None]
             for a, b in timeline.presentations
         ],
-        "event_gaps": [
-            {"kind": g["kind"], "start": t(g["start"]), "end": t(g["end"])} for g in timeline.gaps
-        ],
+        "event_gaps": [{**g, "start": t(g["start"]), "end": t(g["end"])} for g in timeline.gaps],
         "timeline_lines": timeline.lines,
     }
 
