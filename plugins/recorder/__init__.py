@@ -14,8 +14,13 @@ someone else presents; its VP8 frames (`PresentationMedia`) go to their own file
 
 Control: `autostart`/`start_paused` in the config; `start_recording()`, `stop_recording()`,
 `pause()`, `resume()` on the plugin. A storage failure raises `StorageError` (from the next
-hook and from `stop()`), and is reported through `context.fail(FailureReason.STORAGE, ...)`
-when the runtime's context offers it.
+hook and from `stop()`) unless it could be reported through
+`context.fail(FailureReason.STORAGE, ...)` (the runtime's context offers it): then the bot
+fails with reason `storage` and its one-line reason, and the log has one error line. A full
+disk keeps what was written: a reserve file (`reserve_bytes`, allocated when the session
+starts) is given back so the files are finalized, `timeline.jsonl` gets a
+`recording_failed` line and `summary.json` is written (to the temp folder, said in the log,
+if even that does not fit).
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ class RecorderConfig(BaseModel):
     stop_timeout: float = Field(default=30.0, gt=0)
     #: Record the presentation (slides) to its own files; ignored in audio-only mode.
     record_presentation: bool = True
+    #: Bytes of disk kept free from the session's start for its end: when the disk fills
+    #: up they are given back, so the files' ends, the timeline's `recording_failed` line
+    #: and `summary.json` are still written (0: keep none).
+    reserve_bytes: int = Field(default=1 << 20, ge=0)
 
 
 #: States in which the bot is in the conference: the first change into one starts the session.
@@ -175,6 +184,7 @@ class Recorder(Plugin[RecorderConfig]):
                 segment_bytes=cfg.segment_bytes,
                 video_wait=cfg.video_wait,
                 cluster_ms=cfg.cluster_ms,
+                reserve_bytes=cfg.reserve_bytes,
             ),
             request_keyframe=self._keyframe_from_thread,
             request_presentation_keyframe=self._presentation_keyframe_from_thread,
@@ -216,6 +226,12 @@ class Recorder(Plugin[RecorderConfig]):
     def summary(self) -> dict[str, Any] | None:
         writer = self._last_writer or self.writer
         return None if writer is None else writer.summary
+
+    @property
+    def summary_path(self) -> Path | None:
+        """Where `summary.json` went: the session folder, or (disk full) the temp folder."""
+        writer = self._last_writer or self.writer
+        return None if writer is None else writer.summary_path
 
     # -- control -------------------------------------------------------------------------
 
@@ -313,3 +329,7 @@ class Recorder(Plugin[RecorderConfig]):
                 fail(FailureReason.STORAGE, str(exc))
             except Exception:
                 log.exception("reporting the storage failure failed")
+            else:
+                # Reported: the bot fails with `storage` and says why in one line; raising
+                # it from the next hook as well would only add tracebacks to the log.
+                self._raised = True

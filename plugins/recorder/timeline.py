@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from .storage import StorageError
+from .storage import StorageError, failed
 
 #: How far apart a gap the recording measured (packets) and one the bot reported (a
 #: re-call's, a rejoin's) may be and still be the same stretch.
@@ -140,7 +140,7 @@ class Timeline:
         try:
             self._file.write(json.dumps(line, default=str) + "\n")
         except OSError as exc:
-            raise StorageError(f"writing {self.path} failed: {exc}") from exc
+            raise failed(f"writing {self.path}", exc) from exc
         self.lines += 1
 
     def close(self, end: float) -> None:
@@ -155,4 +155,4 @@ class Timeline:
             try:
                 file.close()
             except OSError as exc:
-                raise StorageError(f"writing {self.path} failed: {exc}") from exc
+                raise failed(f"writing {self.path}", exc) from exc
