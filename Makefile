@@ -12,7 +12,7 @@ SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SDK_DIR    := tests/interop/sdk
 SDK_BUNDLE := $(SDK_DIR)/dist/sdk.js
 
-.PHONY: demo test lint typecheck unit bench clean sysdeps
+.PHONY: demo test lint typecheck unit bench soak clean sysdeps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Ten bots through ten minutes of injected faults (issue 12); `make test` runs one minute.
+soak: $(STAMP)
+	$(PY) -m bench soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(SDK_DIR)/node_modules $(SDK_DIR)/dist

@@ -13,7 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bots_media, events, fleet, node_media, recorder, recorder_bots, recorder_sync
+from bench import (
+    bots_media,
+    events,
+    fleet,
+    node_media,
+    recorder,
+    recorder_bots,
+    recorder_sync,
+    soak,
+)
 
 Benchmark = Callable[[], bool]
 
@@ -34,6 +43,7 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ),
     ("fleet", "fleet: signalling-only bots in one process", fleet.bench_fleet),
     ("bots_media", "receive-only media bots: CPU and RSS, 1 vs 10", bots_media.bench_bots_media),
+    ("soak", "fault soak: 10 bots, 10 minutes of a bad day on the network", soak.bench_soak),
 ]
 
 
