@@ -7,7 +7,6 @@ underscore are implementation. Models live in `agent.infinity.models`.
 from __future__ import annotations
 
 from . import endpoints, models
-from ._expires import ExpiresBounds
 from ._http import ApiClient, Endpoint
 from ._retry import RetryPolicy, RetryStats, is_transient_status
 from ._transport import AiohttpTransport, HttpRequest, HttpResponse, Transport, TransportError
@@ -32,6 +31,7 @@ from .errors import (
     UnexpectedStatusError,
 )
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
+from .expires import ExpiresBounds
 from .reasons import ReasonCode, reason_code
 from .roster import Changed, Joined, Left, Roster, RosterChange
 from .session import InfinitySession, JoinOptions, TokenLost, join_token

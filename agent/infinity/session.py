@@ -31,7 +31,6 @@ from types import TracebackType
 
 from ..backoff import Backoff
 from ..clock import Clock, SystemClock, sleep_or_event
-from ._expires import ExpiresBounds
 from ._http import ApiClient
 from ._ratelimit import LimitedLog
 from ._retry import RetryPolicy
@@ -47,6 +46,7 @@ from .errors import (
     ServerError,
 )
 from .events import EventStream, StreamItem
+from .expires import ExpiresBounds
 from .models.events import Disconnect, RefreshToken
 from .models.token import ReleaseTokenBody, RequestTokenBody, RequestTokenResult, Role
 from .reasons import ReasonCode, reason_code

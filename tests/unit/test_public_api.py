@@ -22,6 +22,7 @@ def test_everything_in_all_is_importable_and_documented() -> None:
                 "HttpResponse",
                 "RetryPolicy",
                 "RetryStats",
+                "is_transient_status",
                 "Transport",
                 "TransportError",
             }
