@@ -67,9 +67,11 @@ def add_parsers(sub: Any) -> None:
 
 
 def _keep_secret(args: argparse.Namespace, secret: str) -> None:
-    """Tell `pexbot`'s redactor (see `agent.redact`): no printed line will show it."""
+    """Tell `pexbot`'s redactor (see `agent.redact`): no printed line will show it. A
+    password that is its user name (the node's announced `admin`/`admin`) hides nothing,
+    and masking it would mask the command's own name in every line."""
     redactor = getattr(args, "secrets", None)
-    if redactor is not None:
+    if redactor is not None and secret != getattr(args, "user", None):
         redactor.add(secret)
 
 

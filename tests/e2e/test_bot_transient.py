@@ -163,7 +163,12 @@ async def test_a_rejoin_refused_past_its_retries_is_one_more_try_of_the_rejoin_b
                 "node": node.base_url,
                 "alias": "meet",
                 "display_name": "Sturdy",
-                "media": {"audio": "none", "video": "none"},
+                "media": {
+                    "audio": "none",
+                    "video": "none",
+                    "receive_audio": False,
+                    "receive_video": False,
+                },
                 "leave": {"max_rejoins": 5, "rejoin_budget_reset": 30},
                 "retry": {"attempts": 2, "total": 2},
             }

@@ -73,10 +73,14 @@ async def test_a_rejoins_media_gap_is_on_the_timeline_with_its_cause(
     try:
         await _until(lambda: talker.call is not None and recorder.state.state == BotState.IN_CALL)
         await asyncio.sleep(2.0)  # media recorded before the outage
-        await set_faults(node, refuse_refresh=True)  # the tokens are refused: both rejoin
+        # The tokens are refused: both rejoin, into a node slow to answer (so the outage is
+        # well over the recording's 1 s gap threshold, whatever the backoff's jitter).
+        slow = {"request_token": {"delay": 1.5}}
+        await set_faults(node, refuse_refresh=True, routes=slow)
         await _until(lambda: recorder.rejoins >= 1)
         await set_faults(node, refuse_refresh=False)
         await _until(lambda: recorder.state.state == BotState.IN_CALL and recorder.recalls == 0)
+        await set_faults(node, routes={"request_token": None})
         await asyncio.sleep(3.0)  # media recorded after it
         recorder.request_leave()
         result = await asyncio.wait_for(tasks[1], 20)
@@ -92,7 +96,7 @@ async def test_a_rejoins_media_gap_is_on_the_timeline_with_its_cause(
     media = [g for g in gaps if g["kind"] == "media"]
     assert [g["cause"] for g in media] == ["rejoin"], gaps
     (line,) = media
-    assert 0 < line["start"] < line["end"] and line["seconds"] == pytest.approx(
+    assert line["seconds"] > 1.5 and line["seconds"] == pytest.approx(
         line["end"] - line["start"], abs=0.002
     )
     assert [g["cause"] for g in gaps if g["kind"] == "events"] == ["rejoin"]
