@@ -14,7 +14,7 @@ SDK_BUNDLE := $(SDK_DIR)/dist/sdk.js
 # The container image `make image` builds (docker/Dockerfile).
 IMAGE  ?= pexbot:latest
 
-.PHONY: demo test lint typecheck unit bench clean sysdeps image
+.PHONY: demo test lint typecheck unit bench soak clean sysdeps image
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ image:
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Ten bots through ten minutes of injected faults (issue 12); `make test` runs one minute.
+soak: $(STAMP)
+	$(PY) -m bench soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(SDK_DIR)/node_modules $(SDK_DIR)/dist

@@ -66,6 +66,15 @@ def add_parsers(sub: Any) -> None:
     sink.add_argument("--quiet", action="store_true", help="do not print each event")
 
 
+def _keep_secret(args: argparse.Namespace, secret: str) -> None:
+    """Tell `pexbot`'s redactor (see `agent.redact`): no printed line will show it. A
+    password that is its user name (the node's announced `admin`/`admin`) hides nothing,
+    and masking it would mask the command's own name in every line."""
+    redactor = getattr(args, "secrets", None)
+    if redactor is not None and secret != getattr(args, "user", None):
+        redactor.add(secret)
+
+
 def _fail(command: str, message: str, code: int) -> int:
     print(f"pexbot {command}: {message}", file=sys.stderr)
     return code
@@ -179,6 +188,7 @@ def run_admin(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     password = os.environ.get(args.password_env)
     if password is None:
         return _fail("admin", f"set the password in ${args.password_env}", EXIT_USAGE)
+    _keep_secret(args, password)
     try:
         api = ManagementClient(
             args.url, username=args.user, password=password, verify_tls=not args.insecure
@@ -226,6 +236,7 @@ def run_sink(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         password = os.environ.get(args.password_env)
         if password is None:
             return _fail("sink", f"set the sink password in ${args.password_env}", EXIT_USAGE)
+        _keep_secret(args, password)
     if args.resume and not args.jsonl:
         return _fail("sink", "--resume needs --jsonl", EXIT_USAGE)
     logging.basicConfig(level=logging.WARNING, format="pexbot sink: %(message)s")

@@ -15,8 +15,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from agent._run_args import seconds_or_none
+from agent.redact import Redactor, redacted_output
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _secrets(args: argparse.Namespace) -> Redactor:
+    """The command's redactor (`main` puts it on `args`; a fresh one when called directly)."""
+    secrets = getattr(args, "secrets", None)
+    return secrets if isinstance(secrets, Redactor) else Redactor()
 
 
 def _fail(message: str, code: int) -> int:
@@ -97,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # A progress line on a terminal; plain log lines otherwise (files, journald, CI).
     progress = sys.stderr if sys.stderr.isatty() else None
     try:
-        result = asyncio.run(run_bot(config, progress=progress))
+        result = asyncio.run(run_bot(config, progress=progress, secrets=_secrets(args)))
     except ListenError as exc:
         return _cannot_listen(exc.host, exc.port, exc)
     if result.reason is not None:
@@ -123,7 +130,9 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         return _config_problems(str(exc))
     setup_logging(args.log_format, secrets=pins)
     try:
-        results = asyncio.run(run_fleet(entries, metrics_port=args.metrics_port))
+        results = asyncio.run(
+            run_fleet(entries, metrics_port=args.metrics_port, secrets=_secrets(args))
+        )
     except ListenError as exc:
         return _cannot_listen(exc.host, exc.port, exc)
     width = max(len(name) for name in results)
@@ -345,7 +354,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = build_parser()
     args = parser.parse_args(argv)
-    return commands[args.command](args)
+    # Everything the command prints passes one redactor: commands and bots tell it their
+    # secrets (PINs, passwords, tokens) as they learn them.
+    with redacted_output() as secrets:
+        args.secrets = secrets
+        return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,16 @@ class RetryConfig(_Strict):
     total: float = Field(default=15.0, gt=0, allow_inf_nan=False)
 
 
+class EventsConfig(_Strict):
+    """Caps on the event stream, in characters: a line or an event longer than these is
+    dropped with a counted warning and the stream is reopened (only a broken or hostile node
+    sends one: Pexip's largest events are a few KiB). The defaults are the client library's
+    (`agent.infinity.events.MAX_LINE`, `MAX_EVENT`)."""
+
+    max_line: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    max_event: int = Field(default=4 << 20, ge=1024, le=1 << 30)
+
+
 class PluginConfig(_Strict):
     #: Built-in name, entry-point name, or `module:Class`.
     name: str = Field(min_length=1)
@@ -162,6 +172,7 @@ class BotConfig(_Strict):
     media: BotMediaConfig = Field(default_factory=BotMediaConfig)
     leave: LeaveRules = Field(default_factory=LeaveRules)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     plugins: list[PluginConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log_format: Literal["text", "json"] = "text"

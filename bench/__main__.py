@@ -25,6 +25,7 @@ from bench import (
     recorder_bots,
     recorder_sync,
     service,
+    soak,
 )
 
 Benchmark = Callable[[], bool]
@@ -67,6 +68,7 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         service.bench_service,
     ),
     ("probe", "call-quality probe: CPU per second of call, 640x480 video", probe.bench_probe),
+    ("soak", "fault soak: 10 bots, 10 minutes of a bad day on the network", soak.bench_soak),
 ]
 
 

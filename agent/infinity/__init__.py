@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import breakout_endpoints, endpoints, models
 from ._http import ApiClient, Endpoint
-from ._retry import RetryPolicy, RetryStats
+from ._retry import RetryPolicy, RetryStats, is_transient_status
 from ._transport import (
     AiohttpTransport,
     HttpRequest,
@@ -45,10 +45,11 @@ from .errors import (
     UnexpectedStatusError,
 )
 from .events import EventStream, EventStreamLost, StreamInterrupted, StreamItem, StreamOpened
+from .expires import ExpiresBounds
 from .reasons import ReasonCode, reason_code
 from .rooms import BreakoutRoom, BreakoutRooms, RoomChange
 from .roster import Changed, Joined, Left, Roster, RosterChange
-from .session import ExpiresBounds, InfinitySession, JoinOptions, TokenLost, join_token
+from .session import InfinitySession, JoinOptions, TokenLost, join_token
 
 __all__ = [
     "AiohttpTransport",
@@ -105,6 +106,7 @@ __all__ = [
     "UnexpectedStatusError",
     "breakout_endpoints",
     "endpoints",
+    "is_transient_status",
     "join_token",
     "models",
     "public_url",

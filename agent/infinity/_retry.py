@@ -42,6 +42,7 @@ _TRANSIENT = frozenset({429, 500, 502, 503, 504, *range(520, 530)})
 
 
 def is_transient_status(status: int) -> bool:
+    """Whether an answer with this status may well differ on a later try (429, 5xx)."""
     return status in _TRANSIENT
 
 

@@ -43,6 +43,8 @@ from .errors import InfinityError, InfinityHTTPError
 from .models.events import InfinityEvent, MalformedEvent, parse_event
 
 __all__ = [
+    "MAX_EVENT",
+    "MAX_LINE",
     "EventStream",
     "EventStreamLost",
     "StreamInterrupted",

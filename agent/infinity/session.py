@@ -34,6 +34,7 @@ from ..clock import Clock, SystemClock, sleep_or_event
 from ._http import ApiClient
 from ._ratelimit import LimitedLog
 from ._retry import RetryPolicy
+from ._sse import MAX_EVENT, MAX_LINE
 from ._transport import Transport, TransportError
 from .client import ConferenceClient, ParticipantClient
 from .endpoints import REFRESH_TOKEN, RELEASE_TOKEN, REQUEST_TOKEN
@@ -45,6 +46,7 @@ from .errors import (
     ServerError,
 )
 from .events import EventStream, StreamItem
+from .expires import ExpiresBounds
 from .models.events import Disconnect, RefreshToken
 from .models.token import ReleaseTokenBody, RequestTokenBody, RequestTokenResult, Role
 from .reasons import ReasonCode, reason_code
@@ -88,25 +90,6 @@ class JoinOptions:
             supports_direct_chat=self.supports_direct_chat,
             client_id=self.client_id,
         )
-
-
-@dataclass(frozen=True)
-class ExpiresBounds:
-    """The token lifetimes a session accepts from a node; others are clamped into them.
-
-    The floor keeps a node from driving a refresh storm (the refresh runs every expires/3);
-    the ceiling keeps a token refreshed at least every 8 h.
-    """
-
-    floor: float = 3.0
-    ceiling: float = 24 * 3600.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.floor <= self.ceiling < float("inf"):
-            raise ValueError("expires bounds must satisfy 0 < floor <= ceiling < inf")
-
-    def clamp(self, seconds: float) -> float:
-        return min(max(seconds, self.floor), self.ceiling)
 
 
 @dataclass(frozen=True)
@@ -170,8 +153,11 @@ class InfinitySession:
         owns_api: bool = False,
         expires_bounds: ExpiresBounds | None = None,
         event_refresh_interval: float = 5.0,
+        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self.api = api
+        # Told every token the session receives (join, each refresh): e.g. a log scrubber.
+        self._on_token = on_token or (lambda _token: None)
         self.alias = alias
         self.options = options
         self._clock = clock or SystemClock()
@@ -295,6 +281,8 @@ class InfinitySession:
         *,
         max_attempts: int | None = 8,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        max_line: int = MAX_LINE,
+        max_event: int = MAX_EVENT,
     ) -> AsyncIterator[StreamItem]:
         """The conference's events, across reconnects, with the newest token.
 
@@ -309,6 +297,8 @@ class InfinitySession:
             rng=self._rng,
             sleep=sleep or self._clock.sleep,
             now=self._clock.monotonic,
+            max_line=max_line,
+            max_event=max_event,
         )
         async with stream:
             async for item in stream:
@@ -344,6 +334,7 @@ class InfinitySession:
             raise
         self._joined = result
         self._token = result.token
+        self._on_token(result.token)
         expires = self._lifetime("request_token", result.expires, result.expires_seconds)
         self._valid_until = self._clock.monotonic() + expires
         self._lost = asyncio.get_running_loop().create_future()
@@ -489,6 +480,7 @@ class InfinitySession:
                 await self._clock.sleep(delay)
                 continue
             self._token = result.token
+            self._on_token(result.token)
             expires = self._lifetime("refresh_token", result.expires, result.expires_seconds)
             self._valid_until = self._clock.monotonic() + expires
             self._last_refresh_at = self._clock.monotonic()

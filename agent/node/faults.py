@@ -26,6 +26,8 @@ class RouteFault(BaseModel):
     # Probability that `status` is returned instead of the real answer.
     rate: float = Field(default=1.0, ge=0, le=1)
     delay: float = Field(default=0.0, ge=0, le=60)
+    # Delay only the requests answered with `status` (a slow failure), not every request.
+    delay_failures_only: bool = False
     result: str = "Injected fault"
     # Sent as `Retry-After` (seconds) with the injected status, e.g. a 429 or 503.
     retry_after: float | None = Field(default=None, ge=0)
@@ -75,10 +77,13 @@ class Faults:
         fault = self.config.routes.get(route)
         if fault is None:
             return None
-        if fault.delay:
+        status = fault.status
+        if status is not None and self._rng.random() >= fault.rate:
+            status = None  # this one is answered for real
+        if fault.delay and (status is not None or not fault.delay_failures_only):
             await asyncio.sleep(fault.delay)
-        if fault.status is not None and self._rng.random() < fault.rate:
-            response = error_response(fault.status, fault.result)
+        if status is not None:
+            response = error_response(status, fault.result)
             if fault.retry_after is not None:
                 response.headers["Retry-After"] = f"{fault.retry_after:g}"
             return response

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -45,20 +46,26 @@ from ..infinity.rooms import BreakoutRooms
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, TokenLost
 from ..media.sources import MediaSourceError
+from ..redact import Redactor
 from .call import BotCall, check_sources
 from .context import PluginContext
-from .joining import Joining
+from .joining import Joining, JoinResult
 from .leg import MediaSetupError
-from .logs import current_bot
-from .outcome import BotResult, Outcome, conference_ended
+from .logs import current_bot, log_state
+from .outcome import (
+    BotResult,
+    Outcome,
+    conference_ended,
+)
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall, Presentations
 from .rules import LeaveRuleCheck
-from .states import BotState, FailureReason, Gap, StateChanged, StateMachine
+from .states import BotState, FailureReason, Gap, GapCause, StateMachine
 
 __all__ = ["Bot", "BotResult"]
 
 log = logging.getLogger(__name__)
+
 
 _PARTICIPANT_EVENTS = (
     ParticipantCreate,
@@ -79,8 +86,10 @@ class Bot(Joining):
         clock: Clock | None = None,
         rng: random.Random | None = None,
         bot_id: str | None = None,
+        secrets: Redactor | None = None,
     ) -> None:
         self.config = config
+        self.secrets = secrets or Redactor()  # told the session tokens (to scrub output)
         #: Names the bot in logs and metrics; unique in a fleet (display names need not be).
         self.id = bot_id or config.display_name
         self.clock = clock or SystemClock()
@@ -96,7 +105,10 @@ class Bot(Joining):
             if not plugin.has_context:
                 plugin.bind_context(PluginContext(self, plugin.label))
         self.plugins = PluginHost(plugins or [])
-        self.state = StateMachine(clock=self.clock.monotonic, listeners=[self._on_state])
+        self.state = StateMachine(
+            clock=self.clock.monotonic,
+            listeners=[functools.partial(log_state, config.display_name), self.plugins.publish],
+        )
         self.roster = Roster()
         #: The breakout rooms a host bot sees, each with its roster.
         self.rooms = BreakoutRooms()
@@ -128,9 +140,13 @@ class Bot(Joining):
         self._rules_check = LeaveRuleCheck(config.leave)
         # Set while rejoining: the next event stream's first open closes this events gap.
         self._rejoin_gap_start: float | None = None
+        # When the last call ended (media stopped): a rejoin's media gap starts there.
+        self._media_stopped_at: float | None = None
         #: The conference joined (a Virtual Reception's target, not the reception).
         self.conference_name = ""
         self._extension_ignored_said = False
+        #: Why the last join failed (the failure a spent rejoin budget ends the bot with).
+        self._join_error: tuple[FailureReason, str] = (FailureReason.INTERNAL, "")
 
     # -- what plugins and users call --------------------------------------------------
 
@@ -171,20 +187,6 @@ class Bot(Joining):
 
     async def stop_presentation(self) -> None:
         await self._presentations.stop()
-
-    def _on_state(self, change: StateChanged) -> None:
-        if change.reason is not None:
-            log.warning(
-                "bot %s: %s -> %s (%s: %s)",
-                self.config.display_name,
-                change.old,
-                change.new,
-                change.reason,
-                change.detail,
-            )
-        else:
-            log.info("bot %s: %s -> %s", self.config.display_name, change.old, change.new)
-        self.plugins.publish(change)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -240,7 +242,7 @@ class Bot(Joining):
         return True
 
     async def _run(self) -> None:
-        if not await self._join():
+        if await self._join() != "joined":
             await self.plugins.stop(self.config.leave.shutdown_timeout)
             return
         rejoin = Budget(
@@ -257,24 +259,40 @@ class Bot(Joining):
                     continue
                 await self.plugins.stop(self.config.leave.shutdown_timeout)
                 return
-            delay = rejoin.take() if outcome.kind == "token_lost" else None
-            if delay is not None:
-                self.state.to(BotState.RECONNECTING, detail=outcome.detail)
-                self._rejoin_gap_start = self.clock.monotonic()
-                await self._drop_session()
-                self.rejoins += 1
-                await sleep_or_event(self.clock, delay, self._leave)
-                if self._leave.is_set():
-                    await self._leave_now(None, self._leave_reason, failed=False)
-                    return
-                self.state.to(BotState.JOINING)
-                if not await self._join():
-                    await self.plugins.stop(self.config.leave.shutdown_timeout)
-                    return
+            if outcome.kind == "token_lost" and await self._rejoin(rejoin, outcome.detail):
                 continue
             failure = outcome.failure(self._failure)
+            # (Nothing to do when the bot has ended already, e.g. left while rejoining.)
             await self._leave_now(failure, outcome.detail, failed=failure is not None)
             return
+
+    async def _rejoin(self, budget: Budget, why: str) -> bool:
+        """Rejoin after a lost token, each try within the per-incident `budget`: a join the
+        node refuses transiently (5xx, 429, unreachable, after the client's own retries) is
+        one more try, not the end of the bot. False: the budget is spent or the bot ended."""
+        joined: JoinResult = "retry"
+        while joined == "retry":
+            delay = budget.take()
+            if delay is None:
+                if self.state.state == BotState.JOINING:  # the last rejoin was refused
+                    self.state.to(BotState.FAILED, *self._join_error)
+                    await self.plugins.stop(self.config.leave.shutdown_timeout)
+                return False
+            self.state.to(BotState.RECONNECTING, detail=why)
+            if self.session is not None:  # the incident's first try
+                self._rejoin_gap_start = self.clock.monotonic()
+                await self._drop_session()
+            self.rejoins += 1
+            await sleep_or_event(self.clock, delay, self._leave)
+            if self._leave.is_set():
+                await self._leave_now(None, self._leave_reason, failed=False)
+                return False
+            self.state.to(BotState.JOINING)
+            joined = await self._join(rejoining=True)
+            why = f"rejoin failed: {self._join_error[1]}"
+        if joined == "failed":
+            await self.plugins.stop(self.config.leave.shutdown_timeout)
+        return joined == "joined"
 
     async def _drop_session(self) -> None:
         session, self.session = self.session, None
@@ -315,18 +333,23 @@ class Bot(Joining):
 
     async def _events(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         gap_start, self._rejoin_gap_start = self._rejoin_gap_start, None
+        cause: GapCause = "rejoin" if gap_start is not None else "stream"
         try:
-            async for item in session.events(max_attempts=8):
+            caps = self.config.events
+            async for item in session.events(
+                max_attempts=8, max_line=caps.max_line, max_event=caps.max_event
+            ):
                 self.events_seen += 1
                 if isinstance(item, StreamInterrupted):
                     if gap_start is None:
-                        gap_start = self.clock.monotonic()
+                        gap_start, cause = self.clock.monotonic(), "stream"
                     self.roster.apply(item)
                     continue
                 if isinstance(item, StreamOpened):
                     if gap_start is not None:
                         self.stream_reconnects += 1
-                        self.plugins.publish(Gap("events", gap_start, self.clock.monotonic()))
+                        now = self.clock.monotonic()
+                        self.plugins.publish(Gap("events", gap_start, now, cause))
                         gap_start = None
                     continue
                 for change in self.roster.apply(item):
@@ -410,20 +433,27 @@ class Bot(Joining):
         await self._admitted.wait()
         call = BotCall(session, self.config.media, self.plugins, clock=self.clock.monotonic)
         self.call = call
+        started = False
         try:
             try:
                 await call.start()
             except MediaSetupError as exc:
                 finish(Outcome("media_failed", str(exc)))
                 return
+            started = True
             if self.state.state == BotState.CONNECTED:
                 self.state.to(BotState.IN_CALL)
+            stopped, self._media_stopped_at = self._media_stopped_at, None
+            if stopped is not None:  # media is back after a rejoin
+                self.plugins.publish(Gap("media", stopped, self.clock.monotonic(), "rejoin"))
             # The call re-calls on media loss by itself; this returns when it gave up.
             reason = await call.wait_failed()
             finish(Outcome("media_failed", reason))
         finally:
             self.call = None
             self.recalls += call.recalls
+            if started:  # media stops here: a rejoin's media gap starts now
+                self._media_stopped_at = self.clock.monotonic()
             await call.aclose()
 
     async def _leave_now(self, reason: FailureReason | None, detail: str, *, failed: bool) -> None:

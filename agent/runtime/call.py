@@ -270,7 +270,7 @@ class BotCall:
                 except MediaSetupError as exc:
                     why = str(exc)
                     log.warning("re-call %d failed: %s", self.recalls, exc)
-            self.plugins.publish(Gap("media", lost_at, self._clock()))
+            self.plugins.publish(Gap("media", lost_at, self._clock(), "recall"))
 
     # -- teardown --------------------------------------------------------------------
 

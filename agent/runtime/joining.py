@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Literal
 
 from ..clock import Clock
 from ..config import BotConfig
@@ -18,13 +19,18 @@ from ..infinity.errors import InfinityError, InfinityHTTPError
 from ..infinity.models.events import Refer
 from ..infinity.rooms import BreakoutRooms
 from ..infinity.session import InfinitySession, JoinOptions
+from ..redact import Redactor
 from .moves import Moved, move_kind
-from .outcome import failure_for_join_error
+from .outcome import failure_for_join_error, is_transient_join_error
 from .plugins import PluginHost
 from .rules import LeaveRuleCheck
 from .states import BotState, FailureReason, StateMachine
 
-__all__ = ["Joining"]
+__all__ = ["JoinResult", "Joining"]
+
+#: What a join came to: in, failed for good (the state machine says why), or refused
+#: transiently while rejoining (one more try of the rejoin budget; the reason in `_join_error`).
+JoinResult = Literal["joined", "failed", "retry"]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,12 @@ class Joining:
     _rules_check: LeaveRuleCheck
     _admitted: asyncio.Event
     _extension_ignored_said: bool
+    _join_error: tuple[FailureReason, str]
+    secrets: Redactor
 
-    async def _join(self) -> bool:
+    async def _join(self, *, rejoining: bool = False) -> JoinResult:
+        """Join (a new session). On a failure the bot is `failed`, unless `rejoining` and the
+        node's refusal is transient: then "retry"."""
         cfg = self.config
         try:
             options = JoinOptions(
@@ -60,13 +70,13 @@ class Joining:
             )
         except ValueError as exc:
             self.state.to(BotState.FAILED, FailureReason.CONFIG, str(exc))
-            return False
+            return "failed"
         if self.alias != cfg.alias:
             # Transferred earlier: a rejoin goes to where the bot is now.
             options = JoinOptions(display_name=cfg.display_name, call_tag=cfg.call_tag)
-        session = await self._open(self.alias, options, "")
-        if session is None:
-            return False
+        session = await self._open(self.alias, options, "", rejoining=rejoining)
+        if isinstance(session, str):
+            return session
         if cfg.extension is not None and not session.forwarded:
             if not self._extension_ignored_said:
                 log.warning(
@@ -79,21 +89,34 @@ class Joining:
                 "joined %s as %s, not as the configured %s", cfg.alias, session.role, cfg.role
             )
         self._enter(session)
-        return True
+        return "joined"
 
-    async def _open(self, alias: str, options: JoinOptions, what: str) -> InfinitySession | None:
-        """A joined session, or None after the state machine has failed (`what` prefixes
-        the detail)."""
-        session = InfinitySession(self.api, alias, options, clock=self.clock, rng=self._rng)
+    async def _open(
+        self, alias: str, options: JoinOptions, what: str, *, rejoining: bool = False
+    ) -> InfinitySession | Literal["failed", "retry"]:
+        """A joined session; else "failed" after the state machine has failed (`what`
+        prefixes the detail), or "retry" for a transient refusal while `rejoining`."""
+        session = InfinitySession(
+            self.api,
+            alias,
+            options,
+            clock=self.clock,
+            rng=self._rng,
+            on_token=self.secrets.add_token,  # so no output ever shows it
+        )
         try:
             await session.open()
         except (InfinityError, TransportError) as exc:
             reason = failure_for_join_error(exc)
+            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
+            self._join_error = (reason, what + detail)
+            if rejoining and is_transient_join_error(exc):
+                log.warning("rejoin failed: %s", detail)
+                return "retry"
             if reason == FailureReason.PIN_REQUIRED and self.state.state == BotState.JOINING:
                 self.state.to(BotState.PIN_REQUIRED, detail=str(exc))
-            detail = exc.reason if isinstance(exc, InfinityHTTPError) else str(exc)
             self.state.to(BotState.FAILED, reason, what + detail)
-            return None
+            return "failed"
         self.session = session
         self.own_uuids.add(session.participant_uuid)
         self.conference_name = session.conference_name
@@ -120,7 +143,7 @@ class Joining:
         cfg = self.config
         options = JoinOptions(cfg.display_name, call_tag=cfg.call_tag, token=refer.token)
         session = await self._open(refer.alias, options, f"move to {where}: ")
-        if session is None:
+        if isinstance(session, str):
             return False
         self.alias, self.room = refer.alias, refer.breakout_name if kind == "breakout" else None
         self.rooms = BreakoutRooms()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from ..config import BotConfig, ConfigError, parse_config, read_toml, relative_to_file
+from ..redact import Redactor
 from .bot import Bot, BotResult
 from .metrics import MetricsServer, registry_for
 from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
@@ -32,6 +33,18 @@ def build_plugins(config: BotConfig) -> list[Plugin[Any]]:
         cls = load_plugin_class(entry.name)
         plugins.append(make_plugin(cls, None, entry.config))
     return plugins
+
+
+def make_bot(config: BotConfig, bot_id: str, secrets: Redactor | None = None) -> Bot:
+    """A bot with its plugins; `secrets` learns its PIN, its plugins' `SecretStr` settings
+    (a management password) and, as they come, its session tokens."""
+    plugins = build_plugins(config)
+    if secrets is not None:
+        with contextlib.suppress(ConfigError):  # an unreadable PIN fails the join instead
+            secrets.add(config.resolve_pin())
+        for plugin in plugins:
+            secrets.add_secrets_of(plugin.config)
+    return Bot(config, plugins, bot_id=bot_id, secrets=secrets)
 
 
 def check_config(config: BotConfig, source: str) -> str | None:
@@ -102,9 +115,11 @@ async def _progress(bot: Bot, out: TextIO) -> None:
         out.flush()
 
 
-async def run_bot(config: BotConfig, *, progress: TextIO | None = None) -> BotResult:
+async def run_bot(
+    config: BotConfig, *, progress: TextIO | None = None, secrets: Redactor | None = None
+) -> BotResult:
     """Run one bot with signal handling, metrics and (on a terminal) a progress line."""
-    bot = Bot(config, build_plugins(config), bot_id=config.display_name)
+    bot = make_bot(config, config.display_name, secrets)
     remove = install_signal_handlers(lambda name: bot.request_leave(f"Stopped by {name}"))
     ticker = asyncio.create_task(_progress(bot, progress)) if progress is not None else None
     try:
@@ -173,10 +188,13 @@ def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_fleet(
-    entries: list[FleetEntry], *, metrics_port: int | None = None
+    entries: list[FleetEntry],
+    *,
+    metrics_port: int | None = None,
+    secrets: Redactor | None = None,
 ) -> dict[str, BotResult]:
     """Every bot in its own task; one failing bot never stops the others."""
-    bots = {e.name: Bot(e.config, build_plugins(e.config), bot_id=e.name) for e in entries}
+    bots = {e.name: make_bot(e.config, e.name, secrets) for e in entries}
 
     async def run_all() -> list[BotResult | BaseException]:
         return await asyncio.gather(*(b.run() for b in bots.values()), return_exceptions=True)
@@ -211,6 +229,7 @@ __all__ = [
     "build_plugins",
     "check_config",
     "load_fleet",
+    "make_bot",
     "merge_tables",
     "run_bot",
     "run_fleet",

@@ -1,8 +1,9 @@
 """Logging for the `pexbot` command: text or JSON lines, with secrets scrubbed, each line
 naming the bot it belongs to.
 
-Secrets are kept out of log calls by design; the scrubber is a second line of defence for
-values the command knows (the PIN it resolved), in case a library logs a request.
+Secrets are kept out of log calls by design; the lines are written through a
+`agent.redact.RedactingStream`, the second line of defence for the secrets the command knows
+(PINs, passwords, tokens), in case a node or a library echoes one.
 
 The bot's name comes from a context variable `Bot.run` sets: every task a bot starts
 (events, media, plugins, aiortc's own) inherits it, so lines from many bots in one process
@@ -18,8 +19,29 @@ import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 
+from ..redact import RedactingStream, Redactor
+from .states import StateChanged
+
+#: State changes are the bot's story: logged under the bot's logger name.
+log = logging.getLogger("agent.runtime.bot")
+
 #: The id of the bot whose task is running (None outside any bot).
 current_bot: ContextVar[str | None] = ContextVar("pexbot_bot", default=None)
+
+
+def log_state(bot_name: str, change: StateChanged) -> None:
+    """The log line of a bot's state change (a warning when it carries a failure reason)."""
+    if change.reason is not None:
+        log.warning(
+            "bot %s: %s -> %s (%s: %s)",
+            bot_name,
+            change.old,
+            change.new,
+            change.reason,
+            change.detail,
+        )
+    else:
+        log.info("bot %s: %s -> %s", bot_name, change.old, change.new)
 
 
 class BotNameFilter(logging.Filter):
@@ -43,20 +65,6 @@ class TextFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
-class _Scrub(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if s and len(s) >= 3]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -77,12 +85,17 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(
     fmt: str = "text", *, level: int = logging.INFO, secrets: Iterable[str] = ()
 ) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """Log lines on stderr, scrubbed of `secrets` (and of every secret already known to the
+    `pexbot` command's redactor, when stderr is its `RedactingStream`)."""
+    stream = sys.stderr
+    if not isinstance(stream, RedactingStream):
+        stream = RedactingStream(stream, Redactor())
+    stream.redactor.add(*secrets)
+    handler = logging.StreamHandler(stream)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(TextFormatter())
-    handler.addFilter(_Scrub(secrets))
     handler.addFilter(BotNameFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

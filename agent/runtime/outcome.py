@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..infinity import TransportError
+from ..infinity import TransportError, is_transient_status
 from ..infinity.errors import (
     ExtensionNotFoundError,
     ExtensionRequiredError,
     InfinityError,
+    InfinityHTTPError,
     InvalidPinError,
     NotFoundError,
     PinRequiredError,
@@ -18,7 +19,13 @@ from ..infinity.errors import (
 from ..infinity.reasons import ReasonCode
 from .states import BotState, FailureReason
 
-__all__ = ["BotResult", "Outcome", "conference_ended", "failure_for_join_error"]
+__all__ = [
+    "BotResult",
+    "Outcome",
+    "conference_ended",
+    "failure_for_join_error",
+    "is_transient_join_error",
+]
 
 
 @dataclass(frozen=True)
@@ -104,3 +111,12 @@ _JOIN_FAILURES: tuple[tuple[type[BaseException], FailureReason], ...] = (
 
 def failure_for_join_error(exc: BaseException) -> FailureReason:
     return next((r for kind, r in _JOIN_FAILURES if isinstance(exc, kind)), FailureReason.INTERNAL)
+
+
+def is_transient_join_error(exc: BaseException) -> bool:
+    """A join the node may well accept on a later try: it answered 5xx or 429, or could not
+    be reached, after the client's own retries. A definitive answer (403 with a reason, 404,
+    a malformed answer) is not."""
+    if isinstance(exc, TransportError):
+        return exc.transient
+    return isinstance(exc, InfinityHTTPError) and is_transient_status(exc.status)

@@ -168,7 +168,8 @@ class Plugin(Generic[ConfigT]):
         await self.on_other(change)
 
     async def on_gap(self, gap: Gap) -> None:
-        """A stretch without events or media, once it is over."""
+        """A stretch without events or media, once it is over (`kind`, `start`, `end` on the
+        bot's clock, and its `cause`: `stream`, `recall` or `rejoin`)."""
         await self.on_other(gap)
 
     async def on_moved(self, moved: Moved) -> None:

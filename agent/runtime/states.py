@@ -69,7 +69,10 @@ EXIT_CODES: dict[FailureReason, int] = {
 
 _S = BotState
 TRANSITIONS: dict[BotState, frozenset[BotState]] = {
-    _S.JOINING: frozenset({_S.PIN_REQUIRED, _S.WAITING_ROOM, _S.CONNECTED, _S.LEAVING, _S.FAILED}),
+    # JOINING -> RECONNECTING: a rejoin the node refused transiently waits for its next try.
+    _S.JOINING: frozenset(
+        {_S.PIN_REQUIRED, _S.WAITING_ROOM, _S.CONNECTED, _S.RECONNECTING, _S.LEAVING, _S.FAILED}
+    ),
     _S.PIN_REQUIRED: frozenset({_S.JOINING, _S.LEAVING, _S.FAILED}),
     _S.WAITING_ROOM: frozenset({_S.CONNECTED, _S.IN_CALL, _S.RECONNECTING, _S.LEAVING, _S.FAILED}),
     _S.CONNECTED: frozenset({_S.IN_CALL, _S.WAITING_ROOM, _S.RECONNECTING, _S.LEAVING, _S.FAILED}),
@@ -94,6 +97,9 @@ class StateChanged:
     hook = "on_state_changed"
 
 
+GapCause = Literal["stream", "recall", "rejoin"]
+
+
 @dataclass(frozen=True)
 class Gap:
     """A stretch of the session without events or media, on the bot's monotonic clock.
@@ -104,6 +110,9 @@ class Gap:
     kind: Literal["events", "media"]
     start: float
     end: float
+    #: Why: `stream` (the event stream dropped and was reopened), `recall` (media lost, the
+    #: call re-placed) or `rejoin` (the token was lost and the bot joined again).
+    cause: GapCause = "stream"
 
     hook = "on_gap"
 

@@ -22,9 +22,13 @@ Continuing: with `continue_session` a new process goes on with the session an ea
 left in `session_folder` (`resume.py`: numbering, time axis, one `resume` gap); a named
 folder is claimed, so an earlier process that comes back stops writing it.
 
-A storage failure raises `StorageError` (from the next hook and from `stop()`), and is
-reported through `context.fail(FailureReason.STORAGE, ...)` when the runtime's context
-offers it.
+A storage failure raises `StorageError` (from the next hook and from `stop()`) unless it
+could be reported through `context.fail(FailureReason.STORAGE, ...)` (the runtime's context
+offers it): then the bot fails with reason `storage` and its one-line reason, and the log
+has one error line. A full disk keeps what was written: a reserve file (`reserve_bytes`,
+allocated when the session starts) is given back so the files are finalized,
+`timeline.jsonl` gets a `recording_failed` line and `summary.json` is written (to the temp
+folder, said in the log, if even that does not fit).
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ class RecorderConfig(BaseModel):
     #: and the stretch in between is one `gap` line of kind `resume`. (A named folder is
     #: claimed: an earlier process that comes back stops writing to it.)
     continue_session: bool = False
+    #: Bytes of disk kept free from the session's start for its end: when the disk fills
+    #: up they are given back, so the files' ends, the timeline's `recording_failed` line
+    #: and `summary.json` are still written (0: keep none).
+    reserve_bytes: int = Field(default=1 << 20, ge=0)
 
 
 #: States in which the bot is in the conference: the first change into one starts the session.
@@ -197,6 +205,7 @@ class Recorder(Plugin[RecorderConfig]):
                 cluster_ms=cfg.cluster_ms,
                 continue_session=cfg.continue_session,
                 claim_folder=cfg.session_folder is not None,
+                reserve_bytes=cfg.reserve_bytes,
             ),
             request_keyframe=self._keyframe_from_thread,
             request_presentation_keyframe=self._presentation_keyframe_from_thread,
@@ -238,6 +247,12 @@ class Recorder(Plugin[RecorderConfig]):
     def summary(self) -> dict[str, Any] | None:
         writer = self._last_writer or self.writer
         return None if writer is None else writer.summary
+
+    @property
+    def summary_path(self) -> Path | None:
+        """Where `summary.json` went: the session folder, or (disk full) the temp folder."""
+        writer = self._last_writer or self.writer
+        return None if writer is None else writer.summary_path
 
     # -- control -------------------------------------------------------------------------
 
@@ -415,3 +430,7 @@ class Recorder(Plugin[RecorderConfig]):
                 fail(FailureReason.STORAGE, str(exc))
             except Exception:
                 log.exception("reporting the storage failure failed")
+            else:
+                # Reported: the bot fails with `storage` and says why in one line; raising
+                # it from the next hook as well would only add tracebacks to the log.
+                self._raised = True

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .storage import StorageError
+from .storage import failed
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def draw_speakers(
     try:
         fig.savefig(path, format="png")
     except OSError as exc:
-        raise StorageError(f"writing {path} failed: {exc}") from exc
+        raise failed(f"writing {path}", exc) from exc
     return True
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import av
 
-from .storage import StorageError
+from .storage import StorageError, failed
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class MediaFile:
         try:
             self._out.mux(packet)
         except (OSError, av.FFmpegError) as exc:
-            raise StorageError(f"writing {self.path} failed: {exc}") from exc
+            raise failed(f"writing {self.path}", exc) from exc
         if self.first_ms is None:
             self.first_ms = pts_ms
         self.end_ms = max(self.end_ms, pts_ms + duration_ms)
@@ -211,7 +211,7 @@ class MediaFile:
             try:
                 os.pwrite(self._slot_fd, duration_element(durable), self._slot)
             except OSError as exc:
-                raise StorageError(f"writing {self.path} failed: {exc}") from exc
+                raise failed(f"writing {self.path}", exc) from exc
 
     def _find_slot(self) -> None:
         self._slot_checked = True
@@ -238,11 +238,12 @@ class MediaFile:
         try:
             self._out.close()
         except (OSError, av.FFmpegError) as exc:
-            raise StorageError(f"finalizing {self.path} failed: {exc}") from exc
+            raise failed(f"finalizing {self.path}", exc) from exc
 
     def abandon(self) -> None:
         """Close after a failure, ignoring errors: what reached the disk stays readable."""
         try:
             self.close()
         except StorageError as exc:
-            log.warning("%s", exc)
+            # The recording already failed and said so; this is its consequence.
+            log.debug("%s", exc)

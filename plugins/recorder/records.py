@@ -85,6 +85,7 @@ def record_for(item: object, at: float) -> dict[str, Any] | None:
             "type": "gap",
             "at": item.start,
             "kind": item.kind,
+            "cause": item.cause,
             "start": item.start,
             "end": item.end,
             "seconds": round(item.end - item.start, 3),

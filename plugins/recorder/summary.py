@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .storage import StorageError
+from .storage import StorageError, failed
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -36,17 +38,37 @@ def summary(timeline: Timeline, end: float, extra: dict[str, Any]) -> dict[str, 
             [t(a) if a is not None else None, t(b) if b is not None else None]
             for a, b in timeline.presentations
         ],
-        "event_gaps": [
-            {"kind": g["kind"], "start": t(g["start"]), "end": t(g["end"])} for g in timeline.gaps
-        ],
+        "event_gaps": [{**g, "start": t(g["start"]), "end": t(g["end"])} for g in timeline.gaps],
         "timeline_lines": timeline.lines,
     }
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write `doc` whole or not at all (through a temporary file, removed on failure)."""
+    tmp = path.with_suffix(".tmp")
     try:
-        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        raise StorageError(f"writing {path} failed: {exc}") from exc
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise failed(f"writing {path}", exc) from exc
+
+
+def save_summary(folder: Path, doc: dict[str, Any]) -> Path | None:
+    """`summary.json` in `folder`; when that fails (a full disk), in the system's temporary
+    folder, saying where. Returns where it went (None: nowhere; said why)."""
+    path = folder / "summary.json"
+    try:
+        write_json(path, doc)
+        return path
+    except StorageError as exc:
+        problem = exc
+    fallback = Path(tempfile.gettempdir()) / f"pexbot-{folder.name}-summary.json"
+    try:
+        write_json(fallback, doc)
+    except StorageError:
+        log.error("summary.json not written: %s", problem)
+        return None
+    log.error("summary.json written to %s instead: %s", fallback, problem)
+    return fallback

@@ -17,7 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from .storage import StorageError
+from .storage import StorageError, failed
+
+#: How far apart a gap the recording measured (packets) and one the bot reported (a
+#: re-call's, a rejoin's) may be and still be the same stretch.
+GAP_SLACK = 0.5
 
 
 @dataclass
@@ -126,8 +130,20 @@ class Timeline:
             if self.presentations and self.presentations[-1][1] is None:
                 self.presentations[-1][1] = at
         elif kind == "gap":
-            self.gaps.append({"kind": r["kind"], "start": r["start"], "end": r["end"]})
+            self.gaps.append({k: r[k] for k in ("kind", "cause", "start", "end") if k in r})
         return True
+
+    def media_gap_cause(self, start: float, end: float) -> str:
+        """The cause of a reported media gap overlapping `start`..`end` (bot clock; within
+        `GAP_SLACK` s), or `no_media` when none was reported."""
+        for gap in reversed(self.gaps):
+            if (
+                gap["kind"] == "media"
+                and gap["start"] <= end + GAP_SLACK
+                and start <= gap["end"] + GAP_SLACK
+            ):
+                return str(gap.get("cause") or "no_media")
+        return "no_media"
 
     def _stop_talking(self, uuid: str, at: float) -> None:
         start = self._speaking.pop(uuid, None)
@@ -149,7 +165,7 @@ class Timeline:
         try:
             self._file.write(json.dumps(line, default=str) + "\n")
         except OSError as exc:
-            raise StorageError(f"writing {self.path} failed: {exc}") from exc
+            raise failed(f"writing {self.path}", exc) from exc
         self.lines += 1
 
     def detach(self) -> None:
@@ -171,4 +187,4 @@ class Timeline:
             try:
                 file.close()
             except OSError as exc:
-                raise StorageError(f"writing {self.path} failed: {exc}") from exc
+                raise failed(f"writing {self.path}", exc) from exc

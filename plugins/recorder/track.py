@@ -253,13 +253,26 @@ class Track:
     def _note_gap(self, t: float) -> None:
         last = self._last_written
         if last is not None and t - last >= GAP_THRESHOLD:
+            timeline = self._timeline
+            kind = "paused" if self._resumed else "media"
+            # Why: the bot's own report of this stretch (a re-call, a rejoin), which comes
+            # before the media after it; else nothing said why (`no_media`).
+            cause = "paused" if self._resumed else timeline.media_gap_cause(last, t)
             self.gaps.append(
-                {
-                    "kind": "paused" if self._resumed else "media",
-                    "start": self._timeline.t(last),
-                    "end": self._timeline.t(t),
-                }
+                {"kind": kind, "cause": cause, "start": timeline.t(last), "end": timeline.t(t)}
             )
+            if cause == "no_media":  # no report put it on the timeline: this does
+                timeline.add(
+                    {
+                        "type": "gap",
+                        "at": last,
+                        "kind": "media",
+                        "cause": cause,
+                        "start": last,
+                        "end": t,
+                        "seconds": round(t - last, 3),
+                    }
+                )
         self._resumed = False
         self._last_written = t if last is None else max(t, last)
 

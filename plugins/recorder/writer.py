@@ -13,6 +13,7 @@ dropped so they cannot open a stray file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -30,8 +31,8 @@ from .clock import StreamClock
 from .items import Close, Control, Event, Item, Media, Sync
 from .mux import Container
 from .resume import EarlierSession, FolderClaim, scan
-from .storage import StorageError
-from .summary import summary, write_json
+from .storage import Reserve, StorageError
+from .summary import save_summary, summary
 from .timeline import Timeline
 from .track import KeyframeRequests, Track, TrackSpec
 
@@ -55,6 +56,8 @@ class WriterSettings:
     #: The folder may be shared with a successor process: write it only while the claim
     #: holds (`resume.FolderClaim`).
     claim_folder: bool = False
+    #: Room kept for the session's end (see `storage.Reserve`); 0: none.
+    reserve_bytes: int = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class Writer:
         self.error: StorageError | None = None
         self.stats = WriterStats()
         self.summary: dict[str, Any] | None = None
+        #: Where `summary.json` went (the session folder, or elsewhere when it was full).
+        self.summary_path: Path | None = None
+        self._reserve = Reserve(settings.folder, settings.reserve_bytes)
         self.recording = False
         self.paused = False
         self._paused_at: float | None = None
@@ -135,6 +141,7 @@ class Writer:
             self.session = replace(
                 self.session, origin=self.session.origin - shift, start_utc=earlier.origin_utc
             )
+        self._reserve.claim()
         session = self.session
         timeline = Timeline(s.folder / "timeline.jsonl", session.origin, session.start_utc)
         self._timeline = timeline
@@ -241,10 +248,18 @@ class Writer:
         return self._main, self._slides
 
     def _fail(self, exc: StorageError) -> None:
-        log.error("recording failed: %s", exc)
+        """The one line a storage failure logs. The reserve is given back first, so the files
+        get their ends, the timeline its `recording_failed` line and the summary its room."""
+        log.error("recording failed: %s (what was written is kept)", exc)
         self.error = exc
+        self._reserve.release()
         for track in self._tracks():
             track.abandon()
+        assert self._timeline is not None
+        try:
+            self._timeline.add({"type": "recording_failed", "at": self.clock(), "error": str(exc)})
+        except StorageError as again:
+            log.debug("no recording_failed line: %s", again)
         if self.on_error is not None:
             self.on_error(exc)
 
@@ -355,31 +370,37 @@ class Writer:
         timeline = self._timeline
         if timeline is None or self._lost(now=True):
             return
+        self._reserve.release()  # what is left to write is what the room was kept for
         main, slides = self._tracks()
-        for track in (main, slides):
+        closing = (
+            main.close,
+            slides.close,
+            lambda: main.end_resume_gap(end),  # continued, but no media came this time
+            lambda: timeline.close(end),
+        )
+        for finish in closing:
             if self.error is None:
                 try:
-                    track.close()
+                    finish()
                 except StorageError as exc:
                     self._fail(exc)
-        try:
-            if self.error is None:
-                main.end_resume_gap(end)  # continued, but no media came this time
-            timeline.close(end)
-            self.summary = summary(timeline, end, self._figures(main, slides))
-            write_json(self.s.folder / "summary.json", self.summary)
-            draw_speakers(
-                self.s.folder / "speakers.png",
-                timeline,
-                end,
-                alias=self.session.alias,
-                conference=self.session.conference,
-            )
-        except StorageError as exc:
-            if self.error is None:
+        with contextlib.suppress(StorageError):
+            timeline.close(end)  # after a failure: close the file, whatever it says
+        if self.error is None:  # the chart is the least of it: not on a full disk
+            try:
+                draw_speakers(
+                    self.s.folder / "speakers.png",
+                    timeline,
+                    end,
+                    alias=self.session.alias,
+                    conference=self.session.conference,
+                )
+            except StorageError as exc:
                 self._fail(exc)
-        except Exception:
-            log.exception("recorder: writing the session summary failed")
+            except Exception as exc:  # a chart that cannot be drawn must not cost the summary
+                log.warning("speakers.png not drawn: %r", exc)
+        self.summary = summary(timeline, end, self._figures(main, slides))
+        self.summary_path = save_summary(self.s.folder, self.summary)
 
     def _figures(self, main: Track, slides: Track) -> dict[str, Any]:
         """The recording's own part of `summary.json`."""

@@ -149,3 +149,44 @@ async def test_one_long_incident_still_spends_the_budget(node: LocalNode) -> Non
     result = await asyncio.wait_for(task, 20)
     assert result.state == BotState.FAILED and result.reason == FailureReason.TOKEN_LOST
     assert result.rejoins == 1
+
+
+async def test_a_rejoin_refused_past_its_retries_is_one_more_try_of_the_rejoin_budget(
+    node: LocalNode,
+) -> None:
+    # The client gives up on request_token after 2 tries: before, that ended the bot at once
+    # (`failed (node_error)`); now the rejoin budget tries again, with its own backoff.
+    await set_faults(node, token_lifetime=3)
+    bot = Bot(
+        parse_config(
+            {
+                "node": node.base_url,
+                "alias": "meet",
+                "display_name": "Sturdy",
+                "media": {
+                    "audio": "none",
+                    "video": "none",
+                    "receive_audio": False,
+                    "receive_video": False,
+                },
+                "leave": {"max_rejoins": 5, "rejoin_budget_reset": 30},
+                "retry": {"attempts": 2, "total": 2},
+            }
+        )
+    )
+    task = asyncio.create_task(bot.run())
+    await until(task, lambda: bot.state.state == BotState.CONNECTED)
+    await set_faults(node, refuse_refresh=True, routes={"request_token": UNAVAILABLE})
+    await until(task, lambda: bot.rejoins == 2)  # the first rejoin was refused: a second try
+    assert bot.api.retry_stats.exhausted >= 1
+    assert [c.new for c in bot.state.history][-3:] == [
+        BotState.RECONNECTING,
+        BotState.JOINING,
+        BotState.RECONNECTING,
+    ]
+    assert bot.state.history[-1].detail == "rejoin failed: Service Unavailable"
+    await set_faults(node, refuse_refresh=False, routes={"request_token": None})
+    await until(task, lambda: bot.state.state == BotState.CONNECTED and bot.session is not None)
+    bot.request_leave()
+    result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT and result.rejoins >= 2

@@ -348,3 +348,62 @@ async def test_pexbot_on_expires_nan_exits_with_one_line() -> None:
         "Value error, expires must be a finite number of seconds, got 'nan'"
     )
     assert "Traceback" not in err
+
+
+async def test_pexbot_whose_rejoins_the_node_keeps_refusing_spends_the_budget_then_one_line(
+    tmp_path: Path,
+) -> None:
+    # The token is refused at the first refresh; every request_token after the first answers
+    # 503. Each rejoin is 2 tries of the client's; the budget allows 2 rejoins.
+    behaviour = Behaviour(expires="3", refuse_refresh=True, fail_from={"request_token": 2})
+    config = tmp_path / "bot.toml"
+    async with HostileNode(behaviour) as node:
+        config.write_text(
+            f'node = "{node.url}"\nalias = "meet"\n'
+            "[leave]\nmax_rejoins = 2\n[retry]\nattempts = 2\ntotal = 5\n"
+            '[media]\naudio = "none"\nvideo = "none"\nreceive_audio = false\n'
+            "receive_video = false\n"
+        )
+        code, err = await pexbot("run", str(config))
+    assert code == 21
+    assert err.strip().splitlines()[-1] == "pexbot: failed (node_error): Service Unavailable"
+    assert "Traceback" not in err
+    assert node.hits["request_token"] == 1 + 2 * 2  # the join, then 2 rejoins of 2 tries
+    assert err.count("rejoin failed: Service Unavailable") >= 2
+
+
+async def test_the_bots_event_stream_caps_come_from_its_config(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 900 KB events are within the library's default caps; a bot configured with a 64 KiB
+    # line cap drops them and reopens the stream, and stays in.
+    async with HostileNode(Behaviour(events="huge_events")) as node:
+        bot = bot_on(node, events={"max_line": 65536, "max_event": 65536})
+        task = asyncio.create_task(bot.run())
+        async with asyncio.timeout(30):
+            while bot.stream_reconnects < 2:
+                assert not task.done(), bot.state.history
+                await asyncio.sleep(0.05)
+        assert bot.state.state == BotState.CONNECTED
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 10)
+    assert result.state == BotState.LEFT
+    assert "event stream line longer than 65536 characters" in caplog.text
+
+
+async def test_pexbot_refuses_an_event_cap_too_small_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text('node = "http://127.0.0.1:9"\nalias = "meet"\n[events]\nmax_line = 10\n')
+    code, err = await pexbot("run", str(config))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"pexbot: invalid configuration: {config}: events.max_line: "
+        "Input should be greater than or equal to 1024"
+    ]
+
+
+def test_the_configs_default_caps_are_the_librarys() -> None:
+    from agent.config import EventsConfig
+    from agent.infinity.events import MAX_EVENT, MAX_LINE
+
+    assert (EventsConfig().max_line, EventsConfig().max_event) == (MAX_LINE, MAX_EVENT)

@@ -155,3 +155,18 @@ def test_bad_toml_is_rejected(tmp_path: Path) -> None:
     toml.write_text("[[services]]\nname = 'x'\nhost_pn = '1'\n")
     with pytest.raises(ConfigError, match=r"services\.0\.host_pn: Extra inputs are not permitted"):
         load_node_config(toml)
+
+
+async def test_route_delay_for_failures_only(api: Api) -> None:
+    # 5 % of `calls` answered 503 after 1 s (issue 12's fault mix): here every answer of a
+    # route fails, slowly; then none fails, and none is delayed.
+    slow = {"status": 503, "delay": 0.3, "delay_failures_only": True}
+    member = await api.joined("meet")
+    await _faults(api, {"routes": {"conference_status": {**slow, "rate": 1.0}}})
+    started = time.monotonic()
+    reply = await member.conf("conference_status", "conference_status", method="GET")
+    assert reply.status == 503 and time.monotonic() - started >= 0.3
+    await _faults(api, {"routes": {"conference_status": {**slow, "rate": 0.0}}})
+    started = time.monotonic()
+    reply = await member.conf("conference_status", "conference_status", method="GET")
+    assert reply.status == 200 and time.monotonic() - started < 0.3

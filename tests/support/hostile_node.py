@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,14 @@ class Behaviour:
     fail_first: dict[str, int] = field(default_factory=dict)
     fail_status: int = 503
     fail_headers: dict[str, str] = field(default_factory=dict)
+    #: From the Nth answer of a route on, this status (a node that goes down and stays down).
+    fail_from: dict[str, int] = field(default_factory=dict)
+    #: `refresh_token` answers 403 "Invalid token" (the token is lost: the bot rejoins).
+    refuse_refresh: bool = False
+    #: The node asks for a PIN and refuses it quoting it.
+    echo_pin: bool = False
+    #: Once joined, the node sends a `disconnect` whose reason quotes the token.
+    echo_token: bool = False
     events: Events = "quiet"
     #: How many events the floods send per connection.
     flood: int = 20_000
@@ -54,6 +63,8 @@ class HostileNode:
         self.hits: Counter[str] = Counter()
         self.sent: list[int] = []
         self._tokens = itertools.count(1)
+        #: Every token handed out.
+        self.tokens: list[str] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -86,7 +97,10 @@ class HostileNode:
         async def counted(request: web.Request) -> web.StreamResponse:
             self.hits[name] += 1
             b = self.behaviour
-            if self.hits[name] <= b.fail_first.get(name, 0):
+            failing_from = b.fail_from.get(name)
+            if self.hits[name] <= b.fail_first.get(name, 0) or (
+                failing_from is not None and self.hits[name] >= failing_from
+            ):
                 return web.json_response(
                     _envelope("Service Unavailable", "failed"),
                     status=b.fail_status,
@@ -98,10 +112,17 @@ class HostileNode:
 
     async def _request_token(self, request: web.Request) -> web.StreamResponse:
         body: dict[str, Any] = await request.json()
+        if self.behaviour.echo_pin:
+            pin = request.headers.get("pin")
+            if pin is None:
+                return web.json_response(
+                    _envelope({"pin": "required", "guest_pin": "required"}), status=403
+                )
+            return web.json_response(_envelope(f"Invalid PIN {pin}, try again"), status=403)
         return web.json_response(
             _envelope(
                 {
-                    "token": f"tok-{next(self._tokens)}",
+                    "token": self._token(),
                     "expires": self.behaviour.expires,
                     "participant_uuid": "me-uuid",
                     "version": {"version_id": "36"},
@@ -114,10 +135,16 @@ class HostileNode:
 
     async def _refresh_token(self, request: web.Request) -> web.StreamResponse:
         b = self.behaviour
+        if b.refuse_refresh:
+            return web.json_response(_envelope("Invalid token", "failed"), status=403)
         expires = b.expires if b.refresh_expires is None else b.refresh_expires
-        return web.json_response(
-            _envelope({"token": f"tok-{next(self._tokens)}", "expires": expires})
-        )
+        return web.json_response(_envelope({"token": self._token(), "expires": expires}))
+
+    def _token(self) -> str:
+        # Long and unguessable, as a node's are (a scrubber must find it, not a prefix).
+        token = f"tok-{next(self._tokens)}-{secrets.token_hex(12)}"
+        self.tokens.append(token)
+        return token
 
     async def _release_token(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(_envelope(True))
@@ -133,6 +160,9 @@ class HostileNode:
             self.sent[index] += len(data)
 
         await write(_event("participant_sync_begin", None) + _event("participant_sync_end", None))
+        if self.behaviour.echo_token:
+            token = request.query.get("token", "")
+            await write(_event("disconnect", {"reason": f"Token {token} revoked"}))
         mode = self.behaviour.events
         try:
             if mode == "endless_line":

@@ -24,6 +24,7 @@ def test_everything_in_all_is_importable_and_documented() -> None:
                 "RetryPolicy",
                 "RetryStats",
                 "StreamResponse",
+                "is_transient_status",
                 "Transport",
                 "TransportError",
                 "public_url",

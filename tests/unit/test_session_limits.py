@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from agent.infinity import ExpiresBounds
 from agent.infinity.errors import ResponseValidationError
-from agent.infinity.session import EXPIRED_REASON, ExpiresBounds, InfinitySession, JoinOptions
+from agent.infinity.session import EXPIRED_REASON, InfinitySession, JoinOptions
 from tests.support.fake_node import FakeNode, ok, token_result
 from tests.support.virtual_clock import VirtualClock
 
