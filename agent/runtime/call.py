@@ -23,17 +23,11 @@ from ..config import BotMediaConfig
 from ..infinity import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
+from ..media.files import FileSource
 from ..media.ice import IceSettings, ice_servers_from_node
+from ..media.loops import LoopTrack, black_loop, pattern_loop, tone_loop
 from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
-from ..media.sources import (
-    BlackVideoSource,
-    FileSource,
-    MediaSourceError,
-    SilenceSource,
-    TestPatternSource,
-    ToneSource,
-    check_media_file,
-)
+from ..media.sources import MediaSourceError, SilenceSource, check_media_file
 from ..media.tap import EncodedFrame
 from .items import DecodedFrame, ItemSink
 from .leg import CallLeg, MediaSetupError
@@ -54,14 +48,15 @@ def _direction(send: bool, receive: bool) -> Direction | None:
     return None
 
 
-def _pattern(spec: str) -> TestPatternSource:
-    """`pattern`, `pattern:640x480` or `pattern:640x480@30` (validated by the config)."""
+def _pattern(spec: str) -> LoopTrack:
+    """`pattern`, `pattern:640x480` or `pattern:640x480@30` (validated by the config), sent
+    without encoding (the process's one encoded loop of it)."""
     _, _, size = spec.partition(":")
     if not size:
-        return TestPatternSource()
+        return LoopTrack(pattern_loop())
     dims, _, fps = size.partition("@")
     width, height = (int(v) for v in dims.split("x"))
-    return TestPatternSource(width, height, fps=float(fps) if fps else 15.0)
+    return LoopTrack(pattern_loop(width, height, float(fps) if fps else 15.0))
 
 
 def check_sources(media: BotMediaConfig) -> None:
@@ -78,7 +73,10 @@ def check_sources(media: BotMediaConfig) -> None:
 def build_sources(
     media: BotMediaConfig,
 ) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
-    """Audio and video tracks for the configured sources, plus what must be stopped later."""
+    """Audio and video tracks for the configured sources, plus what must be stopped later.
+
+    Nothing here encodes: built-in sources replay the process's encoded loops, files send
+    their VP8/Opus packets (other codecs are decoded and encoded by aiortc off the loop)."""
     owned: list[Any] = []
     audio: MediaStreamTrack | None = None
     video: MediaStreamTrack | None = None
@@ -97,9 +95,9 @@ def build_sources(
     if media.audio == "silence":
         audio = SilenceSource()
     elif media.audio.startswith("tone:"):
-        audio = ToneSource(float(media.audio.removeprefix("tone:")))
+        audio = LoopTrack(tone_loop(float(media.audio.removeprefix("tone:"))))
     if media.video == "black":
-        video = BlackVideoSource()
+        video = LoopTrack(black_loop())
     elif media.video.startswith("pattern"):
         video = _pattern(media.video)
     owned.extend(t for t in (audio, video) if t is not None)
