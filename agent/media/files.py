@@ -1,6 +1,6 @@
 """Media files as outgoing tracks: VP8/Opus streams sent as packets, anything else decoded.
 
-- Each stream of a file is demuxed from its own container (`_Reader`), so a file whose
+- Each stream of a file is demuxed from its own container (`Reader`), so a file whose
   streams are not interleaved (all video packets, then all audio) plays in sync: neither
   stream waits for the other to be read.
 - A stream whose codec is VP8 or Opus (WebM, Matroska, IVF, Ogg) is sent as the file's
@@ -29,7 +29,6 @@ import collections
 import fractions
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,272 +37,29 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError
 
 from .codecs import opus_samples
-from .sources import (
+from .fileinfo import MediaSourceError
+from .filereader import PASSTHROUGH, VIDEO_CLOCK, Item, Reader, probe
+from .pacing import (
     AUDIO_PTIME,
     AUDIO_TIME_BASE,
     OPUS_SILENCE,
     RESYNC_AFTER,
-    SAMPLE_RATE,
     SAMPLES_PER_FRAME,
     VIDEO_TIME_BASE,
-    MediaSourceError,
-    _open_file,
-    _PacedTrack,
-    audio_frame,
-    black_yuv,
-    video_frame,
+    PacedTrack,
 )
+from .sources import audio_frame, black_yuv, video_frame
 
 log = logging.getLogger(__name__)
 
-#: Codecs sent as the file's own packets.
-PASSTHROUGH = {"audio": "opus", "video": "vp8"}
 #: Packets since the last keyframe kept for transcoding on a keyframe request (beyond, a
 #: request waits for the file's next keyframe).
 GOP_KEPT = 600
 #: Seconds of media one read job fetches, and how much must stay buffered ahead.
 READ_SECONDS = 1.0
 LOW_WATER = 0.5
-VIDEO_CLOCK = 90000
 _PICT_I = av.video.frame.PictureType.I
 _PICT_NONE = av.video.frame.PictureType.NONE
-
-
-@dataclass(slots=True)
-class _Item:
-    t: float  # file time (s), looping included: when it goes out after the origin
-    ts: int  # RTP timestamp (packets) / pts (frames) on the stream's clock
-    data: Any  # bytes (a packet), av.AudioFrame or av.VideoFrame
-    key: bool = False
-
-
-#: Files shorter than this (by their container) get their loop period from a demux-only
-#: scan of every packet: exact, so a looping clip keeps exact RTP spacing at the wrap.
-SCAN_BELOW = 300.0
-
-
-def _stream_ends(container: Any, start: float, kinds: dict[str, Any]) -> dict[str, float]:
-    """Where each stream's media ends (s from `start`), from its packets' times and
-    durations (a container's durations include an Opus stream's end trimming)."""
-    ends: dict[str, float] = {}
-    for packet in container.demux():
-        if packet.size == 0 or packet.pts is None or packet.time_base is None:
-            continue
-        stream = packet.stream
-        facts = kinds.get(stream.type)
-        if facts is None or stream.index != facts["index"]:
-            continue
-        end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start
-        ends[stream.type] = max(ends.get(stream.type, 0.0), end)
-    return ends
-
-
-def _period(ends: dict[str, float], info: dict[str, Any]) -> float:
-    """The loop period: where the longer stream ends, snapped to the video's frame grid
-    (or Opus' 20 ms) when within 5 % of a step of it: containers store ms, and a loop
-    that is a whole number of frames keeps exact RTP spacing at the wrap."""
-    period = max(ends.values(), default=0.0)
-    video = info.get("video")
-    step = 1 / float(video["rate"]) if video and video["rate"] else None
-    if step is None and info.get("audio") and info["audio"]["codec"] == PASSTHROUGH["audio"]:
-        step = AUDIO_PTIME
-    if step is not None and period > 0:
-        steps = period / step
-        if abs(steps - round(steps)) < 0.05:
-            period = round(steps) * step
-    return period
-
-
-def _probe(path: Path) -> dict[str, Any]:
-    """Stream facts and the loop period (s): where the longer stream ends (a scan of the
-    packets for short files, the container's duration for long ones)."""
-    with _open_file(path) as container:
-        info: dict[str, Any] = {"start": 0.0, "audio": None, "video": None}
-        if container.start_time is not None:
-            info["start"] = container.start_time / av.time_base
-        for kind in ("audio", "video"):
-            streams = getattr(container.streams, kind)
-            if streams:
-                stream = streams[0]
-                ctx = stream.codec_context
-                info[kind] = {
-                    "index": stream.index,
-                    "codec": ctx.name,
-                    "rate": stream.average_rate if kind == "video" else None,
-                    "size": (ctx.width, ctx.height) if kind == "video" else None,
-                }
-        duration = (container.duration or 0) / av.time_base
-        ends = {"all": duration}
-        if duration < SCAN_BELOW:
-            kinds = {k: info[k] for k in ("audio", "video") if info[k] is not None}
-            ends = _stream_ends(container, info["start"], kinds) or ends
-        info["period"] = _period(ends, info)
-    return info
-
-
-class _Reader:
-    """One stream of one file from its own container, read in blocking batches.
-
-    `read()` runs in an executor thread, one call at a time (the owning track makes sure);
-    `close()` may come from the loop at any time.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        kind: str,
-        *,
-        info: dict[str, Any],
-        loop: bool,
-        decode: bool,
-        size: tuple[int, int] | None = None,
-    ) -> None:
-        self.path = path
-        self.kind = kind
-        self.loop = loop
-        self.decode = decode
-        self.size = size
-        self.start = float(info["start"])
-        stream = info[kind] or {}
-        self._rate = float(stream["rate"]) if stream.get("rate") else None
-        self.period = float(info["period"])
-        self.ended = False
-        self._pass = 0
-        self._container: Any = None
-        self._demux: Any = None
-        self._stream: Any = None
-        self._samples = 0  # audio samples so far in this pass
-        self._first: float | None = None  # file time of the pass's first audio
-        self._resampler: Any = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _open(self) -> None:
-        self._container = _open_file(self.path)
-        self._stream = getattr(self._container.streams, self.kind)[0]
-        self._demux = self._container.demux(self._stream)
-        self._samples = 0
-        self._first = None
-        if self.decode and self.kind == "audio":
-            self._resampler = av.AudioResampler(
-                format="s16", layout="mono", rate=SAMPLE_RATE, frame_size=SAMPLES_PER_FRAME
-            )
-
-    def _close_container(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = self._demux = self._stream = None
-
-    def close(self) -> None:
-        self._closed = True
-        if self._lock.acquire(blocking=False):  # else the running read() closes it
-            try:
-                self._close_container()
-            finally:
-                self._lock.release()
-
-    def read(self, seconds: float) -> list[_Item]:
-        """About `seconds` of items (fewer at the end; none once ended)."""
-        with self._lock:
-            out: list[_Item] = []
-            try:
-                while not self._closed and not self.ended:
-                    if self._container is None:
-                        self._open()
-                    try:
-                        packet = next(self._demux)
-                    except StopIteration:
-                        out.extend(self._flush())
-                        self._close_container()
-                        if self.loop and self.period > 0:
-                            self._pass += 1
-                        else:
-                            self.ended = True
-                        continue
-                    out.extend(self._items(packet))
-                    if out and out[-1].t - out[0].t >= seconds:
-                        break
-            finally:
-                if self._closed:
-                    self._close_container()
-            return out
-
-    def _offset(self) -> float:
-        return self._pass * self.period
-
-    def _file_time(self, pts: int | None, time_base: fractions.Fraction | None) -> float | None:
-        if pts is None or time_base is None:
-            return None
-        rel = float(pts * time_base) - self.start
-        if rel >= self.period > 0:
-            return None  # past the loop period (container rounding): dropped
-        return max(rel, 0.0)
-
-    def _on_frame_grid(self, rel: float) -> float:
-        """A constant-rate video's time snapped to its frame grid (WebM stores ms: 15 fps
-        would otherwise give RTP steps of 6030 and 5940 instead of 6000)."""
-        if self._rate:
-            frames = rel * self._rate
-            if abs(frames - round(frames)) < 0.05:
-                return round(frames) / self._rate
-        return rel
-
-    def _items(self, packet: Any) -> list[_Item]:
-        if packet.size == 0:
-            return []
-        if self.decode:
-            return self._decoded(packet.decode())
-        data = bytes(packet)
-        if self.kind == "video":
-            rel = self._file_time(packet.pts, packet.time_base)
-            if rel is None:
-                return []
-            t = self._offset() + self._on_frame_grid(rel)
-            return [_Item(t, round(t * VIDEO_CLOCK), data, bool(packet.is_keyframe))]
-        # Opus: time from the samples the packets hold (their TOC), exact at 48 kHz.
-        if self._first is None:
-            first = self._file_time(packet.pts, packet.time_base)
-            self._first = first if first is not None else 0.0
-        rel = round(self._first * SAMPLE_RATE) + self._samples
-        self._samples += opus_samples(data)
-        if self.loop and rel >= round(self.period * SAMPLE_RATE):
-            return []  # the encoder's padding past the period: the next pass starts here
-        ts = round(self._offset() * SAMPLE_RATE) + rel
-        return [_Item(ts / SAMPLE_RATE, ts, data)]
-
-    def _flush(self) -> list[_Item]:
-        if not self.decode or self._stream is None:
-            return []
-        items = self._decoded(self._stream.codec_context.decode(None))
-        if self._resampler is not None:
-            items += self._audio_chunks(self._resampler.resample(None))
-        return items
-
-    def _decoded(self, frames: list[Any]) -> list[_Item]:
-        items: list[_Item] = []
-        for frame in frames:
-            if self.kind == "audio":
-                if self._first is None:
-                    first = self._file_time(frame.pts, frame.time_base)
-                    self._first = first if first is not None else 0.0
-                items += self._audio_chunks(self._resampler.resample(frame))
-            else:
-                rel = self._file_time(frame.pts, frame.time_base)
-                if rel is None:
-                    continue
-                width, height = self.size or (frame.width & ~1, frame.height & ~1)
-                out = frame.reformat(width=width, height=height, format="yuv420p")
-                t = self._offset() + rel
-                items.append(_Item(t, 0, out))
-        return items
-
-    def _audio_chunks(self, chunks: list[Any]) -> list[_Item]:
-        items = []
-        for chunk in chunks:
-            t = self._offset() + (self._first or 0.0) + self._samples / SAMPLE_RATE
-            self._samples += chunk.samples
-            items.append(_Item(t, 0, chunk))
-        return items
 
 
 class _SourceClock:
@@ -335,23 +91,23 @@ class _SourceClock:
 class _Buffered:
     """A track's read-ahead: items from its reader, refilled in the executor."""
 
-    def __init__(self, reader: _Reader, source: FileSource) -> None:
+    def __init__(self, reader: Reader, source: FileSource) -> None:
         self.reader = reader
-        self.items: collections.deque[_Item] = collections.deque()
+        self.items: collections.deque[Item] = collections.deque()
         self._source = source
-        self._job: asyncio.Future[list[_Item]] | None = None
+        self._job: asyncio.Future[list[Item]] | None = None
 
     def _ahead(self) -> float:
         return self.items[-1].t - self.items[0].t if self.items else 0.0
 
-    def _refill(self) -> asyncio.Future[list[_Item]] | None:
+    def _refill(self) -> asyncio.Future[list[Item]] | None:
         if self._job is None and not self.reader.ended and self._ahead() < LOW_WATER:
             job = asyncio.get_running_loop().run_in_executor(None, self.reader.read, READ_SECONDS)
             job.add_done_callback(self._landed)
             self._job = job
         return self._job
 
-    def _landed(self, job: asyncio.Future[list[_Item]]) -> None:
+    def _landed(self, job: asyncio.Future[list[Item]]) -> None:
         self._job = None
         if job.cancelled():
             return
@@ -365,7 +121,7 @@ class _Buffered:
         if self.reader.ended:
             self._source._ended()
 
-    async def next(self) -> _Item | None:
+    async def next(self) -> Item | None:
         """The next item (waiting for a read when none is buffered); None after the end."""
         await self.filled()
         if not self.items:
@@ -382,7 +138,7 @@ class _Buffered:
                 return
             await asyncio.shield(job)
 
-    def peek_until(self, t: float) -> _Item | None:
+    def peek_until(self, t: float) -> Item | None:
         """Drop and return the last buffered item due by `t` (None if none is)."""
         last = None
         while self.items and self.items[0].t <= t:
@@ -426,10 +182,10 @@ class _Transcoder:
         return bytes(packets[0]) if packets else None
 
 
-class FilePacketTrack(_PacedTrack):
+class FilePacketTrack(PacedTrack):
     """A VP8 or Opus stream of a file, sent as its packets at their file times."""
 
-    def __init__(self, source: FileSource, reader: _Reader) -> None:
+    def __init__(self, source: FileSource, reader: Reader) -> None:
         super().__init__(AUDIO_PTIME)  # the pacer only paces the silence after the end
         self.kind = reader.kind
         self._source = source
@@ -446,7 +202,7 @@ class FilePacketTrack(_PacedTrack):
             self.keyframes_requested += 1
             self._want_key = True
 
-    async def _keyframe_path(self, item: _Item) -> bytes:
+    async def _keyframe_path(self, item: Item) -> bytes:
         if item.key:
             self._gop = [item.data]
             self._want_key = False
@@ -495,13 +251,13 @@ class FilePacketTrack(_PacedTrack):
         return packet
 
 
-class FileAudioTrack(_PacedTrack):
+class FileAudioTrack(PacedTrack):
     """A decoded audio stream (mono 48 kHz, 20 ms frames); silence on underflow and after
     the end."""
 
     kind = "audio"
 
-    def __init__(self, source: FileSource, reader: _Reader) -> None:
+    def __init__(self, source: FileSource, reader: Reader) -> None:
         super().__init__(AUDIO_PTIME)
         self._source = source
         self._buffer = _Buffered(reader, source)
@@ -526,14 +282,14 @@ class FileAudioTrack(_PacedTrack):
         return frame
 
 
-class FileVideoTrack(_PacedTrack):
+class FileVideoTrack(PacedTrack):
     """A decoded video stream at `fps`: each tick sends the latest picture due (the last
     one again on underflow, black before the first)."""
 
     kind = "video"
 
     def __init__(
-        self, source: FileSource, reader: _Reader, fps: float, size: tuple[int, int]
+        self, source: FileSource, reader: Reader, fps: float, size: tuple[int, int]
     ) -> None:
         super().__init__(1 / fps)
         self._source = source
@@ -585,7 +341,7 @@ class FileSource:
     ) -> None:
         self.path = Path(path)
         self.loop = loop
-        info = _probe(self.path)
+        info = probe(self.path)
         has_audio = info["audio"] is not None and audio
         has_video = info["video"] is not None and video
         if not has_audio and not has_video:
@@ -595,7 +351,7 @@ class FileSource:
         self.finished = threading.Event()
         self.error: BaseException | None = None
         self.passthrough: dict[str, bool] = {}
-        self._readers: list[_Reader] = []
+        self._readers: list[Reader] = []
         self._ended_readers = 0
         self.audio: FilePacketTrack | FileAudioTrack | None = None
         self.video: FilePacketTrack | FileVideoTrack | None = None
@@ -625,8 +381,8 @@ class FileSource:
 
     def _reader(
         self, info: dict[str, Any], kind: str, *, decode: bool, size: tuple[int, int] | None = None
-    ) -> _Reader:
-        reader = _Reader(self.path, kind, info=info, loop=self.loop, decode=decode, size=size)
+    ) -> Reader:
+        reader = Reader(self.path, kind, info=info, loop=self.loop, decode=decode, size=size)
         self._readers.append(reader)
         return reader
 

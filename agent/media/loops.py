@@ -39,14 +39,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .codecs import opus_samples, vp8_is_keyframe
-from .sources import (
+from .pacing import (
     AUDIO_PTIME,
     AUDIO_TIME_BASE,
     SAMPLE_RATE,
     SAMPLES_PER_FRAME,
     VIDEO_TIME_BASE,
+    PacedTrack,
+)
+from .sources import (
     TestPattern,
-    _PacedTrack,
     audio_frame,
     black_yuv,
     check_tone_frequency,
@@ -255,7 +257,7 @@ class AudioLoop:
 Loop = VideoLoop | AudioLoop
 
 
-class LoopTrack(_PacedTrack):
+class LoopTrack(PacedTrack):
     """Replays a loop as paced `av.Packet`s; answers keyframe requests with a branch."""
 
     def __init__(self, loop: Loop) -> None:

@@ -43,9 +43,8 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from .ice import IceSettings, close_peer_connection
-from .loops import LoopTrack, black_loop
+from .pacing import SilenceSource
 from .sender import hook_keyframe_requests
-from .sources import SilenceSource
 from .tap import EncodedTap
 
 log = logging.getLogger(__name__)
@@ -207,7 +206,12 @@ class MediaPeer:
     def _source_for(self, kind: str) -> MediaStreamTrack:
         source = self._sources.get(kind)
         if source is None:
-            source = SilenceSource() if kind == "audio" else LoopTrack(black_loop())
+            if kind == "audio":
+                source = SilenceSource()
+            else:
+                from .loops import LoopTrack, black_loop  # noqa: PLC0415 (numpy: senders only)
+
+                source = LoopTrack(black_loop())
             self._owned_sources.append(source)
             self._sources[kind] = source
         return source

@@ -1,9 +1,7 @@
 """Outgoing media sources: paced aiortc tracks (20 ms audio, fixed-fps video).
 
 Why these shapes:
-- Pacing is ours, on the event loop's monotonic clock: frame n is due at start + n*period.
-  After a stall longer than `RESYNC_AFTER` the schedule restarts from now instead of
-  bursting the backlog out; RTP timestamps stay continuous (they come from n).
+- Pacing is ours (`agent.media.pacing`, re-exported here with the media constants).
 - Silence is sent as a pre-encoded Opus silence packet (no encoder cost, ~0 bytes of
   payload). That is only valid when Opus is negotiated, which MediaPeer enforces; use
   `SilenceSource(opus_packets=False)` elsewhere.
@@ -18,84 +16,30 @@ Why these shapes:
 
 from __future__ import annotations
 
-import asyncio
-import fractions
 import logging
 import math
-from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
+
+from .fileinfo import MediaSourceError, check_media_file, open_media_file
+from .pacing import (
+    AUDIO_PTIME,
+    AUDIO_TIME_BASE,
+    OPUS_SILENCE,
+    RESYNC_AFTER,
+    SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
+    VIDEO_TIME_BASE,
+    PacedTrack,
+    Pacer,
+    SilenceSource,
+)
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48000
-AUDIO_PTIME = 0.020
-SAMPLES_PER_FRAME = 960
-AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
-VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
-RESYNC_AFTER = 0.25  # seconds behind schedule before the pacer restarts its schedule
-
-# One 20 ms Opus frame (CELT, fullband) that decodes to digital silence.
-OPUS_SILENCE = b"\xf8\xff\xfe"
-
 _PICT_NONE = av.video.frame.PictureType.NONE
-
-
-class Pacer:
-    """Yields frame indices at a fixed period on the loop's monotonic clock."""
-
-    def __init__(self, period: float) -> None:
-        if period <= 0:
-            raise ValueError("period must be positive")
-        self.period = period
-        self._start: float | None = None
-        self._n = -1
-        self.resyncs = 0
-
-    @property
-    def started_at(self) -> float | None:
-        """The loop time frame 0 was due (None before the first frame)."""
-        return self._start
-
-    @property
-    def upcoming(self) -> int:
-        """The index the next `next()` returns."""
-        return self._n + 1
-
-    async def next(self) -> int:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        self._n += 1
-        if self._start is None:
-            self._start = now
-            return self._n
-        delay = self._start + self._n * self.period - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -RESYNC_AFTER:
-            self._start = now - self._n * self.period
-            self.resyncs += 1
-        return self._n
-
-
-class _PacedTrack(MediaStreamTrack):
-    def __init__(self, period: float) -> None:
-        super().__init__()
-        self._pacer = Pacer(period)
-
-    @property
-    def pacer(self) -> Pacer:
-        return self._pacer
-
-    async def _tick(self) -> int:
-        if self.readyState != "live":
-            raise MediaStreamError
-        return await self._pacer.next()
 
 
 def audio_frame(samples: npt.NDArray[np.int16], pts: int) -> av.AudioFrame:
@@ -105,26 +49,6 @@ def audio_frame(samples: npt.NDArray[np.int16], pts: int) -> av.AudioFrame:
     frame.pts = pts
     frame.time_base = AUDIO_TIME_BASE
     return frame
-
-
-class SilenceSource(_PacedTrack):
-    """Silence every 20 ms (pre-encoded Opus packets unless `opus_packets=False`)."""
-
-    kind = "audio"
-
-    def __init__(self, *, opus_packets: bool = True) -> None:
-        super().__init__(AUDIO_PTIME)
-        self._opus_packets = opus_packets
-        self._zeros = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
-
-    async def recv(self) -> av.AudioFrame | av.Packet[Any]:
-        n = await self._tick()
-        if self._opus_packets:
-            packet = av.Packet(OPUS_SILENCE)
-            packet.pts = n * SAMPLES_PER_FRAME
-            packet.time_base = AUDIO_TIME_BASE
-            return packet
-        return audio_frame(self._zeros, n * SAMPLES_PER_FRAME)
 
 
 def tone_amplitude(level_dbfs: float) -> float:
@@ -144,7 +68,7 @@ def tone_samples(frequency: float, amplitude: float, n: int) -> npt.NDArray[np.i
     return wave.astype(np.int16)
 
 
-class ToneSource(_PacedTrack):
+class ToneSource(PacedTrack):
     """A phase-continuous sine tone, mono 48 kHz, 20 ms frames."""
 
     kind = "audio"
@@ -183,7 +107,7 @@ def _check_size(width: int, height: int) -> None:
         raise ValueError(f"video size must be even and at least 64x48, got {width}x{height}")
 
 
-class BlackVideoSource(_PacedTrack):
+class BlackVideoSource(PacedTrack):
     """Black frames at a fixed frame rate."""
 
     kind = "video"
@@ -312,7 +236,7 @@ class TestPattern:
         return self._yuv
 
 
-class TestPatternSource(_PacedTrack):
+class TestPatternSource(PacedTrack):
     """A moving test pattern with the frame counter encoded in its top band, encoded by
     aiortc frame by frame (`agent.media.loops.pattern_loop` sends it without encoding)."""
 
@@ -335,27 +259,28 @@ class TestPatternSource(_PacedTrack):
         return video_frame(self.picture(n), n * self._ticks)
 
 
-class MediaSourceError(ValueError):
-    """A media file that cannot be played: missing, unreadable, or without the stream asked
-    for. The message is one line naming the file."""
-
-
-def _open_file(path: Path) -> Any:
-    try:
-        return av.open(str(path))
-    except (OSError, av.FFmpegError) as exc:
-        # strerror: "No such file or directory" rather than "[Errno 2] ...: '/path'".
-        why = getattr(exc, "strerror", None) or str(exc)
-        raise MediaSourceError(f"cannot open {path}: {why}") from None
-
-
-def check_media_file(path: str | Path, *, audio: bool = False, video: bool = False) -> None:
-    """Raise `MediaSourceError` unless `path` opens and has each stream asked for."""
-    path = Path(path)
-    with _open_file(path) as container:
-        for kind, wanted, streams in (
-            ("audio", audio, container.streams.audio),
-            ("video", video, container.streams.video),
-        ):
-            if wanted and not streams:
-                raise MediaSourceError(f"cannot play {path} as {kind}: it has no {kind} stream")
+__all__ = [
+    "AUDIO_PTIME",
+    "AUDIO_TIME_BASE",
+    "OPUS_SILENCE",
+    "RESYNC_AFTER",
+    "SAMPLES_PER_FRAME",
+    "SAMPLE_RATE",
+    "VIDEO_TIME_BASE",
+    "BlackVideoSource",
+    "MediaSourceError",
+    "PacedTrack",
+    "Pacer",
+    "SilenceSource",
+    "TestPattern",
+    "TestPatternSource",
+    "ToneSource",
+    "audio_frame",
+    "black_yuv",
+    "check_media_file",
+    "draw_frame_counter",
+    "open_media_file",
+    "read_frame_counter",
+    "tone_samples",
+    "video_frame",
+]

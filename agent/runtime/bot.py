@@ -41,7 +41,7 @@ from ..infinity.models.events import (
 )
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, JoinOptions, TokenLost
-from ..media.sources import MediaSourceError
+from ..media.fileinfo import MediaSourceError
 from .call import BotCall, check_sources
 from .context import PluginContext
 from .leg import MediaSetupError
