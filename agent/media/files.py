@@ -171,6 +171,7 @@ class _Transcoder:
             enc.width, enc.height, enc.pix_fmt = frame.width, frame.height, "yuv420p"
             enc.time_base = fractions.Fraction(1, VIDEO_CLOCK)
             enc.bit_rate = max(len(data) * 8 * 30, 300_000)
+            enc.thread_count = 1  # see agent.media.loops.vp8_encoder
             enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
             self._encoder = enc
         out = frame.reformat(format="yuv420p")

@@ -80,7 +80,9 @@ def _bitrate(width: int, height: int, fps: float) -> int:
     return int(min(max(width * height * fps * 0.08, 100_000), 1_500_000))
 
 
-def _vp8_encoder(width: int, height: int, fps: float, key_interval: int) -> Any:
+def vp8_encoder(width: int, height: int, fps: float, key_interval: int) -> Any:
+    """A realtime libvpx encoder (one packet per picture) that makes keyframes only where
+    asked (`pict_type = I`) or after 2 * `key_interval` frames without one."""
     enc: Any = av.CodecContext.create("libvpx", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     rate = fractions.Fraction(fps).limit_denominator(1000)
@@ -89,6 +91,8 @@ def _vp8_encoder(width: int, height: int, fps: float, key_interval: int) -> Any:
     # Keyframes only where we force them (pict_type I), never on the encoder's own timer.
     enc.gop_size = 2 * key_interval + 1
     enc.bit_rate = _bitrate(width, height, fps)
+    # One thread: FFmpeg's default (one per core) makes libvpx cost ten times the CPU here.
+    enc.thread_count = 1
     enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     return enc
 
@@ -128,7 +132,7 @@ class VideoLoop:
         self._encoder: Any = None
         self._render: Render | None = None
         self._branch_lock = threading.Lock()
-        self._branches: dict[int, tuple[bytes, ...]] = {}
+        self._branches: dict[int, Branch] = {}
         self.branches_made = 0
 
     @property
@@ -161,7 +165,7 @@ class VideoLoop:
 
     def _encode_next(self) -> None:
         if self._encoder is None:
-            self._encoder = _vp8_encoder(self.width, self.height, self.fps, self.key_interval)
+            self._encoder = vp8_encoder(self.width, self.height, self.fps, self.key_interval)
             self._render = self._make_render()
         assert self._render is not None
         n = len(self.frames)
@@ -172,25 +176,52 @@ class VideoLoop:
         if self.complete:
             self._encoder = self._render = None  # the loop is done: free the encoder
 
-    def branch(self, index: int) -> tuple[bytes, ...]:
-        """Frames `index` .. `next_key(index)` - 1, starting with a keyframe (blocking)."""
+    def branch(self, index: int) -> Branch:
+        """The branch starting at `index` (shared: every track asking there gets it)."""
         with self._branch_lock:
-            cached = self._branches.get(index)
-            if cached is not None:
-                return cached
-            enc = _vp8_encoder(self.width, self.height, self.fps, self.key_interval)
-            render = self._make_render()
-            out: list[bytes] = []
-            for n in range(index, self.next_key(index)):
-                out.extend(self._encode(enc, render(n), n, n == index))
-            if not out or not vp8_is_keyframe(out[0]):
-                raise RuntimeError(f"{self.name}: branch at {index} does not start with a key")
-            frames = tuple(out)
-            if len(self._branches) >= _BRANCHES_KEPT:
-                self._branches.pop(next(iter(self._branches)))
-            self._branches[index] = frames
-            self.branches_made += 1
-            return frames
+            branch = self._branches.get(index)
+            if branch is None:
+                if len(self._branches) >= _BRANCHES_KEPT:
+                    self._branches.pop(next(iter(self._branches)))
+                branch = self._branches[index] = Branch(self, index)
+                self.branches_made += 1
+            return branch
+
+
+class Branch:
+    """A keyframe of loop frame `start`, then inter frames up to the loop's next keyframe
+    (`end`), from an encoder of its own; encoded on demand, a frame at a time (blocking,
+    thread-safe), so that answering a keyframe request never holds a track up for long."""
+
+    def __init__(self, loop: VideoLoop, start: int) -> None:
+        self.loop = loop
+        self.start = start
+        self.end = loop.next_key(start)
+        self.frames: list[bytes] = []
+        self._lock = threading.Lock()
+        self._encoder: Any = None
+        self._render: Render | None = None
+
+    def covers(self, index: int) -> bool:
+        return self.start <= index < self.end
+
+    def ensure(self, index: int) -> None:
+        loop = self.loop
+        with self._lock:
+            while self.start + len(self.frames) <= min(index, self.end - 1):
+                if self._encoder is None:
+                    self._encoder = vp8_encoder(
+                        loop.width, loop.height, loop.fps, loop.key_interval
+                    )
+                    self._render = loop._make_render()
+                assert self._render is not None
+                n = self.start + len(self.frames)
+                out = loop._encode(self._encoder, self._render(n), n, n == self.start)
+                if len(out) != 1 or (n == self.start and not vp8_is_keyframe(out[0])):
+                    raise RuntimeError(f"{loop.name}: branch at {self.start} went wrong")
+                self.frames.append(out[0])
+            if self.start + len(self.frames) >= self.end:
+                self._encoder = self._render = None
 
 
 class AudioLoop:
@@ -250,9 +281,6 @@ class AudioLoop:
     def next_key(self, index: int) -> int:
         return index + 1
 
-    def branch(self, index: int) -> tuple[bytes, ...]:
-        return (self.frames[index],)
-
 
 Loop = VideoLoop | AudioLoop
 
@@ -265,7 +293,7 @@ class LoopTrack(PacedTrack):
         self.kind = loop.kind
         self.loop = loop
         self._want_key = False
-        self._branch: tuple[int, tuple[bytes, ...]] | None = None  # (first index, frames)
+        self._branch: Branch | None = None
         self._prefetch: asyncio.Future[None] | None = None
         self.keyframes_requested = 0
         self.frames_sent = 0
@@ -304,18 +332,30 @@ class LoopTrack(PacedTrack):
     async def _frame(self, index: int) -> bytes:
         loop = self.loop
         await self._built(index)
+        branch = self._branch
+        if branch is not None and not branch.covers(index):
+            branch = self._branch = None
         if self._want_key:
             self._want_key = False
-            self._branch = None
-            if index % loop.key_interval:
-                branch = await asyncio.get_running_loop().run_in_executor(None, loop.branch, index)
-                self._branch = (index, branch)
-        if self._branch is not None:
-            first, frames = self._branch
-            if first <= index < first + len(frames):
-                return frames[index - first]
-            self._branch = None
-        return loop.frames[index]
+            # A branch that is already on answers the request (its keyframe went out less
+            # than a key interval ago); a loop keyframe now needs none.
+            if branch is None and isinstance(loop, VideoLoop) and index % loop.key_interval:
+                branch = self._branch = loop.branch(index)
+        if branch is None:
+            return loop.frames[index]
+        executor = asyncio.get_running_loop().run_in_executor
+        if index - branch.start >= len(branch.frames):
+            await executor(None, branch.ensure, index)
+        if index + 1 < branch.end and index + 1 - branch.start >= len(branch.frames):
+            self._background(executor(None, branch.ensure, index + 1))
+        return branch.frames[index - branch.start]
+
+    def _background(self, future: asyncio.Future[None]) -> None:
+        def done(f: asyncio.Future[None]) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                log.error("%s: encoding failed", self.loop.name, exc_info=f.exception())
+
+        future.add_done_callback(done)
 
     async def recv(self) -> av.Packet[Any]:
         # The frame is built before its slot starts: the first one is not late.
@@ -407,4 +447,5 @@ __all__ = [
     "black_loop",
     "pattern_loop",
     "tone_loop",
+    "vp8_encoder",
 ]

@@ -14,6 +14,12 @@ decoder thread works whether it started before or after the swap, and aiortc's s
 sentinel (None) is always forwarded. Decoding off saves the codec *and* the per-frame
 thread -> loop hand-off, and stops decoded frames piling up in an unread track queue.
 
+aiortc's jitter buffer hands a frame over late: a video frame when the next one starts
+arriving, an Opus packet when the 4th after it arrives (its audio prefetch). `arrival` takes
+that hold back out (one frame interval of the stream's RTP timestamps; 4 packet durations
+from the Opus TOC), so audio and video that arrive together are stamped together: what
+lip-sync figures (the recorder's file, a probe) need.
+
 Subscribers run synchronously on the event loop inside aiortc's packet handler: they must
 be cheap (append to a buffer, hand to a thread). An exception in a subscriber is logged and
 does not break reception.
@@ -36,12 +42,15 @@ import aiortc
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 
-from .codecs import is_keyframe
+from .codecs import is_keyframe, opus_samples
 
 log = logging.getLogger(__name__)
 
 SEAM_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
 SUPPORTED_AIORTC = "1.16."
+#: Opus packets aiortc's audio jitter buffer holds after a packet before handing it over.
+AUDIO_PREFETCH = 4
+_MAX_HOLD = 0.5  # s: a longer gap between frames is a pause, not buffering
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,7 @@ class EncodedFrame:
     codec: str  # lower-case codec name: "opus", "vp8", "h264", "pcmu", ...
     data: bytes
     timestamp: int  # RTP timestamp, unwrapped, relative to the stream's first frame
-    arrival: float  # the bot's monotonic clock when the frame was complete
+    arrival: float  # the bot's monotonic clock when the frame's last packet arrived (est.)
     clock_rate: int
     kind: str  # "audio" | "video"
 
@@ -137,6 +146,8 @@ class EncodedTap:
         self.frames = 0
         self.bytes = 0
         self.last_arrival: float | None = None
+        self._last_timestamp: int | None = None
+        self._interval = 0.0  # s between the last two frames (video), for `_held`
         self._subscribers: list[EncodedSubscriber] = []
         self._proxy = _TapQueue(current, self)
         setattr(receiver, SEAM_ATTRIBUTE, self._proxy)
@@ -151,22 +162,36 @@ class EncodedTap:
 
         return unsubscribe
 
+    def _held(self, kind: str, clock_rate: int, timestamp: int, data: bytes) -> float:
+        """How long aiortc's jitter buffer held this frame after its last packet (est.)."""
+        if kind == "audio":
+            return AUDIO_PREFETCH * opus_samples(data) / clock_rate if clock_rate else 0.0
+        last, self._last_timestamp = self._last_timestamp, timestamp
+        if last is not None and clock_rate:
+            step = (timestamp - last) / clock_rate
+            if 0 < step < _MAX_HOLD:
+                self._interval = step
+        return self._interval
+
     def _deliver(self, item: Any) -> None:
         codec, jitter_frame = item
         data = bytes(jitter_frame.data)
         self.frames += 1
         self.bytes += len(data)
-        now = self._clock()
+        kind = str(codec.mimeType).split("/", 1)[0].lower()
+        timestamp = int(jitter_frame.timestamp)
+        clock_rate = int(codec.clockRate)
+        now = self._clock() - self._held(kind, clock_rate, timestamp, data)
         self.last_arrival = now
         if not self._subscribers:
             return
         frame = EncodedFrame(
             codec=str(codec.name).lower(),
             data=data,
-            timestamp=int(jitter_frame.timestamp),
+            timestamp=timestamp,
             arrival=now,
-            clock_rate=int(codec.clockRate),
-            kind=str(codec.mimeType).split("/", 1)[0].lower(),
+            clock_rate=clock_rate,
+            kind=kind,
         )
         for callback in list(self._subscribers):
             try:

@@ -4,12 +4,15 @@ in frame n) and a tone, in VP8/Opus containers, interleaved or not."""
 from __future__ import annotations
 
 import fractions
+import itertools
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from agent.media.sources import TestPattern, audio_frame, tone_samples, video_frame
+from tests.support.recording import decode_audio, decode_video
 
 
 def write_media(
@@ -70,3 +73,62 @@ def _zip_by_time(video: list[Any], audio: list[Any]) -> list[tuple[tuple[str, An
     tagged = [("video", p) for p in video] + [("audio", p) for p in audio]
     tagged.sort(key=lambda kp: float(kp[1].pts * kp[1].time_base))
     return [(item,) for item in tagged]
+
+
+def write_flash_click(
+    path: Path,
+    seconds: float,
+    marks: tuple[float, ...],
+    *,
+    fps: int = 30,
+    size: tuple[int, int] = (320, 240),
+) -> None:
+    """The test pattern with its lower part white for two frames from each mark, and
+    silence with a loud 2 kHz click of 10 ms at each mark (VP8 + Opus, WebM): audio and
+    video events at the same instants, to measure lip sync."""
+    width, height = size
+    flashed = {round(m * fps) + k for m in marks for k in (0, 1)}
+    clicks = {round(m * 50) for m in marks}  # 20 ms frames; marks on the 20 ms grid
+    with av.open(str(path), "w") as out:
+        vstream: Any = out.add_stream("libvpx", rate=fps)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.bit_rate = 400_000
+        astream: Any = out.add_stream("libopus", rate=48000)
+        astream.layout = "mono"
+        pattern = TestPattern(width, height)
+        for n in range(round(seconds * fps)):
+            yuv = pattern.picture(n).copy()
+            if n in flashed:
+                yuv[height // 4 : height] = 235
+            frame = video_frame(yuv, n)
+            frame.time_base = fractions.Fraction(1, fps)
+            for packet in vstream.encode(frame):
+                out.mux(packet)
+        for packet in vstream.encode(None):
+            out.mux(packet)
+        t = np.arange(480) / 48000
+        click = (0.9 * 32767 * np.sin(2 * np.pi * 2000 * t)).astype(np.int16)
+        for n in range(round(seconds * 50)):
+            samples = np.zeros(960, dtype=np.int16)
+            if n in clicks:
+                samples[:480] = click
+            for packet in astream.encode(audio_frame(samples, n * 960)):
+                out.mux(packet)
+        for packet in astream.encode(None):
+            out.mux(packet)
+
+
+def flashes_and_clicks(path: Path) -> tuple[list[float], list[float]]:
+    """Onsets (s, file time) of the white flashes and of the clicks in a recording."""
+    video = decode_video(path)
+    flashes = [
+        t for (_t0, _, low0), (t, _, low) in itertools.pairwise(video) if low > 200 and low0 <= 200
+    ]
+    samples, start = decode_audio(path)
+    loud = np.flatnonzero(np.abs(samples) > 0.3)
+    clicks: list[float] = []
+    for i in loud:
+        at = start + i / 48000
+        if not clicks or at - clicks[-1] > 0.3:
+            clicks.append(float(at))
+    return flashes, clicks

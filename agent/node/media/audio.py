@@ -67,6 +67,11 @@ class Fifo:
         self._primed = False
         self.dropped = 0
 
+    @property
+    def buffered(self) -> float:
+        """Seconds of audio waiting (after the chunk last popped)."""
+        return self._size / SAMPLE_RATE
+
     def push(self, samples: Samples) -> None:
         self._chunks.append(samples)
         self._size += samples.size
