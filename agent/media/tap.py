@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from .codecs import is_keyframe, opus_samples
 log = logging.getLogger(__name__)
 
 SEAM_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
+#: aiortc sends a PLI with the next packet while this event is set (its decode-error path).
+PLI_ATTRIBUTE = "_RTCRtpReceiver__decoder_error"
 SUPPORTED_AIORTC = "1.16."
 #: Opus packets aiortc's audio jitter buffer holds after a packet before handing it over.
 AUDIO_PREFETCH = 4
@@ -83,6 +86,8 @@ def check_tap_seam(receiver: RTCRtpReceiver | None = None) -> None:
     names = getattr(getattr(handler, "__code__", None), "co_names", ())
     if SEAM_ATTRIBUTE not in names or "put" not in names:
         problems.append("RTCRtpReceiver._handle_rtp_packet no longer puts on __decoder_queue")
+    if PLI_ATTRIBUTE not in names:
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer checks __decoder_error")
     probe = JitterFrame(b"", 0)
     if not (hasattr(probe, "data") and hasattr(probe, "timestamp")):
         problems.append("JitterFrame lost its data/timestamp attributes")
@@ -92,6 +97,8 @@ def check_tap_seam(receiver: RTCRtpReceiver | None = None) -> None:
         current = getattr(receiver, SEAM_ATTRIBUTE, None)
         if not isinstance(current, queue.Queue | _TapQueue):
             problems.append(f"receiver.{SEAM_ATTRIBUTE} is {type(current).__name__}, not a Queue")
+        if not isinstance(getattr(receiver, PLI_ATTRIBUTE, None), threading.Event):
+            problems.append(f"receiver.{PLI_ATTRIBUTE} is not a threading.Event")
     if problems:
         raise RuntimeError("aiortc private seam moved: " + "; ".join(problems))
 
@@ -106,7 +113,7 @@ class _TapQueue:
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is not None:
             self._tap._deliver(item)
-            if not self._tap.decode:
+            if not self._tap._to_decoder(item):
                 return
         self.inner.put(item, block, timeout)
 
@@ -124,8 +131,8 @@ class EncodedTap:
     """Per-receiver tap of encoded frames; also the switch for decoding.
 
     `decode` starts False: nothing is decoded until a consumer asks (`decode = True`).
-    Turning decoding on mid-stream makes the video decoder wait for a keyframe; call
-    `request_keyframe()` to get one sooner.
+    Turning decoding on mid-stream makes the video decoder wait for a keyframe (frames
+    before it would only decode to errors and garbage), which the tap asks for (PLI).
     """
 
     def __init__(
@@ -140,6 +147,8 @@ class EncodedTap:
         if isinstance(current, _TapQueue):
             raise RuntimeError("receiver already has an encoded-frame tap")
         self.receiver = receiver
+        self._decode = False
+        self._wait_for_key = False
         self.decode = decode
         # Arrivals are stamped on the bot's clock, so media lines up with its events.
         self._clock = clock
@@ -151,6 +160,31 @@ class EncodedTap:
         self._subscribers: list[EncodedSubscriber] = []
         self._proxy = _TapQueue(current, self)
         setattr(receiver, SEAM_ATTRIBUTE, self._proxy)
+
+    @property
+    def decode(self) -> bool:
+        return self._decode
+
+    @decode.setter
+    def decode(self, on: bool) -> None:
+        if on and not self._decode:
+            self._wait_for_key = True
+        self._decode = on
+
+    def _to_decoder(self, item: Any) -> bool:
+        """Whether a frame goes on to aiortc's decoder (decoding on, and video from a key)."""
+        if not self._decode:
+            return False
+        if self._wait_for_key:
+            codec, jitter_frame = item
+            video = str(codec.mimeType).lower().startswith("video/")
+            if video and not is_keyframe(str(codec.name).lower(), bytes(jitter_frame.data)):
+                # Ask for one the way aiortc does after a decode error: a PLI goes out with
+                # the next packet.
+                getattr(self.receiver, PLI_ATTRIBUTE).set()
+                return False
+            self._wait_for_key = False
+        return True
 
     def subscribe(self, callback: EncodedSubscriber) -> Callable[[], None]:
         """Call `callback(frame)` for every encoded frame; returns an unsubscribe function."""

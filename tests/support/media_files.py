@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from agent.media.sources import TestPattern, audio_frame, tone_samples, video_frame
-from tests.support.recording import decode_audio, decode_video
+from tests.support.recording import decode_video
 
 
 def write_media(
@@ -124,11 +124,16 @@ def flashes_and_clicks(path: Path) -> tuple[list[float], list[float]]:
     flashes = [
         t for (_t0, _, low0), (t, _, low) in itertools.pairwise(video) if low > 200 and low0 <= 200
     ]
-    samples, start = decode_audio(path)
-    loud = np.flatnonzero(np.abs(samples) > 0.3)
     clicks: list[float] = []
-    for i in loud:
-        at = start + i / 48000
-        if not clicks or at - clicks[-1] > 0.3:
-            clicks.append(float(at))
+    with av.open(str(path)) as f:
+        frame: Any
+        for frame in f.decode(f.streams.audio[0]):
+            if frame.pts is None:
+                continue
+            loud = np.flatnonzero(np.abs(frame.to_ndarray()[0]) > 0.3)
+            if loud.size:
+                # Each frame at its own time: a gap in the stream must not shift the rest.
+                at = float(frame.pts * frame.time_base) + float(loud[0]) / frame.sample_rate
+                if not clicks or at - clicks[-1] > 0.3:
+                    clicks.append(at)
     return flashes, clicks

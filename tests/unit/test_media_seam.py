@@ -46,6 +46,8 @@ async def test_receiver_has_a_private_decoder_queue() -> None:
 def test_receiver_code_shape() -> None:
     source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "self.__decoder_queue.put((codec, encoded_frame))" in source
+    # The tap asks for a keyframe through the decode-error path: a PLI with the next packet.
+    assert "if self.__decoder_error.is_set():" in source and "pli_flag = True" in source
     assert "encoded_frame.timestamp = self.__timestamp_mapper.map(" in source
     worker = inspect.getsource(decoder_worker)
     assert "input_q.get()" in worker and "codec, encoded_frame = task" in worker

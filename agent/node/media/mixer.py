@@ -270,7 +270,7 @@ def audio_delay(call: MainCall) -> float:
     """How long ago the audio of `call` the mixer sends now arrived (s): aiortc's receive
     buffer holds 4 Opus frames (`AUDIO_PREFETCH`), the call's jitter buffer what it holds
     beyond the chunk being mixed, and the Opus encoder its lookahead."""
-    return AUDIO_PREFETCH + call.audio.fifo.buffered + AUDIO_PTIME + OPUS_LOOKAHEAD
+    return AUDIO_PREFETCH + call.audio.fifo.buffered + OPUS_LOOKAHEAD
 
 
 class NodeMedia:
