@@ -19,10 +19,12 @@ from bench import (
     events,
     fleet,
     moderator,
+    node_fanout,
     node_media,
     recorder,
     recorder_bots,
     recorder_sync,
+    vs_chromium,
 )
 
 Benchmark = Callable[[], bool]
@@ -53,6 +55,16 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "moderator_classifier",
         "moderator: speech/noise classifier CPU per second of audio",
         moderator.bench_moderator_classifier,
+    ),
+    (
+        "vs_chromium",
+        "a bot against Pexip's web SDK in headless Chromium: CPU, PSS, join time (ratios)",
+        vs_chromium.bench_vs_chromium,
+    ),
+    (
+        "node_fanout",
+        "node + recording bots at 10/20/40: frames lost per bot, node CPU",
+        node_fanout.bench_node_fanout,
     ),
     (
         "container",

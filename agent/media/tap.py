@@ -24,6 +24,12 @@ Subscribers run synchronously on the event loop inside aiortc's packet handler: 
 be cheap (append to a buffer, hand to a thread). An exception in a subscriber is logged and
 does not break reception.
 
+aiortc also starts a decoder thread per receiver, which idles for as long as nothing is
+decoded. Taps make it lazy: `rtcrtpreceiver.threading` is replaced (once, when the first tap
+is made) by a stand-in whose `Thread` starts a receiver's decoder thread only when its tap
+turns decoding on; any other thread, and a receiver without a tap, start as before. A bot
+that records (encoded frames only) then runs no thread per receiver.
+
 Private API: `pyproject.toml` pins aiortc to 1.16.*; `check_tap_seam` verifies version,
 attribute and code shape and raises `RuntimeError("aiortc private seam moved: ...")`;
 `tests/unit/test_media_seam.py` fails loudly if it moves.
@@ -40,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiortc
-from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpReceiver, rtcrtpreceiver
 from aiortc.jitterbuffer import JitterFrame
 
 from .codecs import is_keyframe, opus_samples
@@ -93,6 +99,11 @@ def check_tap_seam(receiver: RTCRtpReceiver | None = None) -> None:
         problems.append("JitterFrame lost its data/timestamp attributes")
     if not hasattr(RTCRtpReceiver, "_send_rtcp_pli"):
         problems.append("RTCRtpReceiver._send_rtcp_pli is gone")
+    receive = getattr(getattr(RTCRtpReceiver, "receive", None), "__code__", None)
+    if receive is None or not {"threading", "Thread", "decoder_worker"} <= set(receive.co_names):
+        problems.append("RTCRtpReceiver.receive no longer starts threading.Thread(decoder_worker)")
+    if getattr(rtcrtpreceiver, "threading", None) not in (threading, _RECEIVER_THREADING):
+        problems.append("aiortc.rtcrtpreceiver has no module global `threading`")
     if receiver is not None:
         current = getattr(receiver, SEAM_ATTRIBUTE, None)
         if not isinstance(current, queue.Queue | _TapQueue):
@@ -109,6 +120,7 @@ class _TapQueue:
     def __init__(self, inner: queue.Queue[Any], tap: EncodedTap) -> None:
         self.inner = inner
         self._tap = tap
+        self.thread: _DecoderThread | None = None  # the receiver's, once it asked to start
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is not None:
@@ -127,6 +139,59 @@ class _TapQueue:
         return self.inner.get_nowait()
 
 
+class _DecoderThread:
+    """Stands in for `threading.Thread` in aiortc's receiver: a decoder thread reading a
+    tap's queue starts when the tap decodes (at once if it already does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._thread = threading.Thread(*args, **kwargs)
+        call_args = kwargs.get("args", args[3] if len(args) > 3 else ())
+        self._queue = call_args[1] if len(call_args) > 1 else None
+        self._wanted = False
+        self._started = False
+
+    @property
+    def name(self) -> str:
+        return self._thread.name
+
+    def start(self) -> None:
+        self._wanted = True
+        tap_queue = self._queue
+        if isinstance(tap_queue, _TapQueue) and not tap_queue._tap.decode:
+            tap_queue.thread = self  # started by the tap if it ever decodes
+            return
+        self.start_now()
+
+    def start_now(self) -> None:
+        if self._wanted and not self._started:
+            self._started = True
+            self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._started:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._started and self._thread.is_alive()
+
+
+class _ReceiverThreading:
+    """`threading` for aiortc's receiver module, with a lazy `Thread` (see the module doc)."""
+
+    Thread = _DecoderThread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+_RECEIVER_THREADING = _ReceiverThreading()
+
+
+def _lazy_decoder_threads() -> None:
+    if getattr(rtcrtpreceiver, "threading", None) is not _RECEIVER_THREADING:
+        setattr(rtcrtpreceiver, "threading", _RECEIVER_THREADING)  # noqa: B010
+
+
 class EncodedTap:
     """Per-receiver tap of encoded frames; also the switch for decoding.
 
@@ -143,6 +208,7 @@ class EncodedTap:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         check_tap_seam(receiver)
+        _lazy_decoder_threads()
         current = getattr(receiver, SEAM_ATTRIBUTE)
         if isinstance(current, _TapQueue):
             raise RuntimeError("receiver already has an encoded-frame tap")
@@ -170,6 +236,9 @@ class EncodedTap:
         if on and not self._decode:
             self._wait_for_key = True
         self._decode = on
+        proxy = getattr(self, "_proxy", None)
+        if on and proxy is not None and proxy.thread is not None:
+            proxy.thread.start_now()
 
     def _to_decoder(self, item: Any) -> bool:
         """Whether a frame goes on to aiortc's decoder (decoding on, and video from a key)."""
@@ -242,4 +311,6 @@ class EncodedTap:
         """Put the original queue back (frames then go to the decoder as usual)."""
         if getattr(self.receiver, SEAM_ATTRIBUTE, None) is self._proxy:
             setattr(self.receiver, SEAM_ATTRIBUTE, self._proxy.inner)
+        if self._proxy.thread is not None:
+            self._proxy.thread.start_now()  # the decoder reads the original queue again
         self._subscribers.clear()

@@ -57,8 +57,12 @@ def test_receiver_code_shape() -> None:
         "output_q",
         "decode_error",
     ]
-    # The decoder thread receives the queue attribute as it is when receive() runs.
-    assert "self.__decoder_queue," in inspect.getsource(RTCRtpReceiver.receive)
+    # The decoder thread receives the queue attribute as it is when receive() runs; it is
+    # made through the module's `threading` (the tap makes it lazy).
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    assert "self.__decoder_queue," in receive
+    assert "self.__decoder_thread = threading.Thread(" in receive
+    assert "target=decoder_worker," in receive and "self.__decoder_thread.start()" in receive
 
 
 def test_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> None:
