@@ -24,6 +24,7 @@ from bench import (
     recorder,
     recorder_bots,
     recorder_sync,
+    senders,
     vs_chromium,
 )
 
@@ -60,6 +61,11 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "vs_chromium",
         "a bot against Pexip's web SDK in headless Chromium: CPU, PSS, join time (ratios)",
         vs_chromium.bench_vs_chromium,
+    ),
+    (
+        "senders",
+        "20 sending bots (tone + 640x480@30 pattern) in one process: frames on time",
+        senders.bench_senders,
     ),
     (
         "node_fanout",

@@ -37,6 +37,9 @@ class Pacer:
         self._start: float | None = None
         self._n = -1
         self.resyncs = 0
+        #: How late frames were handed out (s): the worst, and how many by more than a period.
+        self.worst_late = 0.0
+        self.late = 0
 
     @property
     def started_at(self) -> float | None:
@@ -58,8 +61,12 @@ class Pacer:
         delay = self._start + self._n * self.period - now
         if delay > 0:
             await asyncio.sleep(delay)
-        elif delay < -RESYNC_AFTER:
-            self._start = now - self._n * self.period
+            delay = self._start + self._n * self.period - loop.time()
+        if delay < 0:
+            self.worst_late = max(self.worst_late, -delay)
+            self.late += -delay > self.period
+        if delay < -RESYNC_AFTER:
+            self._start = loop.time() - self._n * self.period
             self.resyncs += 1
         return self._n
 
