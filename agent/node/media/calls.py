@@ -31,6 +31,10 @@ class Call:
     def participant_uuid(self) -> str:
         return self.peer.participant_uuid
 
+    @property
+    def call_uuid(self) -> str:
+        return self.peer.call_uuid
+
     def outgoing(self) -> list[MediaStreamTrack]:
         return []
 

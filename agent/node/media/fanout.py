@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import MediaStreamTrack
@@ -36,7 +36,7 @@ from agent.media.loops import VideoLoop, black_loop, vp8_encoder
 from agent.media.pacing import VIDEO_TIME_BASE, Pacer
 from agent.media.sources import black_yuv, video_frame
 
-from .calls import MainCall
+from .sourcevideo import SourceVideo
 from .video import Rescaler, to_yuv
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,19 @@ QUEUE_FRAMES = 5
 KEY_SECONDS = 10.0
 _PICT_I = av.video.frame.PictureType.I
 _PICT_NONE = av.video.frame.PictureType.NONE
+
+
+class Source(Protocol):
+    """A main call as the fan-out sees it (`calls.Source`)."""
+
+    @property
+    def call_uuid(self) -> str: ...
+
+    @property
+    def participant_uuid(self) -> str: ...
+
+    @property
+    def video(self) -> SourceVideo: ...
 
 
 class FanoutTrack(MediaStreamTrack):
@@ -111,7 +124,7 @@ class _Encoding:
     """One libvpx encoder: `source`'s picture (None: black) at the layout size. Its codec is
     only touched in the conference's video thread."""
 
-    def __init__(self, source: MainCall | None, size: tuple[int, int], fps: float) -> None:
+    def __init__(self, source: Source | None, size: tuple[int, int], fps: float) -> None:
         self.source = source
         self.size = size
         self.fps = fps
@@ -172,8 +185,8 @@ class VideoFanout:
         size: tuple[int, int],
         fps: float,
         worker: Rescaler,
-        choose: Callable[[str], MainCall | None],
-        audio_delay: Callable[[MainCall], float],
+        choose: Callable[[str], Source | None],
+        audio_delay: Callable[[Source], float],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.size = size
@@ -195,14 +208,14 @@ class VideoFanout:
         """Encoders running now: one per shown source (and black)."""
         return len(self._encodings)
 
-    def track_for(self, call: MainCall) -> FanoutTrack:
-        track = self.tracks.get(call.peer.call_uuid)
+    def track_for(self, call: Source) -> FanoutTrack:
+        track = self.tracks.get(call.call_uuid)
         if track is None:
-            track = self.tracks[call.peer.call_uuid] = FanoutTrack(self, call.participant_uuid)
+            track = self.tracks[call.call_uuid] = FanoutTrack(self, call.participant_uuid)
         return track
 
-    def remove(self, call: MainCall) -> None:
-        track = self.tracks.pop(call.peer.call_uuid, None)
+    def remove(self, call: Source) -> None:
+        track = self.tracks.pop(call.call_uuid, None)
         if track is not None:
             track.stop()
         self._prune()
@@ -219,8 +232,8 @@ class VideoFanout:
 
     # -- one tick ----------------------------------------------------------------------
 
-    def _encoding(self, source: MainCall | None) -> _Encoding:
-        key = None if source is None else source.peer.call_uuid
+    def _encoding(self, source: Source | None) -> _Encoding:
+        key = None if source is None else source.call_uuid
         encoding = self._encodings.get(key)
         if encoding is None:
             encoding = self._encodings[key] = _Encoding(source, self.size, self.fps)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import cast
 
 from aiortc import MediaStreamTrack
 
@@ -71,7 +72,8 @@ class ConferenceMixer:
             config.video_fps,
             self._rescaler,
             self.video_source,
-            audio_delay,
+            # The fan-out only shows main calls: every source it hands back is one.
+            lambda source: audio_delay(cast(MainCall, source)),
         )
         self._loop_task: asyncio.Task[None] | None = None
         self._video_task: asyncio.Task[None] | None = None
