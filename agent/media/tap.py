@@ -37,6 +37,7 @@ attribute and code shape and raises `RuntimeError("aiortc private seam moved: ..
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -60,6 +61,7 @@ SUPPORTED_AIORTC = "1.16."
 #: Opus packets aiortc's audio jitter buffer holds after a packet before handing it over.
 AUDIO_PREFETCH = 4
 _MAX_HOLD = 0.5  # s: a longer gap between frames is a pause, not buffering
+_STEPS_KEPT = 30  # video frame steps the interval estimate looks at
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +224,7 @@ class EncodedTap:
         self.bytes = 0
         self.last_arrival: float | None = None
         self._last_timestamp: int | None = None
-        self._interval = 0.0  # s between the last two frames (video), for `_held`
+        self._steps: collections.deque[float] = collections.deque(maxlen=_STEPS_KEPT)
         self._subscribers: list[EncodedSubscriber] = []
         self._proxy = _TapQueue(current, self)
         setattr(receiver, SEAM_ATTRIBUTE, self._proxy)
@@ -266,15 +268,20 @@ class EncodedTap:
         return unsubscribe
 
     def _held(self, kind: str, clock_rate: int, timestamp: int, data: bytes) -> float:
-        """How long aiortc's jitter buffer held this frame after its last packet (est.)."""
+        """How long aiortc's jitter buffer held this frame after its last packet (est.).
+
+        A video frame waits for the next one to start, whose timestamp is not known yet:
+        the stream's frame interval stands in for it, taken as the shortest recent step, so
+        that a gap (a skipped frame) never makes a frame look earlier than it came (a
+        consumer taking the earliest arrivals as its clock would latch onto it)."""
         if kind == "audio":
             return AUDIO_PREFETCH * opus_samples(data) / clock_rate if clock_rate else 0.0
         last, self._last_timestamp = self._last_timestamp, timestamp
         if last is not None and clock_rate:
             step = (timestamp - last) / clock_rate
             if 0 < step < _MAX_HOLD:
-                self._interval = step
-        return self._interval
+                self._steps.append(step)
+        return min(self._steps, default=0.0)
 
     def _deliver(self, item: Any) -> None:
         codec, jitter_frame = item

@@ -99,7 +99,10 @@ async def test_click_and_flash_stay_together_through_the_node(
             offsets.append(min(near, key=abs))
     # One mark a second (but every 4th), minus the recorder's start and settling.
     assert len(offsets) >= 4, (flashes, clicks)
-    assert max(abs(o) for o in offsets) < SYNC, (offsets, statistics.median(offsets))
+    # Within 40 ms. The recorder places a video frame on its clock give or take one frame
+    # (33 ms at 30 fps): a mark may land a frame off, the typical one must not.
+    assert abs(statistics.median(offsets)) < SYNC, offsets
+    assert max(abs(o) for o in offsets) < SYNC + 1 / 30, offsets
     print("file offsets (ms):", [round(o * 1000) for o in offsets])
 
 
@@ -138,7 +141,7 @@ async def test_the_node_sends_click_and_flash_together(node: LocalNode, tmp_path
         assert viewer.call is not None and viewer.call.peer is not None
         for kind, seen in frames.items():
             viewer.call.peer.tap(kind).subscribe(seen.append)
-        await asyncio.sleep(9.0)
+        await asyncio.sleep(12.0)
     finally:
         for bot in (talker, viewer):
             bot.request_leave()
