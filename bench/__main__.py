@@ -19,13 +19,16 @@ from bench import (
     events,
     fleet,
     moderator,
+    node_fanout,
     node_media,
     probe,
     recorder,
     recorder_bots,
     recorder_sync,
+    senders,
     service,
     soak,
+    vs_chromium,
 )
 
 Benchmark = Callable[[], bool]
@@ -56,6 +59,21 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
         "moderator_classifier",
         "moderator: speech/noise classifier CPU per second of audio",
         moderator.bench_moderator_classifier,
+    ),
+    (
+        "vs_chromium",
+        "a bot against Pexip's web SDK in headless Chromium: CPU, PSS, join time (ratios)",
+        vs_chromium.bench_vs_chromium,
+    ),
+    (
+        "senders",
+        "20 sending bots (tone + 640x480@30 pattern) in one process: frames on time",
+        senders.bench_senders,
+    ),
+    (
+        "node_fanout",
+        "node + recording bots at 10/20/40: frames lost per bot, node CPU",
+        node_fanout.bench_node_fanout,
     ),
     (
         "container",

@@ -203,7 +203,7 @@ def _losses(bots: list[dict[str, Any]]) -> tuple[int, list[str]]:
 
 async def _bots_step(base_url: str, n: int, pids: dict[str, int], folder: str) -> _Step:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.recorder", "bots", base_url, str(n), folder,
+        sys.executable, "-m", "bench.recorder_bots", "bots", base_url, str(n), folder,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         cwd=REPO,

@@ -8,7 +8,9 @@ It speaks SDP strings only (the REST signalling lives elsewhere):
 - `apply_answer(sdp)` for the `calls`/`update` answer; `answer(offer_sdp)` for
   server-initiated `new_offer`/`update_sdp`.
 - Codecs are restricted to Opus and VP8: the encoded tap, the recorder (WebM) and the
-  pre-encoded silence rely on them, and Infinity supports both.
+  pre-encoded sources (`agent.media.loops`, `agent.media.files`) rely on them, and
+  Infinity supports both. Every sender passes the receiver's keyframe requests on to a
+  pre-encoded source (`agent.media.sender`).
 - Every receiver gets an `EncodedTap` with decoding off; `decoded_track(kind)` turns
   decoding on for consumers that want samples/pixels (aiortc otherwise decodes every
   frame into a queue nobody reads).
@@ -41,7 +43,8 @@ from aiortc import (
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from .ice import IceSettings, close_peer_connection
-from .sources import BlackVideoSource, SilenceSource
+from .pacing import SilenceSource
+from .sender import hook_keyframe_requests
 from .tap import EncodedTap
 
 log = logging.getLogger(__name__)
@@ -208,7 +211,12 @@ class MediaPeer:
     def _source_for(self, kind: str) -> MediaStreamTrack:
         source = self._sources.get(kind)
         if source is None:
-            source = SilenceSource() if kind == "audio" else BlackVideoSource()
+            if kind == "audio":
+                source = SilenceSource()
+            else:
+                from .loops import LoopTrack, black_loop  # noqa: PLC0415 (numpy: senders only)
+
+                source = LoopTrack(black_loop())
             self._owned_sources.append(source)
             self._sources[kind] = source
         return source
@@ -240,6 +248,8 @@ class MediaPeer:
     def _setup(self, transceiver: RTCRtpTransceiver) -> None:
         kind = transceiver.kind
         transceiver.setCodecPreferences(_preferred(kind))
+        # Pre-encoded sources (packet tracks) hear the receiver's PLI/FIR through this.
+        hook_keyframe_requests(transceiver.sender)
         if transceiver.direction in ("sendrecv", "sendonly"):
             transceiver.sender.replaceTrack(self._source_for(kind))
         self._tap(transceiver.receiver, kind)
@@ -257,6 +267,7 @@ class MediaPeer:
         for transceiver in self.pc.getTransceivers():
             if id(transceiver.receiver) not in self._tapped:
                 transceiver.setCodecPreferences(_preferred(transceiver.kind))
+                hook_keyframe_requests(transceiver.sender)
                 self._tap(transceiver.receiver, transceiver.kind)
 
     def tap(self, kind: str = "audio") -> EncodedTap:

@@ -45,7 +45,7 @@ from ..infinity.models.events import (
 from ..infinity.rooms import BreakoutRooms
 from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange
 from ..infinity.session import InfinitySession, TokenLost
-from ..media.sources import MediaSourceError
+from ..media.fileinfo import MediaSourceError
 from ..redact import Redactor
 from .call import BotCall, check_sources
 from .context import PluginContext

@@ -23,17 +23,9 @@ from ..config import BotMediaConfig
 from ..infinity import TransportError
 from ..infinity.errors import InfinityError
 from ..infinity.session import InfinitySession
+from ..media.fileinfo import MediaSourceError, check_media_file
 from ..media.ice import IceSettings, ice_servers_from_node
 from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
-from ..media.sources import (
-    BlackVideoSource,
-    FileSource,
-    MediaSourceError,
-    SilenceSource,
-    TestPatternSource,
-    ToneSource,
-    check_media_file,
-)
 from ..media.tap import EncodedFrame
 from .items import DecodedFrame, ItemSink
 from .leg import CallLeg, MediaSetupError
@@ -54,14 +46,17 @@ def _direction(send: bool, receive: bool) -> Direction | None:
     return None
 
 
-def _pattern(spec: str) -> TestPatternSource:
-    """`pattern`, `pattern:640x480` or `pattern:640x480@30` (validated by the config)."""
+def _pattern(spec: str) -> MediaStreamTrack:
+    """`pattern`, `pattern:640x480` or `pattern:640x480@30` (validated by the config), sent
+    without encoding (the process's one encoded loop of it)."""
+    from ..media.loops import LoopTrack, pattern_loop  # noqa: PLC0415
+
     _, _, size = spec.partition(":")
     if not size:
-        return TestPatternSource()
+        return LoopTrack(pattern_loop())
     dims, _, fps = size.partition("@")
     width, height = (int(v) for v in dims.split("x"))
-    return TestPatternSource(width, height, fps=float(fps) if fps else 15.0)
+    return LoopTrack(pattern_loop(width, height, float(fps) if fps else 15.0))
 
 
 def check_sources(media: BotMediaConfig) -> None:
@@ -78,7 +73,12 @@ def check_sources(media: BotMediaConfig) -> None:
 def build_sources(
     media: BotMediaConfig,
 ) -> tuple[MediaStreamTrack | None, MediaStreamTrack | None, list[Any]]:
-    """Audio and video tracks for the configured sources, plus what must be stopped later."""
+    """Audio and video tracks for the configured sources, plus what must be stopped later.
+
+    Nothing here encodes: built-in sources replay the process's encoded loops, files send
+    their VP8/Opus packets (other codecs are decoded and encoded by aiortc off the loop).
+    The modules behind them (numpy, encoders) are imported only by a bot that sends
+    (hence the imports inside)."""
     owned: list[Any] = []
     audio: MediaStreamTrack | None = None
     video: MediaStreamTrack | None = None
@@ -88,6 +88,8 @@ def build_sources(
         if spec.startswith("file:"):
             files.setdefault(spec.removeprefix("file:"), set()).add(kind)
     for path, kinds in files.items():
+        from ..media.files import FileSource  # noqa: PLC0415
+
         source = FileSource(path, audio="audio" in kinds, video="video" in kinds)
         owned.append(source)
         if "audio" in kinds:
@@ -95,11 +97,17 @@ def build_sources(
         if "video" in kinds:
             video = source.video
     if media.audio == "silence":
+        from ..media.pacing import SilenceSource  # noqa: PLC0415
+
         audio = SilenceSource()
     elif media.audio.startswith("tone:"):
-        audio = ToneSource(float(media.audio.removeprefix("tone:")))
+        from ..media.loops import LoopTrack, tone_loop  # noqa: PLC0415
+
+        audio = LoopTrack(tone_loop(float(media.audio.removeprefix("tone:"))))
     if media.video == "black":
-        video = BlackVideoSource()
+        from ..media.loops import LoopTrack, black_loop  # noqa: PLC0415
+
+        video = LoopTrack(black_loop())
     elif media.video.startswith("pattern"):
         video = _pattern(media.video)
     owned.extend(t for t in (audio, video) if t is not None)

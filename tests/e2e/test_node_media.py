@@ -348,13 +348,13 @@ async def test_video_is_rescaled_off_the_loop_once_per_frame(
     from agent.node.media import video
 
     threads: list[int] = []
-    convert = video._to_yuv
+    convert = video.to_yuv
 
     def spy(frame: av.VideoFrame, size: tuple[int, int] | None) -> Any:
         threads.append(threading.get_ident())
         return convert(frame, size)
 
-    monkeypatch.setattr(video, "_to_yuv", spy)
+    monkeypatch.setattr(video, "to_yuv", spy)
     rescaler = video.Rescaler()
     latest = video.LatestFrame(rescaler, (64, 48))
     try:

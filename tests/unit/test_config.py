@@ -72,10 +72,11 @@ def test_pattern_size_and_rate_are_configurable() -> None:
 
     cfg = parse_config({"node": "http://n", "alias": "a", "media": {"video": "pattern:640x480@30"}})
     _audio, video, owned = build_sources(cfg.media)
-    from agent.media.sources import TestPatternSource
+    from agent.media.loops import LoopTrack, VideoLoop
 
-    assert isinstance(video, TestPatternSource)
-    assert (video.width, video.height) == (640, 480)
+    assert isinstance(video, LoopTrack)  # the encoded loop of the pattern, sent as packets
+    assert isinstance(video.loop, VideoLoop)
+    assert (video.loop.width, video.loop.height, video.loop.fps) == (640, 480, 30)
     for track in owned:
         track.stop()
     with pytest.raises(ConfigError, match=r"media\.video"):

@@ -1,7 +1,8 @@
 """Fails loudly if the private aiortc / aioice seams the media layer relies on move.
 
-If this fails after an upgrade, re-read aiortc's RTCRtpReceiver and aioice's
-Connection.gather_candidates and update agent/media/tap.py and agent/media/ice.py.
+If this fails after an upgrade, re-read aiortc's RTCRtpReceiver, RTCRtpSender and aioice's
+Connection.gather_candidates and update agent/media/tap.py, agent/media/sender.py and
+agent/media/ice.py.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import queue
 import aioice.ice
 import aiortc
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import opus, vpx
 from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcrtpreceiver import decoder_worker
 
 from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
+from agent.media.sender import check_sender_seam, hook_keyframe_requests
 from agent.media.tap import SEAM_ATTRIBUTE, EncodedTap, check_tap_seam
 from agent.node.media import restrict_host_addresses
 
@@ -43,6 +46,8 @@ async def test_receiver_has_a_private_decoder_queue() -> None:
 def test_receiver_code_shape() -> None:
     source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "self.__decoder_queue.put((codec, encoded_frame))" in source
+    # The tap asks for a keyframe through the decode-error path: a PLI with the next packet.
+    assert "if self.__decoder_error.is_set():" in source and "pli_flag = True" in source
     assert "encoded_frame.timestamp = self.__timestamp_mapper.map(" in source
     worker = inspect.getsource(decoder_worker)
     assert "input_q.get()" in worker and "codec, encoded_frame = task" in worker
@@ -52,8 +57,12 @@ def test_receiver_code_shape() -> None:
         "output_q",
         "decode_error",
     ]
-    # The decoder thread receives the queue attribute as it is when receive() runs.
-    assert "self.__decoder_queue," in inspect.getsource(RTCRtpReceiver.receive)
+    # The decoder thread receives the queue attribute as it is when receive() runs; it is
+    # made through the module's `threading` (the tap makes it lazy).
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    assert "self.__decoder_queue," in receive
+    assert "self.__decoder_thread = threading.Thread(" in receive
+    assert "target=decoder_worker," in receive and "self.__decoder_thread.start()" in receive
 
 
 def test_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,3 +110,44 @@ async def test_closing_a_connected_peer_leaves_no_ice_task() -> None:
     for pc in (offerer, answerer):
         await close_peer_connection(pc)
     assert [t for t in asyncio.all_tasks() if "consent" in repr(t.get_coro())] == []
+
+
+def test_sender_passes_packets_and_keyframe_requests_through_the_seam() -> None:
+    check_sender_seam()
+    rtcp = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "RTCP_PSFB_PLI" in rtcp and "self._send_keyframe()" in rtcp
+    nxt = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    assert "isinstance(data, Frame)" in nxt and "self.__encoder.pack(data)" in nxt
+    for encoder in (vpx.Vp8Encoder, opus.OpusEncoder):
+        assert "convert_timebase(packet.pts, packet.time_base" in inspect.getsource(encoder.pack)
+
+
+async def test_the_keyframe_hook_tells_the_track_and_keeps_the_flag() -> None:
+    class Track(AudioStreamTrack):
+        kind = "video"
+        asked = 0
+
+        def request_keyframe(self) -> None:
+            self.asked += 1
+
+    pc = RTCPeerConnection()
+    try:
+        track = Track()
+        sender = pc.addTransceiver("video").sender
+        sender.replaceTrack(track)
+        hook_keyframe_requests(sender)
+        hook_keyframe_requests(sender)  # idempotent
+        sender._send_keyframe()
+        assert track.asked == 1
+        assert sender._RTCRtpSender__force_keyframe  # type: ignore[attr-defined]
+    finally:
+        await pc.close()
+
+
+def test_sender_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def elsewhere(self: RTCRtpSender, packet: object) -> None:
+        return None
+
+    monkeypatch.setattr(RTCRtpSender, "_handle_rtcp_packet", elsewhere)
+    with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*_send_keyframe"):
+        check_sender_seam()

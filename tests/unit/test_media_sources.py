@@ -6,16 +6,17 @@ import asyncio
 import fractions
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import pytest
 
 from agent.media import analysis
+from agent.media.files import FileAudioTrack, FileSource, FileVideoTrack
 from agent.media.sources import (
     OPUS_SILENCE,
     BlackVideoSource,
-    FileSource,
     Pacer,
     SilenceSource,
     TestPatternSource,
@@ -143,30 +144,37 @@ def _write_media(path: Path, seconds: float = 1.0) -> None:
 async def test_file_source_plays_once_then_fills(tmp_path: Path) -> None:
     path = tmp_path / "clip.webm"
     _write_media(path, 0.6)
-    source = FileSource(path, loop=False)
+    source = FileSource(path, loop=False, passthrough=False)  # decoded to frames
     try:
         assert source.audio is not None and source.video is not None
+        audio_track, video_track = source.audio, source.video
+
+        async def take(track: Any, n: int) -> list[Any]:
+            return [await track.recv() for _ in range(n)]
+
+        # As a sender does: both at once, on the file's one clock (0.8 s each).
+        audio, video = await asyncio.gather(take(audio_track, 40), take(video_track, 8))
         await asyncio.to_thread(source.finished.wait, 5)
-        audio = [await source.audio.recv() for _ in range(40)]
-        video = [await source.video.recv() for _ in range(3)]
     finally:
         source.stop()
     assert source.error is None
     samples = analysis.frames_to_mono(audio)
     assert analysis.has_tone(samples[: 960 * 20], 660)
+    assert isinstance(source.audio, FileAudioTrack)
     assert source.audio.underflows > 0  # the clip ended: silence fill
     assert analysis.level_dbfs(samples[-960 * 5 :]) == float("-inf")
     assert all(f.width == 160 and f.pict_type == av.video.frame.PictureType.NONE for f in video)
-    assert read_frame_counter(video[0]) == 0
+    counters = [read_frame_counter(f) for f in video]
+    assert counters[:6] == [0, 1, 2, 3, 4, 5], counters  # then the last picture again
     assert [f.pts for f in audio[:2]] == [0, 960]
 
 
 async def test_file_source_loops(tmp_path: Path) -> None:
     path = tmp_path / "clip.webm"
     _write_media(path, 0.3)
-    source = FileSource(path, loop=True, audio=False, fps=30)
+    source = FileSource(path, loop=True, audio=False, fps=30)  # re-timed: decoded
     try:
-        assert source.audio is None and source.video is not None
+        assert source.audio is None and isinstance(source.video, FileVideoTrack)
         counters = [read_frame_counter(await source.video.recv()) for _ in range(12)]
     finally:
         source.stop()

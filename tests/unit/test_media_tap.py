@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from typing import Any
 
 import av
 
 from agent.media.sources import TestPatternSource, ToneSource
-from agent.media.tap import EncodedFrame
+from agent.media.tap import AUDIO_PREFETCH, EncodedFrame
 from tests.support.loopback import peer_pair
 
 
@@ -90,6 +91,30 @@ async def test_arrivals_are_stamped_on_the_injected_clock() -> None:
         async with asyncio.timeout(5):
             while len(audio) < 3:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
-    arrivals = [f.arrival for f in audio[:3]]
-    assert all(a >= 1000.0 and (a - 1000.0) % 0.5 == 0 for a in arrivals), arrivals
-    assert arrivals == sorted(arrivals)
+    # Stamped when each packet came: aiortc held it for the 4 Opus packets (80 ms) after it.
+    handed_over = [f.arrival + AUDIO_PREFETCH * 0.020 for f in audio[:3]]
+    assert all(t >= 1000.0 for t in handed_over), handed_over
+    assert all(abs((t - 1000.0) / 0.5 - round((t - 1000.0) / 0.5)) < 1e-9 for t in handed_over)
+    assert handed_over == sorted(handed_over)
+
+
+async def test_no_decoder_thread_runs_until_decoding_is_wanted() -> None:
+    def decoders() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.endswith("-decoder")]
+
+    before = decoders()
+    async with peer_pair(
+        {"audio_source": ToneSource(440), "video_source": TestPatternSource(fps=15)},
+        {"audio": "recvonly", "video": "recvonly"},
+    ) as (_a, b):
+        frames: list[EncodedFrame] = []
+        b.tap("audio").subscribe(frames.append)
+        async with asyncio.timeout(5):
+            while len(frames) < 5:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # Receiving encoded frames (what a recorder does) needs no thread per receiver.
+        assert decoders() == before
+        track = b.decoded_track("audio")
+        frame = await asyncio.wait_for(track.recv(), 2)
+        assert isinstance(frame, av.AudioFrame)
+        assert decoders() == [*before, "audio-decoder"]

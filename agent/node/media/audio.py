@@ -65,7 +65,14 @@ class Fifo:
         self._chunks: deque[Samples] = deque()
         self._size = 0
         self._primed = False
+        self._after_pop = 0
         self.dropped = 0
+
+    @property
+    def buffered(self) -> float:
+        """Seconds of audio that were waiting behind the chunk last popped (what the chunk
+        being sent now waited for; not the level now, which rises between ticks)."""
+        return self._after_pop / SAMPLE_RATE
 
     def push(self, samples: Samples) -> None:
         self._chunks.append(samples)
@@ -83,6 +90,7 @@ class Fifo:
             self._primed = False
             return None
         self._size -= SAMPLES_PER_FRAME
+        self._after_pop = self._size
         head = self._chunks[0]
         if head.size == SAMPLES_PER_FRAME:  # the usual case: 20 ms Opus frames
             return self._chunks.popleft()

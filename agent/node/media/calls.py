@@ -1,6 +1,7 @@
 """The mixer's view of one call: its peer, what it sends and receives, and its tasks.
 
-A main call has audio in and out and video in and out; a `present: "send"` call's video
+A main call has audio in and out and video in (decoded only while shown) and out (the
+fan-out's packets); a `present: "send"` call's video
 is a slide source; a `present: "receive"` call gets the slides.
 """
 
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import MediaStreamTrack
 
 from .audio import AudioLeg
 from .peer import NodePeer
+from .sourcevideo import SourceVideo
 from .video import LatestFrame, PacedVideoTrack
+
+if TYPE_CHECKING:
+    from .fanout import FanoutTrack
 
 
 class Call:
@@ -25,6 +30,10 @@ class Call:
     @property
     def participant_uuid(self) -> str:
         return self.peer.participant_uuid
+
+    @property
+    def call_uuid(self) -> str:
+        return self.peer.call_uuid
 
     def outgoing(self) -> list[MediaStreamTrack]:
         return []
@@ -42,12 +51,12 @@ class Call:
 
 
 class MainCall(Call):
-    def __init__(self, peer: NodePeer, order: int, video: LatestFrame) -> None:
+    def __init__(self, peer: NodePeer, order: int, video: SourceVideo) -> None:
         super().__init__(peer)
         self.order = order  # join order, for the stage of never-spoke participants
         self.audio = AudioLeg(peer.participant_uuid)
         self.video = video
-        self.video_out: PacedVideoTrack | None = None
+        self.video_out: FanoutTrack | None = None
 
     def outgoing(self) -> list[MediaStreamTrack]:
         return [t for t in (self.audio.out, self.video_out) if t is not None]

@@ -7,9 +7,10 @@
   mixes one chunk of each (mix-minus) and hands the mixes to one Opus encoder thread;
 - stage (`stage.py`): the tick's VAD results order the participants by speech and publish
   `stage` events;
-- video (`video.py`): each main call's `PacedVideoTrack`, paced at `video_fps`, shows the
-  source `video_source` picks for its receiver, rescaled once per source frame in a worker
-  thread and shared by every receiver of it;
+- video (`fanout.py`, `sourcevideo.py`): the source `video_source` picks for each receiver
+  is decoded (only while shown), encoded once per tick at `video_fps` in the conference's
+  video thread, and the same packets go to every receiver of it (lip-synced to the
+  source's audio path);
 - slides (`slides.py`): the presenter's send call feeds every receive call and
   `presentation.jpeg`; the tick announces new slides;
 - impairment (`impair.py`): each call's transports are handed to the node's
@@ -34,23 +35,32 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from aiortc import MediaStreamTrack
 
-from agent.media.sources import AUDIO_PTIME, Pacer, black_yuv
+from agent.media.pacing import AUDIO_PTIME, Pacer
+from agent.media.sender import hook_keyframe_requests
 
 from ..config import NodeMediaConfig
 from ..state import ConferenceState
 from .audio import AudioMix, MixTrack
 from .calls import Call, MainCall, ReceiveCall, SendCall, cancel
+from .fanout import VideoFanout
 from .impair import Impairments
 from .peer import NodePeer, drain
 from .silent import SilentVideoWatch
 from .slides import Slides
+from .sourcevideo import SourceVideo
 from .stage import Stage
-from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice, Yuv
+from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice
 
 log = logging.getLogger(__name__)
+
+#: aiortc's audio receiver completes an Opus frame when the 4th after it arrives.
+AUDIO_PREFETCH = 4 * AUDIO_PTIME
+#: libopus' encoder lookahead (312 samples): the mix comes out of the encoder that late.
+OPUS_LOOKAHEAD = 312 / 48000
 
 
 class ConferenceMixer:
@@ -74,8 +84,16 @@ class ConferenceMixer:
         self._choice = SpeakerChoice(config.video_switch_hold)
         self._silent = SilentVideoWatch(conference)
         self._joins = 0
-        self._black = black_yuv(config.video_width, config.video_height)
+        self.video = VideoFanout(
+            (config.video_width, config.video_height),
+            config.video_fps,
+            self._rescaler,
+            self.video_source,
+            # The fan-out only shows main calls: every source it hands back is one.
+            lambda source: audio_delay(cast(MainCall, source)),
+        )
         self._loop_task: asyncio.Task[None] | None = None
+        self._video_task: asyncio.Task[None] | None = None
         self.ticks = 0
         self.tick_seconds = 0.0  # CPU spent in ticks (for the benchmark and diagnostics)
 
@@ -94,10 +112,9 @@ class ConferenceMixer:
                 call.audio.out = MixTrack()
                 peer.pc.addTrack(call.audio.out)
             if call.video_out is None and self._free_transceiver(peer, "video"):
-                call.video_out = PacedVideoTrack(
-                    self.config.video_fps, lambda: self.video_for(call)
-                )
-                peer.pc.addTrack(call.video_out)
+                call.video_out = self.video.track_for(call)
+                # The receiver's PLI/FIR reaches the encoding it is shown.
+                hook_keyframe_requests(peer.pc.addTrack(call.video_out))
         elif (
             isinstance(call, ReceiveCall)
             and call.track is None
@@ -115,7 +132,12 @@ class ConferenceMixer:
             call.audio.reading = True
             call.spawn(call.audio.read(track, peer.counted), "mixer-audio-in")
         elif isinstance(call, MainCall) and track.kind == "video":
-            call.spawn(call.video.read(track, peer.counted), "mixer-video-in")
+            receiver = next(
+                (t.receiver for t in peer.pc.getTransceivers() if t.receiver.track is track), None
+            )
+            if receiver is not None:
+                call.video.attach(receiver, peer.counted, call.spawn)
+            call.spawn(call.video.read(track), "mixer-video-in")
         elif isinstance(call, SendCall) and track.kind == "video":
             call.spawn(call.slide.read(track, peer.counted), "mixer-slides-in")
         else:
@@ -155,6 +177,8 @@ class ConferenceMixer:
         )
         if call is None:
             return
+        if isinstance(call, MainCall):
+            self.video.remove(call)
         await call.close()
         if not any(c.participant_uuid == call.participant_uuid for c in self._mains.values()):
             self._stage.leave(call.participant_uuid)
@@ -166,11 +190,14 @@ class ConferenceMixer:
     async def close(self) -> None:
         """Stop the tick loop (a new call restarts it), every call's tasks and the worker
         threads."""
-        task, self._loop_task = self._loop_task, None
-        tasks: set[asyncio.Task[None]] = {task} if task is not None else set()
+        tasks: set[asyncio.Task[None]] = {
+            t for t in (self._loop_task, self._video_task) if t is not None
+        }
+        self._loop_task = self._video_task = None
         for call in self._calls():
             tasks |= call.tasks
         await cancel(tasks)
+        self.video.close()
         self._audio.close()
         self._rescaler.close()
 
@@ -193,13 +220,12 @@ class ConferenceMixer:
             call = self._receivers[uuid] = ReceiveCall(peer)
         else:
             self._joins += 1
-            size = (self.config.video_width, self.config.video_height)
-            call = self._mains[uuid] = MainCall(
-                peer, self._joins, LatestFrame(self._rescaler, size)
-            )
+            call = self._mains[uuid] = MainCall(peer, self._joins, SourceVideo(time.monotonic))
             self._stage.join(peer.participant_uuid, self._joins)
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._run(), name="mixer-tick")
+        if self._video_task is None and self._mains:
+            self._video_task = asyncio.create_task(self.video.run(), name="mixer-video-tick")
         return call
 
     @staticmethod
@@ -260,27 +286,29 @@ class ConferenceMixer:
         """
         if self.conference.service.kind == "test_call":
             mine = [c for c in self._mains.values() if c.participant_uuid == participant_uuid]
-            return next((c for c in mine if c.video.frame is not None), None)
+            return next((c for c in mine if c.video.active), None)
         with_video: dict[str, MainCall] = {}
         participants = self.conference.participants
         for call in self._mains.values():
             uuid = call.participant_uuid
             sender = participants.get(uuid)
             silent = sender is not None and sender.is_video_silent
-            if call.video.frame is not None and uuid != participant_uuid and not silent:
+            if call.video.active and uuid != participant_uuid and not silent:
                 with_video.setdefault(uuid, call)
         return self._choice.choose(
             participant_uuid, with_video, self._stage.speakers(), time.monotonic()
         )
 
-    async def video_for(self, call: MainCall) -> Yuv:
-        source = self.video_source(call.participant_uuid)
-        yuv = None if source is None else await source.video.yuv()
-        return self._black if yuv is None else yuv
-
     async def slide_jpeg(self) -> bytes | None:
         """The latest slide as a JPEG (None when nobody presents or no frame arrived yet)."""
         return await self.slides.jpeg()
+
+
+def audio_delay(call: MainCall) -> float:
+    """How long ago the audio of `call` the mixer sends now arrived (s): aiortc's receive
+    buffer holds 4 Opus frames (`AUDIO_PREFETCH`), the call's jitter buffer what it holds
+    beyond the chunk being mixed, and the Opus encoder its lookahead."""
+    return AUDIO_PREFETCH + call.audio.fifo.buffered + OPUS_LOOKAHEAD
 
 
 class NodeMedia:

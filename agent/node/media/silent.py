@@ -5,7 +5,9 @@ picture has not changed for `silent_after` s (a frozen or black camera, or no fr
 all) is marked `is_video_silent` (a `participant_update`) and no longer shown to others;
 once its picture has kept changing for `reactivate_after` s it is shown again. The check
 runs on the mixer's tick, twice a second: it compares a sample of each picture's luma
-plane, which costs microseconds, never a decode.
+plane, which costs microseconds. The node decodes a participant's video only while someone
+needs the pictures, so while detection is on the watch holds each source's decoding
+(`hold("silent")`); off, it lets go and nothing is decoded for it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .calls import MainCall
 
 CHECK_INTERVAL = 0.5  # s between two checks
 _SAMPLE_STEP = 509  # bytes between two sampled luma bytes (a prime: no stripes)
+_HOLDER = "silent"  # the watch's name among a source's decoding holders
 
 
 @dataclass
@@ -56,6 +59,10 @@ class SilentVideoWatch:
             participant = participants.get(call.participant_uuid)
             if participant is None:
                 continue
+            if config.enable:
+                call.video.hold(_HOLDER)
+            else:
+                call.video.release(_HOLDER)
             seen = self._seen.get(call.participant_uuid)
             if seen is None:
                 seen = self._seen[call.participant_uuid] = _Seen(-1, b"", now)

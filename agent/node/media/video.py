@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -37,7 +37,7 @@ Yuv = npt.NDArray[np.uint8]
 T = TypeVar("T")
 
 
-def _to_yuv(frame: av.VideoFrame, size: tuple[int, int] | None) -> Yuv:
+def to_yuv(frame: av.VideoFrame, size: tuple[int, int] | None) -> Yuv:
     # yuv420p needs even sizes; None keeps the frame's own (rounded down to even).
     width, height = size if size is not None else (frame.width & ~1, frame.height & ~1)
     scaled = frame.reformat(width=width, height=height, format="yuv420p")
@@ -51,11 +51,15 @@ class Rescaler:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def submit(self, frame: av.VideoFrame, size: tuple[int, int] | None) -> asyncio.Future[Yuv]:
+        return self.run(to_yuv, frame, size)
+
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`fn(*args)` in the conference's video thread (encoding, scaling)."""
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="mixer-video"
             )
-        return asyncio.get_running_loop().run_in_executor(self._pool, _to_yuv, frame, size)
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,5 +1,5 @@
 // Shared by the interop pages: `report(event, data)` appends to the page and POSTs to /log
-// (test-only route of tests/interop/harness.py) one request at a time, so the test sees the
+// (test-only route of bench/_chromium.py) one request at a time, so the test sees the
 // page's order; uncaught errors are reported too.
 "use strict";
 const started = performance.now();
