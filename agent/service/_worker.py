@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.states import EXIT_CODES, FailureReason
 from ._handle import JobHandle, JobOutcome, JobRunner
+from ._headroom import DEFAULT_BOT_CORES, CpuHeadroom
 from ._store import Claim, JobStore, Lease
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     capacity: int = Field(ge=1, description="bots at once")
+    #: Cores the worker's bots may use together (None: `capacity` alone decides); see
+    #: `_headroom.py`.
+    cpu_budget: float | None = Field(default=None, gt=0)
+    #: A bot's cost before one has been measured (cores).
+    bot_cores: float = Field(default=DEFAULT_BOT_CORES, gt=0)
     lease_seconds: float = Field(default=10.0, ge=1.0)
     #: Renewal interval (default: a quarter of the lease).
     heartbeat_seconds: float | None = Field(default=None, gt=0)
@@ -98,12 +104,16 @@ class Worker:
         *,
         name: str | None = None,
         clock: Callable[[], float] = time.time,
+        headroom: CpuHeadroom | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.runner = runner
         self.name = name or worker_name()
         self._clock = clock
+        if headroom is None and settings.cpu_budget is not None:
+            headroom = CpuHeadroom(settings.cpu_budget, bot_cores=settings.bot_cores)
+        self.headroom = headroom
         self.running: dict[str, _Running] = {}
         self._draining = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -125,12 +135,22 @@ class Worker:
 
     @property
     def free(self) -> int:
-        return self.settings.capacity - len(self.running)
+        """Jobs to claim now: free slots, and no more than the CPU budget has room for."""
+        slots = self.settings.capacity - len(self.running)
+        if self.headroom is not None and slots > 0:
+            slots = min(slots, self.headroom.room(len(self.running)))
+        return slots
 
     async def run(self) -> None:
         """Until `drain()` and then every job finished or handed back."""
         await self.store.open()
-        log.info("worker %s ready (capacity %d)", self.name, self.settings.capacity)
+        budget = self.headroom.budget if self.headroom is not None else None
+        log.info(
+            "worker %s ready (capacity %d%s)",
+            self.name,
+            self.settings.capacity,
+            f", CPU budget {budget:g} cores" if budget is not None else "",
+        )
         loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
             ("claims", self._claims),
             ("upkeep", self._upkeep),
@@ -179,13 +199,14 @@ class Worker:
 
     async def _claims(self) -> None:
         async def step() -> None:
-            if self.free <= 0:
+            free = self.free
+            if free <= 0:
                 self._slot_freed.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._slot_freed.wait()
                 return
-            for claim in await self.store.read_new(self.name, self.free, block=1.0):
+            for claim in await self.store.read_new(self.name, free, block=1.0):
                 self._start(claim)
 
         while not self._draining.is_set():
@@ -194,9 +215,10 @@ class Worker:
     async def _upkeep(self) -> None:
         async def step() -> None:
             await self.store.promote_due(self._clock())
-            if self.free > 0:
+            free = self.free
+            if free > 0:
                 idle = self.settings.lease_seconds + IDLE_MARGIN
-                for claim in await self.store.reclaim(self.name, self.free, idle):
+                for claim in await self.store.reclaim(self.name, free, idle):
                     self.reclaimed += 1
                     self._start(claim)
             await asyncio.sleep(self.settings.reclaim_seconds)

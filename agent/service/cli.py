@@ -59,6 +59,19 @@ def _add_worker_flags(p: argparse.ArgumentParser, *, standalone: bool) -> None:
         default=None if standalone else 4,
         help="bots at once" + ("" if standalone else " (embedded worker; default 4)"),
     )
+    p.add_argument(
+        "--cpu-budget",
+        metavar="CORES|auto",
+        help="claim another bot only while the bots' measured CPU leaves room for one more "
+        "within CORES (auto: 80%% of the container's CPU limit, else of the usable CPUs); "
+        "--capacity stays the ceiling (default: --capacity alone)",
+    )
+    p.add_argument(
+        "--bot-cores",
+        type=float,
+        default=0.05,
+        help="with --cpu-budget, a bot's cost until one has been measured (default 0.05)",
+    )
     p.add_argument("--lease-seconds", type=float, default=10.0, help="job lease (default 10)")
     p.add_argument(
         "--drain-seconds",
@@ -115,11 +128,25 @@ def _worker_settings(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from ..config import format_validation_error  # noqa: PLC0415
+    from ._headroom import auto_budget  # noqa: PLC0415
     from ._worker import WorkerSettings  # noqa: PLC0415
 
+    budget: float | None = None
+    if args.cpu_budget == "auto":
+        budget = auto_budget()
+    elif args.cpu_budget is not None:
+        try:
+            budget = float(args.cpu_budget)
+        except ValueError:
+            raise ConfigError(
+                "command line: --cpu-budget: expected a number of cores or `auto`, "
+                f"got {args.cpu_budget!r}"
+            ) from None
     try:
         return WorkerSettings(
             capacity=args.capacity,
+            cpu_budget=budget,
+            bot_cores=args.bot_cores,
             lease_seconds=args.lease_seconds,
             drain_seconds=args.drain_seconds,
             wait_out_tokens=not args.fast_takeover,

@@ -154,6 +154,27 @@ async def test_serve_alone_runs_bots_with_signed_webhooks(tmp_path: Path) -> Non
             "pexbot: invalid configuration: command line: capacity: Input should be greater "
             "than or equal to 1",
         ),
+        (
+            [
+                "worker",
+                "--redis",
+                "redis://127.0.0.1:6379/0",
+                "--capacity",
+                "2",
+                "--cpu-budget=lots",
+            ],
+            {},
+            2,
+            "pexbot: invalid configuration: command line: --cpu-budget: expected a number of "
+            "cores or `auto`, got 'lots'",
+        ),
+        (
+            ["worker", "--redis", "redis://127.0.0.1:6379/0", "--capacity", "2", "--cpu-budget=-1"],
+            {},
+            2,
+            "pexbot: invalid configuration: command line: cpu_budget: Input should be greater "
+            "than 0",
+        ),
     ],
 )
 async def test_configuration_errors_are_one_line(
