@@ -119,19 +119,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_fleet(args: argparse.Namespace) -> int:
     """Run many bots in one process; print a summary when all have left."""
     from agent.config import ConfigError  # noqa: PLC0415
-    from agent.runtime.launch import load_fleet, run_fleet  # noqa: PLC0415
+    from agent.runtime.launch import fleet_metrics, load_fleet, run_fleet  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
     from agent.runtime.metrics import ListenError  # noqa: PLC0415
 
     try:
         entries = load_fleet(args.file)  # every bot checked as `run` checks one
+        metrics = fleet_metrics(entries, args.file)
         pins = [p for e in entries if (p := e.config.resolve_pin())]
     except ConfigError as exc:
         return _config_problems(str(exc))
     setup_logging(args.log_format, secrets=pins)
+    host, port = metrics or ("127.0.0.1", None)
+    if args.metrics_port is not None:  # the flag wins over the file, as for `run`
+        port = args.metrics_port
     try:
         results = asyncio.run(
-            run_fleet(entries, metrics_port=args.metrics_port, secrets=_secrets(args))
+            run_fleet(entries, metrics_port=port, metrics_host=host, secrets=_secrets(args))
         )
     except ListenError as exc:
         return _cannot_listen(exc.host, exc.port, exc)

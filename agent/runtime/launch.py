@@ -177,6 +177,28 @@ def load_fleet(path: str | Path) -> list[FleetEntry]:
     return entries
 
 
+def fleet_metrics(entries: list[FleetEntry], source: str) -> tuple[str, int] | None:
+    """The fleet's one `/metrics` endpoint (host, port) from its bots' `[metrics]`, usually
+    set once in `[defaults]`: one process serves every bot's metrics, so bots that ask for
+    different endpoints are a configuration error, not a silent pick."""
+    wanted = {
+        (e.config.metrics.host, e.config.metrics.port): e.name
+        for e in entries
+        if e.config.metrics.port is not None
+    }
+    if len(wanted) > 1:
+        asked = ", ".join(f"bot {name} {h}:{p}" for (h, p), name in sorted(wanted.items()))
+        raise ConfigError(
+            f"{source}: metrics: a fleet serves one /metrics for all its bots, but its bots "
+            f"ask for {len(wanted)} ({asked}): set it once in [defaults.metrics]"
+        )
+    if not wanted:
+        return None
+    host, port = next(iter(wanted))
+    assert port is not None
+    return host, port
+
+
 def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -191,6 +213,7 @@ async def run_fleet(
     entries: list[FleetEntry],
     *,
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     secrets: Redactor | None = None,
 ) -> dict[str, BotResult]:
     """Every bot in its own task; one failing bot never stops the others."""
@@ -205,7 +228,7 @@ async def run_fleet(
 
     remove = install_signal_handlers(stop_all)
     try:
-        results = await _with_metrics(list(bots.values()), "127.0.0.1", metrics_port, run_all)
+        results = await _with_metrics(list(bots.values()), metrics_host, metrics_port, run_all)
     finally:
         remove()
     out: dict[str, BotResult] = {}
@@ -228,6 +251,7 @@ __all__ = [
     "PluginLoadError",
     "build_plugins",
     "check_config",
+    "fleet_metrics",
     "load_fleet",
     "make_bot",
     "merge_tables",

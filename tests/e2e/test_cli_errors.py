@@ -110,6 +110,22 @@ async def test_busy_metrics_port_of_run_and_fleet_flags(tmp_path: Path, busy_por
     assert (ran.code, ran.only_line) == (2, f"pexbot: port {busy_port} is in use")
 
 
+async def test_fleet_bots_asking_for_two_metrics_endpoints(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        '[defaults]\nnode = "http://127.0.0.1:9"\nalias = "meet"\n'
+        '[[bots]]\ndisplay_name = "A"\n[bots.metrics]\nport = 9301\n'
+        '[[bots]]\ndisplay_name = "B"\n[bots.metrics]\nport = 9302\n'
+    )
+    ran = await pexbot("fleet", str(fleet))
+    assert ran.code == 2
+    assert ran.only_line == (
+        f"pexbot: invalid configuration: {fleet}: metrics: a fleet serves one /metrics for "
+        "all its bots, but its bots ask for 2 (bot 0:A 127.0.0.1:9301, bot 1:B "
+        "127.0.0.1:9302): set it once in [defaults.metrics]"
+    )
+
+
 async def test_busy_node_port(busy_port: int) -> None:
     ran = await pexbot("node", "--port", str(busy_port))
     assert ran.code == 2

@@ -19,6 +19,7 @@ from agent.node import LocalNode
 from tests.e2e.conftest import Api, EventStream
 from tests.support.inspect_node import names_in
 from tests.support.pexbot_cmd import REPO, finish, pexbot, start
+from tests.support.redis_server import free_port
 
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]
 
@@ -202,3 +203,35 @@ async def test_fleet_metrics_and_logs_tell_same_named_bots_apart(
     # Each bot's log lines say whose they are.
     for bot in ("0:Same", "1:Same"):
         assert re.search(rf"agent\.infinity\.session: \[{re.escape(bot)}\] joined meet", err)
+
+
+async def test_fleet_serves_the_metrics_its_file_asks_for(node: LocalNode, tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        f'[defaults]\nnode = "{node.base_url}"\nalias = "meet"\n'
+        '[defaults.media]\naudio = "none"\nvideo = "none"\nreceive_audio = false\n'
+        f"receive_video = false\n[defaults.metrics]\nport = {port}\n"
+        '[[bots]]\ndisplay_name = "A"\n[[bots]]\ndisplay_name = "B"\n'
+    )
+    proc = await start("fleet", str(path))
+    seen: list[str] = []
+    try:
+        line = await _line_matching(proc, r"metrics at (http://\S+)", seen)
+        assert f"127.0.0.1:{port}" in line
+        async with asyncio.timeout(20):
+            while sorted(await names_in(node, "meet")) != ["A", "B"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            text = await resp.text()
+    finally:
+        code, err = await _stop(proc, seen)
+    assert code == 0, err
+    bots = sorted(
+        s.labels["bot"]
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "pexbot_bot_info"
+    )
+    assert bots == ["0:A", "1:B"]
