@@ -213,6 +213,8 @@ class Uploader:
             path = save_summary(self.folder, doc)
         self._stopped.set()
         self._queue.put(_Job(""))  # ends the thread
+        if not doc["storage"]["not_uploaded"]:
+            log.info("%d files uploaded to %s", len(self.status.uploaded), self.location)
         if self.settings.delete_uploaded and self._all_up():
             self._delete_spool()
             path = None if self.status.deleted_local else path
