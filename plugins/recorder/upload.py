@@ -46,8 +46,8 @@ CHART = "speakers.png"
 CLAIM = ".owner"
 #: Seconds of health after which an outage's budget of tries is whole again.
 RESET_AFTER = 60.0
-#: Tries of each request when continuing a session (the session waits on them).
-PULL_TRIES = 3
+#: Tries of what continuing a session needs from the store (the session's start waits).
+PULL_TRIES = 2
 
 
 @dataclass
@@ -55,6 +55,8 @@ class _Job:
     name: str
     #: Upload the complete lines the file has now (a file still being written).
     snapshot: bool = False
+    #: Store this process's claim on the session.
+    claim: bool = False
     done: threading.Event | None = None
 
 
@@ -118,8 +120,11 @@ class Uploader:
         and return the store's files for the writer's scan. Raises StorageError when the
         store refuses (a transient failure only costs the earlier part of the session)."""
         remote: list[RemoteFile] = []
+        if self._claim is not None and not continuing:  # the first upload, not a wait here
+            self._queue.put(_Job(CLAIM, claim=True))
         try:
-            if self._claim is not None:
+            if self._claim is not None and continuing:
+                # Claimed before the listing: a predecessor that comes back stops uploading.
                 self._pull_try(lambda: self.store.put_bytes(self._claim_bytes, self._name(CLAIM)))
             if continuing:
                 remote = self._pull_try(lambda: self.store.list(self.folder.name))
@@ -288,7 +293,7 @@ class Uploader:
                 with self._lock:
                     self._snapshot_queued = False
             if self._stopped.is_set():
-                if not job.snapshot:
+                if not (job.snapshot or job.claim):
                     self._note_failed(job.name)
                 continue
             try:
@@ -300,9 +305,12 @@ class Uploader:
     def _upload(self, job: _Job) -> None:
         path = self.folder / job.name
         # A snapshot that fails is no file lost: the timeline goes up again at the end.
-        failed = None if job.snapshot else job.name
+        failed = None if job.snapshot or job.claim else job.name
         while True:
             try:
+                if job.claim:
+                    self.store.put_bytes(self._claim_bytes, self._name(CLAIM))
+                    return
                 if self._superseded():
                     return
                 if job.snapshot:

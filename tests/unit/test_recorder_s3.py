@@ -393,3 +393,14 @@ def test_local_is_the_default_and_prefixes_are_normalized() -> None:
         {"storage": {"kind": "s3", "bucket": "rec", "prefix": "/a/b"}}
     )
     assert isinstance(cfg.storage, S3Storage) and cfg.storage.prefix == "a/b/"
+
+
+def test_the_readme_example_is_a_valid_config() -> None:
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Store recordings in S3-compatible object storage", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (plugin,) = tomllib.loads(example)["plugins"]
+    cfg = RecorderConfig.model_validate(plugin["config"])
+    assert isinstance(cfg.storage, S3Storage) and cfg.storage.prefix == "pexbot/"
