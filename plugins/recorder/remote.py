@@ -121,7 +121,7 @@ def read_credentials(settings: S3Storage) -> Credentials:
 
 
 def open_store(settings: S3Storage, credentials: Credentials) -> RemoteStore:
-    """The S3 store (imports the S3 library: the first call costs about 0.2 s)."""
+    """The S3 store (imports the S3 library: the first call costs about 0.3 s)."""
     try:
         module = importlib.import_module(f"{__package__}.s3")
     except ImportError as exc:
