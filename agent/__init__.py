@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "Clock": "agent.clock",
     "SystemClock": "agent.clock",
     "Backoff": "agent.backoff",
+    "Budget": "agent.backoff",
     # -- the plugin contract
     "Plugin": "agent.runtime.plugin",
     "PluginContextError": "agent.runtime.plugin",
@@ -37,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "PluginEvent": "agent.runtime.control",
     "PluginEventValue": "agent.runtime.control",
     "PluginItem": "agent.runtime.items",
+    "SecretReference": "agent.secret_refs",
+    "secret_references": "agent.secret_refs",
     "DecodedFrame": "agent.runtime.items",
     "PresentationMedia": "agent.runtime.items",
     "InvalidDtmfError": "agent.infinity.models",
@@ -167,6 +170,7 @@ __all__ = [  # noqa: RUF022 (plain sorted: tests/unit/test_public_api.py)
     "BreakoutEnd",
     "BreakoutEvent",
     "BreakoutRefer",
+    "Budget",
     "CallDisconnected",
     "CancelRefer",
     "Changed",
@@ -237,6 +241,7 @@ __all__ = [  # noqa: RUF022 (plain sorted: tests/unit/test_public_api.py)
     "RosterChange",
     "RuleClasses",
     "SecondSample",
+    "SecretReference",
     "SendFigures",
     "ServerSample",
     "ServerStream",
@@ -276,6 +281,7 @@ __all__ = [  # noqa: RUF022 (plain sorted: tests/unit/test_public_api.py)
     "report_gauges",
     "run_bot",
     "run_fleet",
+    "secret_references",
     "split_windows",
     "vp8_is_keyframe",
     "vp8_size",
@@ -301,7 +307,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .admin import ManagementClient, ManagementError, MediaStreamWindowEvent, parse_event
-    from .backoff import Backoff
+    from .backoff import Backoff, Budget
     from .clock import Clock, SystemClock
     from .config import BotConfig, ConfigError, load_bot_config, parse_config
     from .infinity.models import InvalidDtmfError, LayoutTransforms, ParticipantInfo, events
@@ -406,3 +412,4 @@ if TYPE_CHECKING:
         report_gauges,
     )
     from .runtime.states import BotState, FailureReason, Gap, StateChanged
+    from .secret_refs import SecretReference, secret_references

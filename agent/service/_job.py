@@ -30,12 +30,16 @@ _IN = (BotState.CONNECTED, BotState.IN_CALL, BotState.WAITING_ROOM)
 
 
 def artifacts(plugins: list[Plugin[Any]]) -> list[dict[str, Any]]:
-    """Folders plugins write to (a plugin with a `folder` path, like the recorder)."""
+    """Folders plugins write to (a plugin with a `folder` path, like the recorder) and where
+    they upload them (a `location` URL)."""
     out = []
     for plugin in plugins:
         folder = getattr(plugin, "folder", None)
         if isinstance(folder, Path):
             out.append({"plugin": plugin.name, "kind": "folder", "path": str(folder)})
+        location = getattr(plugin, "location", None)
+        if isinstance(location, str):
+            out.append({"plugin": plugin.name, "kind": "object_storage", "path": location})
     return out
 
 

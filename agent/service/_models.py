@@ -163,11 +163,12 @@ class Timings(BaseModel):
 
 
 class Artifact(BaseModel):
-    """Something a plugin left, e.g. the recorder's session folder."""
+    """Something a plugin left, e.g. the recorder's session folder (on the worker) and, with
+    object storage, where it is uploaded."""
 
     plugin: str
-    kind: Literal["folder"] = "folder"
-    path: str
+    kind: Literal["folder", "object_storage"] = "folder"
+    path: str = Field(description="a folder on the worker, or a URL (`s3://bucket/prefix/`)")
 
 
 class BotView(BaseModel):

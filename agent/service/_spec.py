@@ -4,7 +4,9 @@ The API checks a request as `pexbot run` checks a config (the plugins load, thei
 validate) plus what only a shared service needs: secret references stay inside the
 deployment's `SecretPolicy` (a request must not make a worker send any environment
 variable or file to a node of the caller's choosing), and the keys a worker owns
-(`output_dir`, `session_folder`, `continue_session`) are not the caller's to set.
+(`output_dir`, `session_folder`, `continue_session`) are not the caller's to set. A plugin
+setting marked `SecretReference` (the recorder's S3 credentials) is a secret reference too:
+an environment variable within the policy; files only through a worker's own settings.
 
 Resuming: a plugin whose config declares `session_folder` and `continue_session` (the
 recorder) gets the job id as its session folder, and `continue_session = true` when the
@@ -20,6 +22,7 @@ from typing import Any
 
 from ..config import BotConfig, ConfigError, LeaveRules, parse_config
 from ..runtime.plugins import PluginLoadError, load_plugin_class
+from ..secret_refs import secret_references
 from ._models import BotRequest, ErrorDetail
 
 #: Plugin config keys a worker sets itself.
@@ -161,12 +164,21 @@ def check_request(request: BotRequest, policy: SecretPolicy) -> list[ErrorDetail
         config = bot_config(
             "check", request, JobSettings(secrets=checked), resumed=False, elapsed=0
         )
-        build_plugins(config)
+        plugins = build_plugins(config)
     except ConfigError as exc:
         problems += [_detail(line) for line in str(exc).splitlines()]
     except PluginLoadError as exc:
         problems.append(ErrorDetail(loc="plugins", message=str(exc)))
+    else:
+        for i, plugin in enumerate(plugins[: len(request.plugins)]):
+            for loc, kind, name in secret_references(plugin.config):
+                why = policy.env_problem(name) if kind == "env" else _FILE_REFS
+                if why:
+                    problems.append(ErrorDetail(loc=f"plugins.{i}.config.{loc}", message=why))
     return problems
+
+
+_FILE_REFS = "a request cannot name files: use the environment variable setting"
 
 
 def _detail(line: str) -> ErrorDetail:

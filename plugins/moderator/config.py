@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from string import Formatter
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent import SecretReference
 
 __all__ = [
     "AdmitRule",
@@ -169,8 +171,10 @@ class ManagementSettings(BaseModel):
     url: str | None = Field(default=None, pattern=r"^https?://")
     username: str = "admin"
     #: The password comes from this environment variable, or from `password_file`.
-    password_env: str = "PEXBOT_ADMIN_PASSWORD"
-    password_file: str | None = None
+    #: Marked as secret references: a service request may only name variables the workers
+    #: set aside for secrets (a default is the operator's, not the request's).
+    password_env: Annotated[str, SecretReference("env")] = "PEXBOT_ADMIN_PASSWORD"
+    password_file: Annotated[str | None, SecretReference("file")] = None
     verify_tls: bool = True
     timeout: float = Field(default=10.0, gt=0)
 

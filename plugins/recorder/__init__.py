@@ -29,6 +29,12 @@ has one error line. A full disk keeps what was written: a reserve file (`reserve
 allocated when the session starts) is given back so the files are finalized,
 `timeline.jsonl` gets a `recording_failed` line and `summary.json` is written (to the temp
 folder, said in the log, if even that does not fit).
+
+Object storage (`storage = {kind = "s3", ...}`, `config.py`): the session folder is a spool;
+files go up as they close (`upload.py`, through the `RemoteStore` of `s3.py`, whose library
+is imported only then). Before joining, the credentials are read (a missing one fails the
+bot with reason `config`) and the bucket is checked (a missing bucket or refused
+credentials: reason `storage`). A continued session takes what the store has of it.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from agent import (
     BotState,
@@ -54,50 +60,26 @@ from agent import (
     StateChanged,
 )
 
+from .config import LocalStorage, RecorderConfig, S3Storage
 from .items import Action, Control, Event, Media
 from .records import record_for
+from .remote import CredentialsError, RemoteStore, TransientError, open_store, read_credentials
 from .storage import StorageError, check_writable
+from .upload import Uploader
 from .writer import Session, Writer, WriterSettings
 
-__all__ = ["Recorder", "RecorderConfig", "RecordingState", "StorageError"]
+__all__ = [
+    "LocalStorage",
+    "Recorder",
+    "RecorderConfig",
+    "RecordingState",
+    "S3Storage",
+    "StorageError",
+]
 
 RecordingState = Literal["stopped", "recording", "paused"]
 
 log = logging.getLogger(__name__)
-
-
-class RecorderConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    output_dir: str = "recordings"
-    #: Folder name inside `output_dir`; default `<alias>-<UTC start>`.
-    session_folder: str | None = None
-    container: Literal["webm", "matroska"] = "webm"
-    #: No video at all (cheap transcription pipelines).
-    audio_only: bool = False
-    #: Start a new file at the first keyframe after this many seconds (names sort).
-    segment_seconds: float | None = Field(default=None, gt=0)
-    #: Start a new file once the current one holds this many bytes (with segment_seconds:
-    #: whichever comes first).
-    segment_bytes: int | None = Field(default=None, ge=10_000)
-    autostart: bool = True
-    start_paused: bool = False
-    #: Seconds of audio to hold while waiting for the first video keyframe.
-    video_wait: float = Field(default=2.0, ge=0)
-    #: Matroska cluster length: also how much a crash can lose at most.
-    cluster_ms: int = Field(default=1000, ge=100, le=30_000)
-    stop_timeout: float = Field(default=30.0, gt=0)
-    #: Record the presentation (slides) to its own files; ignored in audio-only mode.
-    record_presentation: bool = True
-    #: Continue a session an earlier process recorded in `session_folder` (a service job
-    #: taken over by another worker): files go on numbering, times go on on its timeline,
-    #: and the stretch in between is one `gap` line of kind `resume`. (A named folder is
-    #: claimed: an earlier process that comes back stops writing to it.)
-    continue_session: bool = False
-    #: Bytes of disk kept free from the session's start for its end: when the disk fills
-    #: up they are given back, so the files' ends, the timeline's `recording_failed` line
-    #: and `summary.json` are still written (0: keep none).
-    reserve_bytes: int = Field(default=1 << 20, ge=0)
 
 
 #: States in which the bot is in the conference: the first change into one starts the session.
@@ -136,6 +118,8 @@ class Recorder(Plugin[RecorderConfig]):
         self._request_presentation_keyframe = request_presentation_keyframe
         self._clock = clock
         self.folder: Path | None = None
+        #: Where the session is uploaded (`s3://bucket/prefix/folder/`); None: not uploaded.
+        self.location: str | None = None
         self.writer: Writer | None = None
         self._last_writer: Writer | None = None
         self.error: StorageError | None = None
@@ -148,6 +132,7 @@ class Recorder(Plugin[RecorderConfig]):
         self._state: RecordingState = "stopped"
         self._paused_at: float | None = None
         self._paused_total = 0.0
+        self._store: RemoteStore | None = None
 
     @property
     def _ctx(self) -> object:
@@ -164,13 +149,42 @@ class Recorder(Plugin[RecorderConfig]):
         return Path(cfg.output_dir) / f"{_safe(session.alias or 'session')}-{stamp}"
 
     async def prepare(self) -> None:
-        """Before joining: `output_dir` must be writable (nothing is created yet)."""
+        """Before joining: `output_dir` must be writable (nothing is created yet); with
+        object storage, the credentials readable and the bucket there."""
         try:
             await asyncio.to_thread(check_writable, Path(self.config.output_dir))
         except StorageError as exc:
             self._storage_failed(exc)
             self._raised = True
             raise
+        storage = self.config.storage
+        if not isinstance(storage, S3Storage):
+            return
+        try:
+            self._store = await asyncio.to_thread(self._open_store, storage)
+        except CredentialsError as exc:
+            fail = getattr(self._ctx, "fail", None)
+            if not callable(fail):
+                raise
+            fail(FailureReason.CONFIG, f"recorder: {exc}")
+            self._raised = True
+        except StorageError as exc:
+            self._storage_failed(exc)
+            self._raised = True
+            raise
+
+    @staticmethod
+    def _open_store(storage: S3Storage) -> RemoteStore:
+        """The store, its bucket checked (blocking: network I/O; raises CredentialsError or
+        StorageError; a store that does not answer now is no reason not to record)."""
+        store = open_store(storage, read_credentials(storage))
+        try:
+            store.check()
+        except TransientError as exc:
+            log.warning("%s; the recording is uploaded when it answers", exc)
+        except Exception as exc:
+            raise StorageError(f"recorder storage {exc}") from None
+        return store
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -194,6 +208,22 @@ class Recorder(Plugin[RecorderConfig]):
             conference=str(getattr(self._ctx, "conference_name", None) or ""),
         )
         folder = self._session_folder(session)
+        uploader = None
+        storage = cfg.storage
+        if isinstance(storage, S3Storage):
+            try:
+                if self._store is None:  # no prepare() (the recorder without a bot)
+                    self._store = await asyncio.to_thread(self._open_store, storage)
+            except (StorageError, CredentialsError) as exc:
+                self._storage_failed(StorageError(str(exc)))
+                return
+            uploader = Uploader(
+                self._store,
+                storage,
+                folder,
+                on_error=self._error_from_thread,
+                claim=cfg.session_folder is not None,
+            )
         writer = Writer(
             WriterSettings(
                 folder=folder,
@@ -212,6 +242,7 @@ class Recorder(Plugin[RecorderConfig]):
             on_error=self._error_from_thread,
             clock=self._clock,
             session=session,
+            uploader=uploader,
         )
         try:
             await asyncio.to_thread(writer.start)
@@ -219,7 +250,11 @@ class Recorder(Plugin[RecorderConfig]):
             self._storage_failed(exc)  # raised from the next hook, or from stop()
             return
         self.folder, self.writer = folder, writer
-        log.info("recording to %s", folder)
+        if uploader is not None:
+            self.location = uploader.location
+            log.info("recording to %s (uploaded to %s)", folder, uploader.location)
+        else:
+            log.info("recording to %s", folder)
         controls, self._early_controls = self._early_controls, []
         for action in controls:  # asked for before the session: they apply from its start
             writer.put(Control(action, origin))
@@ -229,9 +264,17 @@ class Recorder(Plugin[RecorderConfig]):
         writer, self.writer = self.writer, None
         if writer is not None:
             writer.close()
-            if not await asyncio.to_thread(writer.join, self.config.stop_timeout):
-                log.error("recorder writer did not finish in %.0f s", self.config.stop_timeout)
+            timeout = self.config.stop_timeout
+            storage = self.config.storage
+            if isinstance(storage, S3Storage):  # the last uploads are part of the end
+                timeout += storage.finish_timeout
+            finished = await asyncio.to_thread(writer.join, timeout)
+            if not finished:
+                log.error("recorder writer did not finish in %.0f s", timeout)
             self._last_writer = writer
+        store, self._store = self._store, None
+        if store is not None and (writer is None or finished):  # else still uploading
+            await asyncio.to_thread(store.close)
         for task in list(self._tasks):
             task.cancel()
         if self.error is not None and not self._raised:

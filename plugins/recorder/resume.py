@@ -7,6 +7,10 @@ time of `t = 0`, from any line: `utc - t`), the files so far (their numbering go
 the earlier lines (for the summary's talk times), and the last trace of the earlier
 process (its last timeline line or file write): the resume gap starts there.
 
+With object storage, the session's files may be in the store and not in this machine's
+spool (the earlier process ran elsewhere, or deleted what it had uploaded): `scan` takes the
+store's list too (the uploader has already brought the timeline so far into the folder).
+
 Everything here reads or writes files: it runs on the writer thread.
 """
 
@@ -21,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from .remote import RemoteFile
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +52,33 @@ class EarlierSession:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _numbered(folder: Path, prefix: str) -> list[Path]:
+@dataclass(frozen=True)
+class _File:
+    """A media file of the session: in the spool folder or only in the store."""
+
+    name: str
+    size: int
+    mtime: float | None  # its last write (in the store: when it was uploaded)
+
+    @property
+    def lost(self) -> bool:
+        """Only named on the timeline: it was being written on a machine that died before
+        uploading it."""
+        return self.mtime is None
+
+
+def _numbered(folder: Path, prefix: str, remote: list[RemoteFile], named: list[str]) -> list[_File]:
     pattern = re.compile(rf"^{re.escape(prefix)}-(\d{{3,}})\.\w+$")
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name))]
-    return [p for _, p in sorted(found)]
+    found = {name: _File(name, 0, None) for name in named if pattern.match(name)}
+    for f in remote:
+        if pattern.match(f.name):
+            found[f.name] = _File(f.name, f.size, f.modified.timestamp())
+    for path in folder.iterdir():
+        if pattern.match(path.name):  # the spool's copy is as long or longer, its time exact
+            stat = path.stat()
+            found[path.name] = _File(path.name, stat.st_size, stat.st_mtime)
+    number = {name: int(m.group(1)) for name in found if (m := pattern.match(name))}
+    return sorted(found.values(), key=lambda f: number[f.name])
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -82,38 +111,45 @@ def _utc(line: dict[str, Any]) -> datetime:
 
 
 def _entries(
-    paths: list[Path],
+    files: list[_File],
     starts: dict[str, float],
     known: dict[str, dict[str, Any]],
     origin: float | None,
 ) -> list[dict[str, Any]]:
     """Summary entries: as the earlier summary has them, else estimated from the file."""
     entries = []
-    for path in paths:
-        entry = dict(known.get(path.name) or {})
+    for file in files:
+        entry = dict(known.get(file.name) or {})
         if not entry:
-            stat = path.stat()
-            entry = {"file": path.name, "start": starts.get(path.name, 0.0)}
-            entry["bytes"] = stat.st_size
-            if origin is not None:  # its last write, as far as the file's time says
-                entry["end_ms"] = max(round((stat.st_mtime - origin - entry["start"]) * 1000), 0)
+            entry = {"file": file.name, "start": starts.get(file.name, 0.0), "bytes": file.size}
+            if file.mtime is None:
+                entry["lost"] = True  # the numbering goes on after it all the same
+            elif origin is not None:  # its last write, as far as the file's time says
+                entry["end_ms"] = max(round((file.mtime - origin - entry["start"]) * 1000), 0)
         entry["earlier"] = True
         entries.append(entry)
     return entries
 
 
-def scan(folder: Path, file_prefix: str, presentation_prefix: str) -> EarlierSession | None:
-    """What earlier processes left in `folder`; None when they left nothing."""
+def scan(
+    folder: Path,
+    file_prefix: str,
+    presentation_prefix: str,
+    remote: list[RemoteFile] | None = None,
+) -> EarlierSession | None:
+    """What earlier processes left in `folder` (and in the store: `remote`); None when they
+    left nothing."""
     if not folder.is_dir():
         return None
-    media = _numbered(folder, file_prefix)
-    slides = _numbered(folder, presentation_prefix)
     lines = _lines(folder / "timeline.jsonl")
+    named = [str(ln.get("file")) for ln in lines if ln["type"] in _STARTED]
+    media = _numbered(folder, file_prefix, remote or [], named)
+    slides = _numbered(folder, presentation_prefix, remote or [], named)
     if not media and not slides and not lines:
         return None
     origin_utc = _utc(lines[0]) - timedelta(seconds=float(lines[0]["t"])) if lines else None
     origin = None if origin_utc is None else origin_utc.timestamp()
-    traces = [p.stat().st_mtime for p in media + slides]
+    traces = [f.mtime for f in media + slides if f.mtime is not None]
     traces += [_utc(line).timestamp() for line in lines[-1:]]
     starts = {str(ln.get("file")): float(ln["t"]) for ln in lines if ln["type"] in _STARTED}
     done = _earlier_summary(folder / "summary.json")

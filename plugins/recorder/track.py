@@ -80,9 +80,17 @@ class _Held:
 
 
 class Track:
-    def __init__(self, spec: TrackSpec, timeline: Timeline, keyframes: KeyframeRequests) -> None:
+    def __init__(
+        self,
+        spec: TrackSpec,
+        timeline: Timeline,
+        keyframes: KeyframeRequests,
+        on_closed: Callable[[Path], None] | None = None,
+    ) -> None:
+        """`on_closed`: told each file that is finished (closed, or abandoned)."""
         self.spec = spec
         self.keyframes = keyframes
+        self._on_closed = on_closed
         self.stats = TrackStats()
         #: One summary entry per file (`start` on the timeline's axis); filled in at close.
         self.entries: list[dict[str, Any]] = []
@@ -287,3 +295,5 @@ class Track:
         except OSError:
             entry["bytes"] = file.bytes
         self._last_written = None  # the next file starts without a gap
+        if self._on_closed is not None:
+            self._on_closed(file.path)

@@ -9,6 +9,9 @@ same bot clock, so its files' `start` in `summary.json` is on the timeline's axi
 the `presentation_start` / `presentation_stop` lines). A `presentation_stop` closes the
 presentation file; presentation frames that arrived before it (still queued behind it) are
 dropped so they cannot open a stray file.
+
+With object storage, the session folder is a spool: each finished file is handed to the
+`Uploader` (`upload.py`), which also has the last word on the summary (what went up).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .storage import Reserve, StorageError
 from .summary import save_summary, summary
 from .timeline import Timeline
 from .track import KeyframeRequests, Track, TrackSpec
+from .upload import Uploader
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +91,10 @@ class Writer:
         on_error: Callable[[StorageError], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         session: Session | None = None,
+        uploader: Uploader | None = None,
     ) -> None:
         self.s = settings
+        self.uploader = uploader
         self.session = session or Session(clock(), datetime.now(UTC))
         self.on_error = on_error
         self.clock = clock
@@ -132,18 +138,26 @@ class Writer:
             # Claimed before the scan: a predecessor still writing stops within
             # `FolderClaim.EVERY` s, and what it wrote up to now is in the scan.
             self._claim.take()
+        self._reserve.claim()
+        remote = None
+        if self.uploader is not None:  # claims the stored session, brings its timeline
+            remote = self.uploader.open(continuing=s.continue_session)
         earlier = None
         if s.continue_session:
-            earlier = scan(s.folder, s.file_prefix, s.presentation_prefix)
+            earlier = scan(s.folder, s.file_prefix, s.presentation_prefix, remote)
         if earlier is not None and earlier.origin_utc is not None:
             # One time axis for the whole session: t = 0 stays the earlier process's.
             shift = (self.session.start_utc - earlier.origin_utc).total_seconds()
             self.session = replace(
                 self.session, origin=self.session.origin - shift, start_utc=earlier.origin_utc
             )
-        self._reserve.claim()
         session = self.session
-        timeline = Timeline(s.folder / "timeline.jsonl", session.origin, session.start_utc)
+        try:
+            timeline = Timeline(s.folder / "timeline.jsonl", session.origin, session.start_utc)
+        except StorageError:
+            if self.uploader is not None:
+                self.uploader.abandon()
+            raise
         self._timeline = timeline
         common: dict[str, Any] = {
             "folder": s.folder,
@@ -169,8 +183,8 @@ class Writer:
             new_file_on_size_change=True,
             **common,
         )
-        self._main = Track(main, timeline, self._keyframes)
-        self._slides = Track(slides, timeline, self._slide_keyframes)
+        self._main = Track(main, timeline, self._keyframes, self._file_closed)
+        self._slides = Track(slides, timeline, self._slide_keyframes, self._file_closed)
         if earlier is not None:
             self._continue(earlier)
         self._thread.start()
@@ -242,6 +256,10 @@ class Writer:
                 self._fail(exc)
             except Exception:
                 log.exception("recorder writer: %s failed", type(item).__name__)
+
+    def _file_closed(self, path: Path) -> None:
+        if self.uploader is not None:
+            self.uploader.add(path.name)
 
     def _tracks(self) -> tuple[Track, Track]:
         assert self._main is not None and self._slides is not None
@@ -369,6 +387,8 @@ class Writer:
         end = self.clock()
         timeline = self._timeline
         if timeline is None or self._lost(now=True):
+            if self.uploader is not None:
+                self.uploader.abandon()
             return
         self._reserve.release()  # what is left to write is what the room was kept for
         main, slides = self._tracks()
@@ -400,7 +420,10 @@ class Writer:
             except Exception as exc:  # a chart that cannot be drawn must not cost the summary
                 log.warning("speakers.png not drawn: %r", exc)
         self.summary = summary(timeline, end, self._figures(main, slides))
-        self.summary_path = save_summary(self.s.folder, self.summary)
+        if self.uploader is not None:
+            self.summary, self.summary_path = self.uploader.finish(self.summary)
+        else:
+            self.summary_path = save_summary(self.s.folder, self.summary)
 
     def _figures(self, main: Track, slides: Track) -> dict[str, Any]:
         """The recording's own part of `summary.json`."""

@@ -19,6 +19,11 @@ NOT_FOR_A_RECORDER = (
     "agent.media.loops",
     "agent.media.files",
     "agent.media.analysis",
+    # Object storage: only a recorder configured for S3 loads it.
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "plugins.recorder.s3",
 )
 
 

@@ -35,6 +35,9 @@ BODY: dict[str, Any] = {
 }
 
 
+S3 = {"kind": "s3", "bucket": "recordings", "endpoint_url": "https://s3.example.com"}
+
+
 class Client:
     def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
         self.http = http
@@ -176,6 +179,55 @@ async def test_same_idempotency_key_same_bot_different_body_409(api: Client) -> 
         ({"plugins": [{"name": "webhook"}]}, "plugins.0.name"),
         ({"media": {"audio": "file:/etc/passwd"}}, "media.audio"),
         ({"webhook": {"url": "http://h", "secret_env": "AWS_SECRET"}}, "webhook.secret_env"),
+        # The recorder's S3 credentials are secret references held to the same policy.
+        (
+            {
+                "plugins": [
+                    {
+                        "name": "recorder",
+                        "config": {
+                            "storage": S3
+                            | {
+                                "access_key_id_env": "AWS_ACCESS_KEY_ID",
+                                "secret_access_key_env": "PEXBOT_SECRET_S3",
+                            }
+                        },
+                    }
+                ]
+            },
+            "plugins.0.config.storage.access_key_id_env",
+        ),
+        (
+            {
+                "plugins": [
+                    {
+                        "name": "recorder",
+                        "config": {
+                            "storage": S3
+                            | {
+                                "access_key_id_file": "/etc/hostname",
+                                "secret_access_key_env": "PEXBOT_SECRET_S3",
+                            }
+                        },
+                    }
+                ]
+            },
+            "plugins.0.config.storage.access_key_id_file",
+        ),
+        ({"plugins": [{"name": "recorder", "config": {"storage": {"kind": "s3"}}}]}, "plugins"),
+        # So is the moderator's management API password.
+        (
+            {
+                "plugins": [
+                    {"name": "moderator", "config": {"management": {"password_env": "HOME"}}}
+                ]
+            },
+            "plugins.0.config.management.password_env",
+        ),
+        (
+            {"plugins": [{"name": "moderator", "config": {"management": {"password_file": "/x"}}}]},
+            "plugins.0.config.management.password_file",
+        ),
         ({"join_at": "2030-01-01T10:00:00"}, "join_at"),
         ({"leave": {"duration": -1}}, "leave.duration"),
         ({"surprise": 1}, "surprise"),
@@ -193,6 +245,28 @@ async def test_invalid_requests_get_422_naming_the_field(
     assert any(loc in d["loc"] for d in details), details
     # A value is never echoed back (it may be a PIN someone sent in clear).
     assert "1234" not in str(reply)
+
+
+async def test_a_recorder_storing_to_s3_with_credentials_within_the_policy_is_accepted(
+    api: Client,
+) -> None:
+    storage = S3 | {
+        "access_key_id_env": "PEXBOT_SECRET_S3_ID",
+        "secret_access_key_env": "PEXBOT_SECRET_S3_KEY",
+    }
+    body = {**BODY, "plugins": [{"name": "recorder", "config": {"storage": storage}}]}
+    status, reply, _ = await api.call("POST", "/v1/bots", body=body)
+    assert status == 201, reply
+    assert reply["request"]["plugins"][0]["config"]["storage"] == storage
+
+
+async def test_a_moderator_with_the_default_or_a_policy_password_variable_is_accepted(
+    api: Client,
+) -> None:
+    for config in ({}, {"management": {"password_env": "PEXBOT_SECRET_ADMIN"}}):
+        body = {**BODY, "plugins": [{"name": "moderator", "config": config}]}
+        status, reply, _ = await api.call("POST", "/v1/bots", body=body)
+        assert status == 201, reply
 
 
 async def test_bodies_that_are_no_json_and_bad_queries_get_422(api: Client) -> None:
