@@ -18,7 +18,6 @@ from typing import Any, TextIO, TypeVar
 from ..config import BotConfig, ConfigError, parse_config, read_toml, relative_to_file
 from ..redact import Redactor
 from .bot import Bot, BotResult
-from .metrics import MetricsServer, registry_for
 from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
 from .states import EXIT_CODES, FailureReason
 
@@ -87,6 +86,9 @@ async def _with_metrics(
 ) -> T:
     if port is None:
         return await run()
+    # Imported only when asked for: the Prometheus client and aiohttp's server side.
+    from .metrics import MetricsServer, registry_for  # noqa: PLC0415
+
     async with MetricsServer(registry_for(lambda: bots), host, port) as server:
         log.info("metrics at %s", server.url)
         return await run()

@@ -1,6 +1,8 @@
 """A bot's process imports only what its run needs: the recorder's chart library when it
-draws, numpy and the frame sources when the bot sends or a plugin asks for samples, and the
-node's code never."""
+draws, numpy and the frame sources when the bot sends or a plugin asks for samples, the
+Prometheus client and aiohttp's server when metrics are asked for, and the node's code, the
+management API and the service (Redis) never. (tests/e2e/test_lean_bot.py checks a real
+`pexbot run` process in a call.)"""
 
 from __future__ import annotations
 
@@ -19,6 +21,12 @@ NOT_FOR_A_RECORDER = (
     "agent.media.loops",
     "agent.media.files",
     "agent.media.analysis",
+    "agent.admin",
+    "agent.service",
+    "agent.openvidu_server",
+    "redis",
+    "prometheus_client",
+    "aiohttp.web",
 )
 
 
@@ -36,7 +44,11 @@ def _loaded(modules: set[str], name: str) -> bool:
 
 def test_a_recording_bot_imports_no_numpy_no_chart_and_no_node() -> None:
     modules = _modules_after(
-        "import agent.cli, agent.runtime.bot, agent.runtime.launch, plugins.recorder"
+        "from agent.cli import build_parser\n"
+        "from agent.runtime.plugins import load_plugin_class\n"
+        "build_parser(only='run')[0].parse_args(['run', '--plugin', 'recorder'])\n"
+        "import agent.runtime.bot, agent.runtime.launch\n"
+        "load_plugin_class('recorder')"
     )
     assert "aiortc" in modules and "plugins.recorder" in modules
     loaded = [name for name in NOT_FOR_A_RECORDER if _loaded(modules, name)]
@@ -53,3 +65,18 @@ def test_sending_a_builtin_source_imports_numpy_but_still_no_node() -> None:
     )
     assert "numpy" in modules and "agent.media.loops" in modules
     assert not _loaded(modules, "agent.node") and not _loaded(modules, "matplotlib")
+
+
+def test_the_full_parser_still_has_every_command_and_run_alone_has_run() -> None:
+    from agent.cli import build_parser, command_of
+
+    _, every = build_parser()
+    assert {"node", "run", "fleet", "demo", "admin", "sink", "serve", "worker", "probe"} <= set(
+        every
+    )
+    assert "openvidu" in every
+    assert set(build_parser(only="run")[1]) == {"run"}
+    assert set(build_parser(only="sink")[1]) == {"admin", "sink"}  # one group, one import
+    assert set(build_parser(only="rnu")[1]) == set(every)  # a typo gets the full choice list
+    assert command_of(["--version"]) is None
+    assert command_of(["run", "--node", "x"]) == "run"
