@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+from pydantic import BaseModel
+
 #: Never in a bot that only records (the recorder's process: `pexbot run --plugin recorder`).
 NOT_FOR_A_RECORDER = (
     "numpy",
@@ -80,3 +82,21 @@ def test_the_full_parser_still_has_every_command_and_run_alone_has_run() -> None
     assert set(build_parser(only="rnu")[1]) == set(every)  # a typo gets the full choice list
     assert command_of(["--version"]) is None
     assert command_of(["run", "--node", "x"]) == "run"
+
+
+def test_every_client_api_model_builds_though_they_are_built_on_first_use() -> None:
+    import agent.infinity.breakout_client
+    import agent.infinity.models.events
+    from agent.infinity.models._base import ApiModel, RequestBody
+
+    def subclasses(cls: type[BaseModel]) -> list[type[BaseModel]]:
+        out: list[type[BaseModel]] = []
+        for sub in cls.__subclasses__():
+            out += [sub, *subclasses(sub)]
+        return out
+
+    models = subclasses(ApiModel) + subclasses(RequestBody)
+    assert len(models) > 50 and agent.infinity.breakout_client and agent.infinity.models.events
+    for model in models:
+        model.model_rebuild(force=True)
+        assert model.__pydantic_complete__, model
