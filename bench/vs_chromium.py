@@ -170,8 +170,9 @@ async def _log_lines(proc: asyncio.subprocess.Process, seen: dict[str, float]) -
         seen.setdefault(message, stamp.replace(tzinfo=UTC).timestamp() - offset)
 
 
-def _when(seen: dict[str, float], needle: str) -> float:
-    return min((at for message, at in seen.items() if needle in message), default=float("nan"))
+def _when(seen: dict[str, float], suffix: str) -> float:
+    stamps = [at for message, at in seen.items() if message.endswith(suffix)]
+    return min(stamps, default=float("nan"))
 
 
 async def _bot(server: PageServer, role: str, folder: Path) -> asyncio.subprocess.Process:
@@ -266,7 +267,7 @@ async def _role(server: PageServer, role: str, node_url: str, tmp: Path) -> Role
         result.chromium_start = page_up - chromium_started
         result.bot_join = bot_ack - bot_token
         result.bot_start = bot_ack - bot_started
-        result.bot_ready = bot_ack - _when(seen, ": joining ")
+        result.bot_ready = bot_ack - _when(seen, ": joining meet")
         both_up = max(page_up, bot_ack)
         await asyncio.sleep(max(0.0, both_up + WARMUP - time.monotonic()))
         label = "first" if role == "send" else "steady"
