@@ -394,9 +394,9 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
 
 
 def command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand `argv` names: its first argument that is not an option (the top-level
-    parser has no option that takes a value)."""
-    return next((a for a in argv if not a.startswith("-")), None)
+    """The subcommand `argv` starts with; None when it starts with an option (`-h`,
+    `--version`): those are about every command, so the whole parser answers them."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,6 +81,7 @@ def test_the_full_parser_still_has_every_command_and_run_alone_has_run() -> None
     assert set(build_parser(only="sink")[1]) == {"admin", "sink"}  # one group, one import
     assert set(build_parser(only="rnu")[1]) == set(every)  # a typo gets the full choice list
     assert command_of(["--version"]) is None
+    assert command_of(["-h", "run"]) is None  # the top-level help lists every command
     assert command_of(["run", "--node", "x"]) == "run"
 
 
