@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
+
+from tests.support.media_files import write_media
 
 #: Never in a bot that only records (the recorder's process: `pexbot run --plugin recorder`).
 NOT_FOR_A_RECORDER = (
@@ -101,3 +105,40 @@ def test_every_client_api_model_builds_though_they_are_built_on_first_use() -> N
     for model in models:
         model.model_rebuild(force=True)
         assert model.__pydantic_complete__, model
+
+
+@pytest.mark.parametrize(
+    ("audio", "video"),
+    [("tone:440", "pattern:320x240@15"), ("silence", "black"), ("none", "none"), ("file", "file")],
+)
+def test_the_sources_code_loaded_before_the_join_is_all_build_sources_imports(
+    audio: str, video: str, tmp_path: Path
+) -> None:
+    """`pexbot run` loads `source_modules` before joining; building the sources in the call
+    must then import nothing more of the media code (nor numpy)."""
+    clip = tmp_path / "clip.webm"
+    if audio == "file":
+        write_media(clip, 0.5)
+        audio = video = f"file:{clip}"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, importlib\n"
+            "from agent.config import parse_config\n"
+            "from agent.runtime.call import build_sources, source_modules\n"
+            "media = parse_config({'node': 'http://n', 'alias': 'a', 'media': "
+            f"{{'audio': {audio!r}, 'video': {video!r}}}}}).media\n"
+            "for name in source_modules(media):\n"
+            "    importlib.import_module(name)\n"
+            "before = set(sys.modules)\n"
+            "build_sources(media)\n"
+            "print(json.dumps(sorted(set(sys.modules) - before)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    new = json.loads(out.stdout.splitlines()[-1])
+    assert [m for m in new if m.startswith(("agent", "numpy"))] == []
