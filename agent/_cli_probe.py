@@ -69,8 +69,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_probe(args: argparse.Namespace) -> int:
     from agent.config import ConfigError  # noqa: PLC0415
+    from agent.runtime.listen import ListenError  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
-    from agent.runtime.metrics import ListenError  # noqa: PLC0415
     from agent.runtime.probe_run import (  # noqa: PLC0415
         load_probe_file,
         parse_run_config,

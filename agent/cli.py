@@ -7,11 +7,11 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from agent._run_args import seconds_or_none
@@ -85,8 +85,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from agent._run_args import apply_plugin_settings, run_overrides  # noqa: PLC0415
     from agent.config import ConfigError, parse_config, read_bot_toml  # noqa: PLC0415
     from agent.runtime.launch import check_config, merge_tables, run_bot  # noqa: PLC0415
+    from agent.runtime.listen import ListenError  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
-    from agent.runtime.metrics import ListenError  # noqa: PLC0415
 
     data: dict[str, Any] = {}
     source = "command line"
@@ -120,8 +120,8 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     """Run many bots in one process; print a summary when all have left."""
     from agent.config import ConfigError  # noqa: PLC0415
     from agent.runtime.launch import fleet_metrics, load_fleet, run_fleet  # noqa: PLC0415
+    from agent.runtime.listen import ListenError  # noqa: PLC0415
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
-    from agent.runtime.metrics import ListenError  # noqa: PLC0415
 
     try:
         entries = load_fleet(args.file)  # every bot checked as `run` checks one
@@ -279,84 +279,133 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
     try:
         return version("pexbot")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    from agent.config import leave_rules_help  # noqa: PLC0415
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked (importlib.metadata is slow to import)."""
 
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"pexbot {_version()}")
+        parser.exit()
+
+
+_CORE_COMMANDS = ("node", "run", "fleet", "demo")
+
+
+def _add_core_command(name: str, sub: Any, commands: dict[str, Command]) -> None:
+    """`node`, `run`, `fleet` or `demo`."""
+    if name == "node":
+        node = sub.add_parser("node", help="run the local Infinity node")
+        node.add_argument("--config", help="services TOML file (default: built-in set)")
+        node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+        node.add_argument(
+            "--control",
+            action="store_true",
+            help="serve the control API (/_node/...) behind a token printed at start",
+        )
+        commands["node"] = _cmd_node
+    elif name == "run":
+        from agent.config import leave_rules_help  # noqa: PLC0415
+
+        run = sub.add_parser(
+            "run",
+            help="run one bot (config file and/or flags; flags win)",
+            description="Run one bot until it leaves; the exit code says how it ended.",
+            epilog=_RUN_EPILOG.format(rules=leave_rules_help()),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_run_flags(run)
+        commands["run"] = _cmd_run
+    elif name == "fleet":
+        fleet = sub.add_parser("fleet", help="run many bots from one file in one process")
+        fleet.add_argument("file", help="fleet TOML file ([defaults] + [[bots]])")
+        fleet.add_argument(
+            "--log-format", choices=["text", "json"], default="text", help=_LOG_FORMAT_HELP
+        )
+        fleet.add_argument(
+            "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT"
+        )
+        commands["fleet"] = _cmd_fleet
+    elif name == "demo":
+        demo = sub.add_parser(
+            "demo",
+            help=f"local node + two talkers + a recorder, about {DEMO_SECONDS + DEMO_EXTRA:g} s",
+            description=f"A local node, two talking bots and a recorder: about "
+            f"{DEMO_SECONDS + DEMO_EXTRA:g} s with the default --seconds (the talking time, "
+            f"plus about {DEMO_EXTRA:g} s to start and to finish the recording).",
+        )
+        demo.add_argument(
+            "--seconds",
+            type=float,
+            default=DEMO_SECONDS,
+            help="how long the talkers talk (default 20)",
+        )
+        demo.add_argument("--output", default="recordings", help="where the recording goes")
+        commands["demo"] = _cmd_demo
+
+
+def _add_openvidu_command(sub: Any, commands: dict[str, Command]) -> None:
+    # Its actions and their implementation live in agent/_cli_openvidu.py.
+    from agent._cli_openvidu import add_openvidu_parser  # noqa: PLC0415
+
+    commands["openvidu"] = add_openvidu_parser(sub)
+
+
+#: Who registers each subcommand, in `pexbot --help` order. A group registers all its
+#: commands at once (admin + sink, serve + worker).
+_GROUPS: tuple[tuple[tuple[str, ...], Callable[[Any, dict[str, Command]], None]], ...] = (
+    *(((name,), functools.partial(_add_core_command, name)) for name in _CORE_COMMANDS),
+    (("admin", "sink"), _add_admin_commands),  # management API block above
+    (("serve", "worker"), _add_service_commands),  # service block above
+    (("probe",), _add_probe_command),  # call-quality probe block above
+    (("openvidu",), _add_openvidu_command),  # OpenVidu Pro media nodes
+)
+
+
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    """The `pexbot` parser and each command's function. With `only` (a command name) just
+    that command is registered: building the others imports their modules (the management
+    API, the service with Redis), which a bot's process should not pay for."""
     parser = argparse.ArgumentParser(
         prog="pexbot",
         description="Headless conference bots for Pexip Infinity, and a local node to try them on.",
         epilog="Start with `pexbot demo`; `pexbot COMMAND --help` for each command.",
     )
-    parser.add_argument("--version", action="version", version=f"pexbot {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Command] = {}
-
-    node = sub.add_parser("node", help="run the local Infinity node")
-    node.add_argument("--config", help="services TOML file (default: built-in set)")
-    node.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    node.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
-    node.add_argument(
-        "--control",
-        action="store_true",
-        help="serve the control API (/_node/...) behind a token printed at start",
-    )
-    commands["node"] = _cmd_node
-
-    run = sub.add_parser(
-        "run",
-        help="run one bot (config file and/or flags; flags win)",
-        description="Run one bot until it leaves; the exit code says how it ended.",
-        epilog=_RUN_EPILOG.format(rules=leave_rules_help()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_run_flags(run)
-    commands["run"] = _cmd_run
-
-    fleet = sub.add_parser("fleet", help="run many bots from one file in one process")
-    fleet.add_argument("file", help="fleet TOML file ([defaults] + [[bots]])")
-    fleet.add_argument(
-        "--log-format", choices=["text", "json"], default="text", help=_LOG_FORMAT_HELP
-    )
-    fleet.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT"
-    )
-    commands["fleet"] = _cmd_fleet
-
-    demo = sub.add_parser(
-        "demo",
-        help=f"local node + two talkers + a recorder, about {DEMO_SECONDS + DEMO_EXTRA:g} s",
-        description=f"A local node, two talking bots and a recorder: about "
-        f"{DEMO_SECONDS + DEMO_EXTRA:g} s with the default --seconds (the talking time, "
-        f"plus about {DEMO_EXTRA:g} s to start and to finish the recording).",
-    )
-    demo.add_argument(
-        "--seconds", type=float, default=DEMO_SECONDS, help="how long the talkers talk (default 20)"
-    )
-    demo.add_argument("--output", default="recordings", help="where the recording goes")
-    commands["demo"] = _cmd_demo
-
-    _add_admin_commands(sub, commands)  # management API block above
-    _add_service_commands(sub, commands)  # service block above
-    _add_probe_command(sub, commands)  # call-quality probe block above
-
-    # --- openvidu: OpenVidu Pro media nodes (client, watcher, emulated server) -------------
-    # Its actions and their implementation live in agent/_cli_openvidu.py.
-    from agent._cli_openvidu import add_openvidu_parser  # noqa: PLC0415
-
-    commands["openvidu"] = add_openvidu_parser(sub)
-    # --- end openvidu -------------------------------------------------------------------
-
+    known = only is not None and any(only in names for names, _ in _GROUPS)
+    for names, add in _GROUPS:
+        if not known or only in names:
+            add(sub, commands)
     return parser, commands
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` starts with; None when it starts with an option (`-h`,
+    `--version`): those are about every command, so the whole parser answers them."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, commands = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_parser(only=command_of(argv))
     args = parser.parse_args(argv)
     # Everything the command prints passes one redactor: commands and bots tell it their
     # secrets (PINs, passwords, tokens) as they learn them.

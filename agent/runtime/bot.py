@@ -200,6 +200,7 @@ class Bot(Joining):
 
     async def _run_labelled(self) -> BotResult:
         self._rules_check.started_at = self.clock.monotonic()
+        log.info("bot %s: joining %s", self.id, self.config.alias)
         try:
             if await self._prepare():
                 self.plugins.start()

@@ -31,7 +31,7 @@ from .items import DecodedFrame, ItemSink
 from .leg import CallLeg, MediaSetupError
 from .states import Gap
 
-__all__ = ["BotCall", "MediaSetupError", "build_sources", "ice_settings"]
+__all__ = ["BotCall", "MediaSetupError", "build_sources", "ice_settings", "source_modules"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,21 @@ def check_sources(media: BotMediaConfig) -> None:
         check_media_file(media.audio.removeprefix("file:"), audio=True)
     if media.video.startswith("file:"):
         check_media_file(media.video.removeprefix("file:"), video=True)
+
+
+def source_modules(media: BotMediaConfig) -> list[str]:
+    """The modules `build_sources` imports for `media`'s sources (the built-in loops bring
+    numpy). `pexbot run` loads them before the bot joins, as it loads its plugins, so the
+    join does not wait for them and a broken install fails before the bot is seen."""
+    modules: list[str] = []
+    for spec in (media.audio, media.video):
+        if spec.startswith("file:"):
+            modules.append("agent.media.files")
+        elif spec == "silence":
+            modules.append("agent.media.pacing")
+        elif spec.startswith(("tone:", "pattern")) or spec == "black":
+            modules.append("agent.media.loops")
+    return modules
 
 
 def build_sources(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import time
@@ -18,7 +19,7 @@ from typing import Any, TextIO, TypeVar
 from ..config import BotConfig, ConfigError, parse_config, read_toml, relative_to_file
 from ..redact import Redactor
 from .bot import Bot, BotResult
-from .metrics import MetricsServer, registry_for
+from .call import source_modules
 from .plugins import Plugin, PluginLoadError, load_plugin_class, make_plugin
 from .states import EXIT_CODES, FailureReason
 
@@ -48,9 +49,10 @@ def make_bot(config: BotConfig, bot_id: str, secrets: Redactor | None = None) ->
 
 
 def check_config(config: BotConfig, source: str) -> str | None:
-    """What only shows when the bot starts, checked before it joins: the PIN can be read
-    and every plugin loads. Returns the PIN; raises `ConfigError` with one line per
-    problem, each starting with `source`."""
+    """What only shows when the bot starts, checked before it joins: the PIN can be read,
+    every plugin loads and so does the code of its media sources (`source_modules`).
+    Returns the PIN; raises `ConfigError` with one line per problem, each starting with
+    `source`."""
     problems: list[str] = []
     pin: str | None = None
     try:
@@ -61,6 +63,11 @@ def check_config(config: BotConfig, source: str) -> str | None:
         build_plugins(config)
     except PluginLoadError as exc:
         problems.append(f"{source}: {exc}")
+    for module in source_modules(config.media):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            problems.append(f"{source}: media: cannot load {module}: {exc}")
     if problems:
         raise ConfigError("\n".join(problems))
     return pin
@@ -87,6 +94,9 @@ async def _with_metrics(
 ) -> T:
     if port is None:
         return await run()
+    # Imported only when asked for: the Prometheus client and aiohttp's server side.
+    from .metrics import MetricsServer, registry_for  # noqa: PLC0415
+
     async with MetricsServer(registry_for(lambda: bots), host, port) as server:
         log.info("metrics at %s", server.url)
         return await run()

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from .bot import Bot
 from .counters import PluginCounters
+from .listen import ListenError
 from .states import BotState
 
 log = logging.getLogger(__name__)
@@ -149,15 +150,6 @@ def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(BotCollector(bots))
     return registry
-
-
-class ListenError(OSError):
-    """The metrics endpoint cannot listen on host:port (`errno` says why: EADDRINUSE...)."""
-
-    def __init__(self, host: str, port: int, cause: OSError) -> None:
-        super().__init__(cause.errno, cause.strerror or str(cause))
-        self.host = host
-        self.port = port
 
 
 class MetricsServer:

@@ -87,6 +87,23 @@ async def test_unknown_plugin_is_one_line_and_exit_2_for_run_and_fleet(tmp_path:
     assert ran.only_line == f"pexbot: invalid configuration: {bot}: {why}"
 
 
+async def test_sources_code_that_cannot_load_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`pexbot run` loads its sources' code before joining (numpy for the built-in tone):
+    a broken install says so and never joins."""
+    broken = tmp_path / "site" / "numpy"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("numpy is broken here")\n')
+    ran = await pexbot(
+        "run", "--node", "http://127.0.0.1:9", "--alias", "meet", "--audio", "tone:440",
+        "--video", "none", env={"PYTHONPATH": str(tmp_path / "site")},
+    )  # fmt: skip
+    assert ran.code == 2
+    assert ran.only_line == (
+        "pexbot: invalid configuration: command line: "
+        "media: cannot load agent.media.loops: numpy is broken here"
+    )
+
+
 # -- point 4: a busy port ----------------------------------------------------------------
 
 
