@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent.config import parse_config
 from agent.infinity import (
     ApiClient,
     EventStream,
@@ -34,6 +33,7 @@ from agent.infinity import (
 from agent.infinity.models import events as ev
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
+from tests.support.bots import NO_MEDIA, local_config
 from tests.support.hostile_node import Behaviour, HostileNode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -280,23 +280,7 @@ async def test_an_endless_503_storm_fails_the_join_with_the_nodes_reason() -> No
 
 
 def bot_on(node: HostileNode, **extra: Any) -> Bot:
-    return Bot(
-        parse_config(
-            {
-                "node": node.url,
-                "alias": "meet",
-                "display_name": "Victim",
-                "media": {
-                    "audio": "none",
-                    "video": "none",
-                    "receive_audio": False,
-                    "receive_video": False,
-                },
-                "leave": {"alone_seconds": None},
-                **extra,
-            }
-        )
-    )
+    return Bot(local_config(node.url, "Victim", NO_MEDIA, **extra))
 
 
 async def test_the_bot_stays_through_floods_and_a_storm() -> None:
