@@ -37,6 +37,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from agent._http_server import HttpServer
+
 REPO = Path(__file__).resolve().parents[1]
 SDK_DIR = REPO / "tests" / "interop" / "sdk"
 PAGE = SDK_DIR / "page.html"
@@ -150,8 +152,11 @@ class ProxiedRequest:
             return None
 
 
-class PageServer:
+class PageServer(HttpServer):
     """Same-origin server for the page: static files, API reverse proxy, test routes."""
+
+    kind = "page server"
+    shutdown_timeout = 1.0
 
     def __init__(
         self,
@@ -161,25 +166,17 @@ class PageServer:
         port: int = 0,
         extra_pages: dict[str, Path] | None = None,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.upstream = upstream.rstrip("/")
         self.extra_pages = dict(extra_pages or {})  # URL path ("/bench.html") -> file
-        self.host = host
-        self.port = port
         self.logs: list[dict[str, Any]] = []
         self.requests: list[ProxiedRequest] = []
         self._changed = asyncio.Condition()
         self._gates: dict[str, asyncio.Event] = {}
-        self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._streams: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        if self._runner is None:
-            raise RuntimeError("page server not started")
-        return f"http://{self.host}:{self.port}"
 
     def page_url(self, **query: str) -> str:
         return f"{self.base_url}/page.html?{urlencode(query)}"
@@ -213,14 +210,7 @@ class PageServer:
         app.router.add_get("/gate/{name}", self._gate)
         app.router.add_get("/favicon.ico", self._no_content)
         app.router.add_route("*", "/api/client/v2/{tail:.*}", self._proxy)
-        runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self._runner = runner
-        for sock in runner.addresses:
-            self.port = int(sock[1])
-            break
+        await self.listen(app)
 
     async def stop(self) -> None:
         for gate in self._gates.values():
@@ -232,21 +222,7 @@ class PageServer:
             # Closing the client session ends proxied streams still open upstream.
             await self._http.close()
             self._http = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> PageServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self.unlisten()
 
     # -- what the test uses --------------------------------------------------------------
 

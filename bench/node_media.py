@@ -12,9 +12,7 @@ of one core) and RSS are sampled over `SECONDS`. Everything stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +20,7 @@ import aiohttp
 from agent.media.ice import IceSettings
 from agent.media.peer import MediaPeer
 from agent.media.sources import TestPatternSource, ToneSource
-from bench._proc import cpu_seconds, rss_mb
+from bench._proc import cpu_seconds, node_process, rss_mb
 
 SIZES = (2, 5, 10)
 SECONDS = 5.0
@@ -30,8 +28,6 @@ WARMUP = 1.5
 # Per participant at 10: one VP8 640x360 encode + decode, one Opus encode + decode and the
 # mix; about 10% of a core each is the budget.
 TARGET_CPU_AT_10 = 120.0  # % of one core
-NODE_CMD = [sys.executable, "-m", "agent.cli"]  # the node under test, as a user runs it
-REPO = Path(__file__).resolve().parents[1]
 
 
 class _Participant:
@@ -120,26 +116,11 @@ async def _round(http: aiohttp.ClientSession, api: str, pid: int, n: int) -> dic
 
 
 async def _run() -> list[tuple[int, dict[str, float]]]:
-    proc = await asyncio.create_subprocess_exec(
-        *NODE_CMD, "node", "--port", "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=REPO,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        base = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+    async with node_process() as (proc, base), aiohttp.ClientSession() as http:
         api = f"{base}/api/client/v2/conferences/meet"
         idle_rss = rss_mb(proc.pid)
         print(f"  node idle RSS {idle_rss:6.1f} MB")
-        results = []
-        async with aiohttp.ClientSession() as http:
-            for n in SIZES:
-                results.append((n, await _round(http, api, proc.pid, n)))
-        return results
-    finally:
-        proc.terminate()
-        await proc.wait()
+        return [(n, await _round(http, api, proc.pid, n)) for n in SIZES]
 
 
 def bench_node_media() -> bool:

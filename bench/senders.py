@@ -10,18 +10,16 @@ import asyncio
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from agent.config import parse_config
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
-from bench._proc import cpu_seconds, rss_mb
+from bench._proc import cpu_seconds, node_process, rss_mb
 
 BOTS = 20
 WARMUP = 3.0
 WINDOW = 10.0
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _tracks(bot: Bot) -> list[Any]:
@@ -76,22 +74,11 @@ async def _run(node_url: str) -> tuple[float, float, float, int, int, float]:
 
 async def _main() -> tuple[float, float, float, int, int, float, float]:
     with tempfile.TemporaryDirectory():
-        node = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent.cli", "node", "--port", "0",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            cwd=REPO,
-        )  # fmt: skip
-        try:
-            assert node.stdout is not None
-            url = (await asyncio.wait_for(node.stdout.readline(), 20)).decode().strip()
+        async with node_process() as (node, url):
             n0 = cpu_seconds(node.pid)
             t0 = time.monotonic()
             result = await _run(url)
             node_cpu = (cpu_seconds(node.pid) - n0) / (time.monotonic() - t0)
-        finally:
-            node.terminate()
-            await node.wait()
     return (*result, node_cpu)
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._chromium import Chromium, PageServer, missing_prerequisites
-from bench._proc import cpu_seconds
+from bench._proc import cpu_seconds, node_process, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = Path(__file__).resolve().parent / "pages" / "chromium_bench.html"
@@ -191,14 +191,8 @@ async def _bot(server: PageServer, role: str, folder: Path) -> asyncio.subproces
 
 
 async def _stop(proc: asyncio.subprocess.Process | None) -> None:
-    if proc is None or proc.returncode is not None:
-        return
-    proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 15)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+    if proc is not None:
+        await stop_process(proc)
 
 
 async def _role(server: PageServer, role: str, node_url: str, tmp: Path) -> RoleResult:
@@ -286,21 +280,13 @@ async def _role(server: PageServer, role: str, node_url: str, tmp: Path) -> Role
 
 
 async def _run(tmp: Path) -> list[RoleResult]:
-    node = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", "node", "--port", "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=REPO,
-    )  # fmt: skip
     results = []
-    try:
-        assert node.stdout is not None
-        node_url = (await asyncio.wait_for(node.stdout.readline(), 20)).decode().strip()
-        async with PageServer(node_url, extra_pages={"/bench.html": PAGE}) as server:
-            for role in ("send", "receive"):
-                results.append(await _role(server, role, node_url, tmp))
-    finally:
-        await _stop(node)
+    async with (
+        node_process() as (_node, node_url),
+        PageServer(node_url, extra_pages={"/bench.html": PAGE}) as server,
+    ):
+        for role in ("send", "receive"):
+            results.append(await _role(server, role, node_url, tmp))
     return results
 
 

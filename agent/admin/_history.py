@@ -4,106 +4,25 @@ streams, call quality and disconnect reason) and media streams
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from urllib.parse import quote
-
 from ._history_models import HistoryConference, HistoryMediaStream, HistoryParticipant
-from ._paging import Pager
-from ._port import ClientPort
-from ._query import FilterValue
-
-HISTORY = "history/v1/"
-Order = str | Sequence[str] | None
+from ._resource import ResourceGroup, get_endpoint, list_endpoint, nested_list_endpoint
 
 
-def _id(value: str | int) -> str:
-    return quote(str(value), safe="")
-
-
-class HistoryAPI:
+class HistoryAPI(ResourceGroup):
     """Call detail records. Filters as in `StatusAPI`; related-field filters work too
     (`media_streams__rx_packet_loss__gte=0.5`)."""
 
-    def __init__(self, client: ClientPort) -> None:
-        self._client = client
+    prefix = "history/v1/"
 
-    def conferences(
-        self,
-        *,
-        order_by: Order = None,
-        limit: int | None = None,
-        max_pages: int | None = None,
-        **filters: FilterValue,
-    ) -> Pager[HistoryConference]:
-        return self._client.list(
-            HistoryConference,
-            HISTORY + "conference/",
-            filters,
-            order_by=order_by,
-            limit=limit,
-            max_pages=max_pages,
-        )
-
-    async def conference(self, conference_id: str) -> HistoryConference:
-        return await self._client.get_object(
-            f"{HISTORY}conference/{_id(conference_id)}/", HistoryConference
-        )
-
-    def participants(
-        self,
-        *,
-        order_by: Order = None,
-        limit: int | None = None,
-        max_pages: int | None = None,
-        **filters: FilterValue,
-    ) -> Pager[HistoryParticipant]:
-        return self._client.list(
-            HistoryParticipant,
-            HISTORY + "participant/",
-            filters,
-            order_by=order_by,
-            limit=limit,
-            max_pages=max_pages,
-        )
-
-    async def participant(self, participant_id: str) -> HistoryParticipant:
-        return await self._client.get_object(
-            f"{HISTORY}participant/{_id(participant_id)}/", HistoryParticipant
-        )
-
-    def participant_media_streams(
-        self,
-        participant_id: str,
-        *,
-        order_by: Order = None,
-        limit: int | None = None,
-        max_pages: int | None = None,
-        **filters: FilterValue,
-    ) -> Pager[HistoryMediaStream]:
-        """The v26 nested form `participant/<id>/media_stream/`."""
-        return self._client.list(
-            HistoryMediaStream,
-            f"{HISTORY}participant/{_id(participant_id)}/media_stream/",
-            filters,
-            order_by=order_by,
-            limit=limit,
-            max_pages=max_pages,
-        )
-
-    def media_streams(
-        self,
-        *,
-        order_by: Order = None,
-        limit: int | None = None,
-        max_pages: int | None = None,
-        **filters: FilterValue,
-    ) -> Pager[HistoryMediaStream]:
-        """The flat `media_stream/` list of later releases."""
-        return self._client.list(
-            HistoryMediaStream,
-            HISTORY + "media_stream/",
-            filters,
-            order_by=order_by,
-            limit=limit,
-            max_pages=max_pages,
-        )
+    conferences = list_endpoint(HistoryConference, "conference/")
+    conference = get_endpoint(HistoryConference, "conference/{}/")
+    participants = list_endpoint(HistoryParticipant, "participant/")
+    participant = get_endpoint(HistoryParticipant, "participant/{}/")
+    participant_media_streams = nested_list_endpoint(
+        HistoryMediaStream,
+        "participant/{}/media_stream/",
+        "The v26 nested form `participant/<id>/media_stream/`.",
+    )
+    media_streams = list_endpoint(
+        HistoryMediaStream, "media_stream/", "The flat `media_stream/` list of later releases."
+    )

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from .._http_server import HttpServer
 from ._openvidu_models import MEDIA_NODE_STATUSES, parse_webhook_event
 from ._openvidu_watch import MediaNodeWatcher
 
@@ -132,8 +133,10 @@ def add_watch_routes(
     app.router.add_post(webhook_path, webhook_handler(watcher, authorization=authorization))
 
 
-class WatchServer:
+class WatchServer(HttpServer):
     """`/metrics` and the webhook receiver on host:port (port 0 picks a free one)."""
+
+    kind = "watch server"
 
     def __init__(
         self,
@@ -144,16 +147,10 @@ class WatchServer:
         webhook_path: str = DEFAULT_WEBHOOK_PATH,
         authorization: str | None = None,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.watcher = watcher
-        self.host = host
-        self.port = port
         self.webhook_path = webhook_path
         self._authorization = authorization
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def metrics_url(self) -> str:
@@ -163,21 +160,9 @@ class WatchServer:
     def webhook_url(self) -> str:
         return f"{self.base_url}{self.webhook_path}"
 
-    async def __aenter__(self) -> WatchServer:
+    def build_app(self) -> web.Application:
         app = web.Application()
         add_watch_routes(
             app, self.watcher, webhook_path=self.webhook_path, authorization=self._authorization
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
-        self._runner = runner
-        for address in runner.addresses:
-            self.port = int(address[1])
-            break
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app

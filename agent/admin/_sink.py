@@ -22,11 +22,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import hdrs, web
 
+from .._http_server import HttpServer
 from ._sink_models import BULK, SinkEvent, SinkEventError, envelopes, parse_event
 from ._sink_sequence import SequenceGap, SequenceTracker
 
@@ -79,11 +79,14 @@ def _read_resume(path: Path) -> list[tuple[str, int, float | None]]:
     return found
 
 
-class EventSinkReceiver:
+class EventSinkReceiver(HttpServer):
     """Receives event-sink POSTs on `host:port` at `path`.
 
     `username`/`password` require the HTTP Basic credentials configured on the sink.
     """
+
+    kind = "event sink"
+    shutdown_timeout = 1.0
 
     def __init__(
         self,
@@ -96,8 +99,7 @@ class EventSinkReceiver:
         jsonl: str | Path | None = None,
         resume: bool = False,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host=host, port=port)
         self.path = path if path.startswith("/") else "/" + path
         self._credentials = None if username is None else (username, password or "")
         self.jsonl = Path(jsonl) if jsonl is not None else None
@@ -106,12 +108,11 @@ class EventSinkReceiver:
         self._tracker = SequenceTracker()
         self._handlers: list[Handler] = []
         self._queue: asyncio.Queue[tuple[SinkEvent, dict[str, Any]] | None] = asyncio.Queue()
-        self._runner: web.AppRunner | None = None
         self._dispatcher: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}{self.path}"
+        return self.base_url + self.path
 
     def add_handler(self, handler: Handler) -> None:
         """Call `handler(event)` for every new event, in arrival order."""
@@ -127,37 +128,16 @@ class EventSinkReceiver:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post(self.path, self._receive)
         app.router.add_get(self.path.rstrip("/") + "/counters", self._counters)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self._runner = runner
-        for sock in runner.addresses:
-            self.port = int(sock[1])
-            break
+        await self.listen(app)
         self._dispatcher = asyncio.create_task(self._dispatch(), name="event-sink dispatch")
 
     async def stop(self) -> None:
         """Stop listening, then hand on and write everything already accepted."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self.unlisten()
         if self._dispatcher is not None:
             self._queue.put_nowait(None)
             await self._dispatcher
             self._dispatcher = None
-
-    async def __aenter__(self) -> EventSinkReceiver:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- HTTP ------------------------------------------------------------------------------
 

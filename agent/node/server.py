@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .._http_server import HttpServer
 from . import api, control, limits
 from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
@@ -81,7 +81,13 @@ def build_app(ctx: NodeContext) -> web.Application:
     return app
 
 
-class LocalNode:
+class LocalNode(HttpServer):
+    """The local Infinity node: client API v2, management API and control API."""
+
+    kind = "node"
+    # Short shutdown: event streams are ended by ctx.close() before the runner stops.
+    shutdown_timeout = 2.0
+
     def __init__(
         self,
         config: NodeConfig | None = None,
@@ -91,17 +97,9 @@ class LocalNode:
         # None: the conference mixer (real media); DiscardMedia: drain only.
         media_factory: Callable[[], MediaHandler] | None = None,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.config = config if config is not None else default_config()
-        self.host = host
-        self.port = port
         self.ctx = NodeContext(self.config, media_factory=media_factory)
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._runner is None:
-            raise RuntimeError("node not started")
-        return f"http://{self.host}:{self.port}"
 
     @property
     def control_token(self) -> str | None:
@@ -113,32 +111,10 @@ class LocalNode:
 
     async def start(self) -> None:
         app = build_app(self.ctx)
-        # Short shutdown: event streams are ended by ctx.close() before the runner stops.
-        runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self._runner = runner
-        for sock in runner.addresses:
-            self.port = int(sock[1])
-            break
+        await self.listen(app)
         self.ctx.spawn(self.ctx.reaper(), "token-reaper")
         admin_routes.start_event_sinks(app, self.host)
 
     async def stop(self) -> None:
         await self.ctx.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> LocalNode:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self.unlisten()

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .._http_server import HttpServer
 from .bot import Bot
 from .counters import PluginCounters
 from .listen import ListenError
@@ -152,14 +153,14 @@ def registry_for(bots: Callable[[], Iterable[Bot]]) -> CollectorRegistry:
     return registry
 
 
-class MetricsServer:
+class MetricsServer(HttpServer):
     """`GET /metrics` on host:port (port 0 picks a free one; see `url`)."""
 
+    kind = "metrics server"
+
     def __init__(self, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self._registry = registry
-        self.host = host
-        self.port = port
-        self._runner: web.AppRunner | None = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self._registry)
@@ -167,25 +168,15 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
+        return f"{self.base_url}/metrics"
 
-    async def __aenter__(self) -> MetricsServer:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ListenError(self.host, self.port, exc) from None
-        self._runner = runner
-        for address in runner.addresses:
-            self.port = int(address[1])
-            break
-        return self
+        return app
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except OSError as exc:
+            raise ListenError(self.host, self.port, exc) from None

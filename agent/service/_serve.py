@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .._http_server import HttpServer
 from ._api import ServiceApi
 from ._auth import ApiKeys
 from ._handle import JobRunner
@@ -30,33 +31,21 @@ class Listen:
     port: int = 8080
 
 
-class ApiServer:
+class ApiServer(HttpServer):
     """The API on host:port (`async with`); `url` once started."""
 
+    kind = "service API"
+
     def __init__(self, api: ServiceApi, listen: Listen) -> None:
+        super().__init__(host=listen.host, port=listen.port)
         self._api = api
-        self._listen = listen
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def __aenter__(self) -> ApiServer:
-        runner = web.AppRunner(self._api.app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self._listen.host, self._listen.port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        port = runner.addresses[0][1]
-        self.url = f"http://{self._listen.host}:{port}"
-        return self
+    @property
+    def url(self) -> str:
+        return self.base_url
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def build_app(self) -> web.Application:
+        return self._api.app()
 
 
 def _on_signals(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:

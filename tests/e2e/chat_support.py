@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from agent import Bot, BotState, Plugin
-from agent.config import parse_config
 from agent.node import LocalNode
+from tests.support import bots
+from tests.support.bots import NO_MEDIA, local_config
 
 from .conftest import Api, EventStream, Member
 
@@ -22,23 +23,12 @@ GUEST_PIN = "5678"
 def bot_config(
     node: LocalNode, name: str, *, media: dict[str, Any] | None = None, pin: str = HOST_PIN
 ) -> Any:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": ALIAS,
-            "display_name": name,
-            "pin": pin,
-            "media": media
-            or {"audio": "none", "video": "none", "receive_audio": False, "receive_video": False},
-            "leave": {"alone_seconds": None},
-        }
-    )
+    return local_config(node.base_url, name, media or NO_MEDIA, alias=ALIAS, pin=pin)
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    """`tests.support.bots.until`, with the chat tests' 5 s."""
+    await bots.until(predicate, timeout)
 
 
 @asynccontextmanager

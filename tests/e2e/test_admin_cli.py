@@ -14,29 +14,18 @@ from pathlib import Path
 import aiohttp
 
 from agent.node import LocalNode, default_config
+from tests.support.pexbot_cmd import pexbot, start
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def pexbot(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
 async def admin(url: str, *args: str, password: str = "admin") -> tuple[int, str, str]:
-    proc = await pexbot("admin", "--url", url, *args, env={"PEXBOT_ADMIN_PASSWORD": password})
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    ran = await pexbot("admin", "--url", url, *args, env={"PEXBOT_ADMIN_PASSWORD": password})
+    return ran.code, ran.out, ran.err
 
 
 async def test_participants_of_a_demo_conference_with_media_quality(tmp_path: Path) -> None:
-    demo = await pexbot("demo", "--seconds", "12", "--output", str(tmp_path))
+    demo = await start("demo", "--seconds", "12", "--output", str(tmp_path))
     try:
         assert demo.stdout is not None
         line = (await asyncio.wait_for(demo.stdout.readline(), 60)).decode()
@@ -126,7 +115,7 @@ async def test_errors_are_one_line_with_an_exit_code() -> None:
 
 async def test_sink_command_prints_events_and_a_summary(tmp_path: Path) -> None:
     jsonl = tmp_path / "events.jsonl"
-    proc = await pexbot("sink", "--jsonl", str(jsonl))
+    proc = await start("sink", "--jsonl", str(jsonl))
     assert proc.stdout is not None and proc.stderr is not None
     url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
     assert url.startswith("http://127.0.0.1:")

@@ -264,6 +264,7 @@ async def test_lifecycle_webhooks_are_signed_and_retried(
 
     from aiohttp import web
 
+    from agent._http_server import AppServer
     from agent.runtime.launch import build_plugins
 
     received: list[tuple[bytes, str]] = []
@@ -279,13 +280,8 @@ async def test_lifecycle_webhooks_are_signed_and_retried(
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     monkeypatch.setenv("HOOK_KEY", "s3cret-key")
-    try:
+    async with AppServer(app) as server:
         cfg = config(
             node,
             leave={"duration": 0.5},
@@ -293,7 +289,7 @@ async def test_lifecycle_webhooks_are_signed_and_retried(
                 {
                     "name": "webhook",
                     "config": {
-                        "url": f"http://127.0.0.1:{port}/hook",
+                        "url": f"{server.base_url}/hook",
                         "secret_env": "HOOK_KEY",
                         "backoff": 0.05,
                     },
@@ -301,8 +297,6 @@ async def test_lifecycle_webhooks_are_signed_and_retried(
             ],
         )
         result = await asyncio.wait_for(Bot(cfg, build_plugins(cfg)).run(), 10)
-    finally:
-        await runner.cleanup()
     assert result.state == BotState.LEFT
     bodies = [json.loads(b) for b, _ in received]
     assert [b["new"] for b in bodies] == ["connected", "leaving"]

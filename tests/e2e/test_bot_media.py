@@ -19,7 +19,6 @@ import pytest
 
 from agent import DecodedFrame, PresentationMedia
 from agent.clock import SystemClock
-from agent.config import parse_config
 from agent.infinity.models.events import Stage
 from agent.media.analysis import frame_to_mono, has_tone
 from agent.media.sources import TestPatternSource, read_frame_counter
@@ -28,7 +27,8 @@ from agent.node import LocalNode, NodeConfig, default_config
 from agent.node.config import ServiceConfig
 from agent.runtime.bot import Bot
 from agent.runtime.plugins import Plugin
-from agent.runtime.states import BotState, Gap
+from agent.runtime.states import Gap
+from tests.support.bots import in_call, local_config
 from tests.support.inspect_node import control, with_control
 
 
@@ -72,21 +72,8 @@ class Ears(Plugin[Any]):
 
 
 def cfg(node: LocalNode, name: str, audio: str, video: str = "none", alias: str = "meet") -> Any:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": alias,
-            "display_name": name,
-            "media": {
-                "audio": audio,
-                "video": video,
-                "receive_presentation": True,
-                "ice_host_addresses": ["127.0.0.1"],
-                "media_timeout": 3.0,
-            },
-            "leave": {"alone_seconds": None},
-        }
-    )
+    media = {"audio": audio, "video": video, "receive_presentation": True, "media_timeout": 3.0}
+    return local_config(node.base_url, name, media, alias=alias)
 
 
 @pytest.fixture
@@ -94,15 +81,6 @@ async def node() -> AsyncIterator[LocalNode]:
     services = [*default_config().services, ServiceConfig(name="echo", kind="test_call")]
     async with LocalNode(with_control(NodeConfig(services=services))) as n:
         yield n
-
-
-async def start(bot: Bot) -> asyncio.Task[Any]:
-    task = asyncio.create_task(bot.run())
-    async with asyncio.timeout(15):
-        while bot.state.state != BotState.IN_CALL:
-            assert not task.done(), bot.state.history
-            await asyncio.sleep(0.05)
-    return task
 
 
 async def stop(*pairs: tuple[Bot, asyncio.Task[Any]]) -> None:
@@ -117,7 +95,7 @@ async def test_mix_minus_stage_video_and_mute(node: LocalNode) -> None:
     a = Bot(cfg(node, "A", "tone:440", "pattern"), [ears["A"]])
     b = Bot(cfg(node, "B", "tone:880"), [ears["B"]])
     c = Bot(cfg(node, "C", "silence"), [ears["C"]])
-    running = [(bot, await start(bot)) for bot in (a, b, c)]
+    running = [(bot, await in_call(bot)) for bot in (a, b, c)]
     try:
         await asyncio.sleep(2.5)
         t = time.monotonic() - 1.5
@@ -161,7 +139,7 @@ async def test_recall_after_forced_media_loss_restores_audio(node: LocalNode) ->
     ears_a, ears_b = Ears(), Ears()
     a = Bot(cfg(node, "A", "tone:440"), [ears_a])
     b = Bot(cfg(node, "B", "tone:880"), [ears_b])
-    running = [(bot, await start(bot)) for bot in (a, b)]
+    running = [(bot, await in_call(bot)) for bot in (a, b)]
     try:
         await asyncio.sleep(1.5)
         assert a.call is not None and a.call.call_uuid is not None
@@ -192,7 +170,7 @@ async def test_presentation_reaches_a_receiving_bot(node: LocalNode) -> None:
     ears = Ears()
     watcher = Bot(cfg(node, "Watcher", "silence"), [ears])
     presenter = Bot(cfg(node, "Presenter", "silence"))
-    running = [(bot, await start(bot)) for bot in (watcher, presenter)]
+    running = [(bot, await in_call(bot)) for bot in (watcher, presenter)]
     try:
         from agent.runtime.context import PluginContext
 
@@ -216,7 +194,7 @@ async def test_presentation_reaches_a_receiving_bot(node: LocalNode) -> None:
 async def test_test_call_plays_the_bot_back_to_itself(node: LocalNode) -> None:
     ears = Ears()
     bot = Bot(cfg(node, "Echo", "tone:440", alias="echo"), [ears])
-    running = [(bot, await start(bot))]
+    running = [(bot, await in_call(bot))]
     try:
         await asyncio.sleep(2.0)
         assert has_tone(ears.since(time.monotonic() - 1.0), 440)
@@ -228,7 +206,7 @@ async def test_server_offer_and_client_update_keep_media_flowing(node: LocalNode
     ears_a, ears_b = Ears(), Ears()
     a = Bot(cfg(node, "A", "tone:440"), [ears_a])
     b = Bot(cfg(node, "B", "tone:880"), [ears_b])
-    running = [(bot, await start(bot)) for bot in (a, b)]
+    running = [(bot, await in_call(bot)) for bot in (a, b)]
     try:
         assert a.call is not None and a.call.call_uuid is not None
         uuid = next(iter(a.own_uuids))
@@ -265,7 +243,7 @@ async def test_plugin_replaces_the_audio_source_mid_call(node: LocalNode) -> Non
     ears = Ears()
     a = Bot(cfg(node, "A", "tone:440"))
     b = Bot(cfg(node, "B", "silence"), [ears])
-    running = [(bot, await start(bot)) for bot in (a, b)]
+    running = [(bot, await in_call(bot)) for bot in (a, b)]
     try:
         ctx = PluginContext(a, "test")
         await asyncio.sleep(1.0)
@@ -283,7 +261,7 @@ async def test_plugin_replaces_the_audio_source_mid_call(node: LocalNode) -> Non
 async def test_no_task_of_the_bot_outlives_it(node: LocalNode) -> None:
     ours = ("bot:", "keepalive:", "plugin:", "call:", "media-watchdog:", "presentation")
     bot = Bot(cfg(node, "Leaky", "tone:440", "pattern"), [Ears()])
-    running = [(bot, await start(bot))]
+    running = [(bot, await in_call(bot))]
     await asyncio.sleep(0.5)
     assert any(t.get_name().startswith(ours) for t in asyncio.all_tasks())
     await stop(*running)
@@ -307,7 +285,7 @@ async def test_one_clock_stamps_states_media_and_frames(node: LocalNode) -> None
     a = Bot(cfg(node, "A", "tone:440", "pattern"))
     b = Bot(cfg(node, "B", "silence"), [ears], clock=clock)
     encoded: list[EncodedFrame] = []
-    running = [(bot, await start(bot)) for bot in (a, b)]
+    running = [(bot, await in_call(bot)) for bot in (a, b)]
     try:
         assert b.call is not None and b.call.peer is not None
         b.call.peer.tap("audio").subscribe(encoded.append)

@@ -9,20 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from agent import Joined, Moved, Plugin
-from agent.config import BotConfig, parse_config
+from agent.config import BotConfig
 from agent.media.analysis import has_tone
 from agent.media.clips import RATE
 from agent.node import LocalNode, NodeConfig
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
+from tests.support.bots import in_call, local_config, until
 from tests.support.recording import decode_audio, ffprobe
 
 from .conftest import fast_config
@@ -44,16 +44,7 @@ def node_config() -> NodeConfig:
 
 
 def bot_config(node: LocalNode, name: str, pin: str, media: dict[str, Any]) -> BotConfig:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": "secure",
-            "display_name": name,
-            "pin": pin,
-            "media": {"ice_host_addresses": ["127.0.0.1"], **media},
-            "leave": {"alone_seconds": None, "duration": 90},
-        }
-    )
+    return local_config(node.base_url, name, media, alias="secure", pin=pin, leave={"duration": 90})
 
 
 class Moderator(Plugin[Any]):
@@ -92,23 +83,6 @@ class MoveLog(Plugin[Any]):
 
     async def on_moved(self, moved: Moved) -> None:
         self.moves.append(moved)
-
-
-async def in_call(bot: Bot) -> asyncio.Task[Any]:
-    task = asyncio.create_task(bot.run())
-    async with asyncio.timeout(20):
-        while bot.state.state != BotState.IN_CALL:
-            assert not task.done(), bot.state.history
-            await asyncio.sleep(0.05)
-    return task
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 async def test_recorder_follows_a_breakout_room_and_back(node: LocalNode, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from agent._http_server import AppServer
 from agent.node import LocalNode
 from plugins.chat import ChatConfig, ChatMessage, ChatPlugin
 
@@ -65,16 +66,11 @@ async def answer_service() -> AsyncIterator[tuple[str, list[dict[str, Any]], asy
     app = web.Application()
     app.router.add_post("/answer", answer)
     app.router.add_post("/hang", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen, release
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with AppServer(app) as server:
+        try:
+            yield server.base_url, seen, release
+        finally:
+            release.set()
 
 
 async def test_faq_http_and_function_responders(node: LocalNode, api: Api) -> None:

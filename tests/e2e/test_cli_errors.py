@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from agent._http_server import AppServer
 from agent.node import LocalNode, default_config
 from tests.support.pexbot_cmd import pexbot, start
 
@@ -167,13 +168,8 @@ async def serve(status: int | None) -> AsyncIterator[str]:
             return web.Response(text=HTML, status=status, content_type="text/html")
 
         app.router.add_route("*", "/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with AppServer(app) as server:
+        yield server.base_url
 
 
 @pytest.mark.parametrize(

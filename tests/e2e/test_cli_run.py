@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,9 @@ from agent.media.analysis import frame_to_mono, has_tone
 from agent.media.sources import TestPatternSource, ToneSource, audio_frame, read_frame_counter
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
+from tests.support.bots import local_config
 from tests.support.inspect_node import names_in, with_control
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.pexbot_cmd import start
 
 
 @pytest.fixture
@@ -33,21 +31,11 @@ async def node() -> AsyncIterator[LocalNode]:
         yield n
 
 
-async def pexbot(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none"]
 
 
 async def test_wrong_pin_exits_with_its_code_and_one_line_reason(node: LocalNode) -> None:
-    proc = await pexbot(
+    proc = await start(
         "run", "--node", node.base_url, "--alias", "secure", "--name", "Bot",
         "--pin-env", "BOT_PIN", *SIGNALLING_ONLY,
         env={"BOT_PIN": "000999"},
@@ -68,7 +56,7 @@ async def test_config_file_with_flags_winning_and_clean_exit(
         'pin = "1234"\n[media]\naudio = "none"\nvideo = "none"\n'
         "receive_audio = false\nreceive_video = false\n"
     )
-    proc = await pexbot("run", str(cfg), "--alias", "secure", "--duration", "1")
+    proc = await start("run", str(cfg), "--alias", "secure", "--duration", "1")
     _out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert "1234" not in err.decode()
@@ -79,7 +67,7 @@ async def test_invalid_config_names_every_problem(tmp_path: Path) -> None:
     cfg.write_text(
         'node = "nope"\nalias = "x"\n[media]\naudio = "tone:loud"\n[[plugins]]\nname = "no-such"\n'
     )
-    proc = await pexbot("run", str(cfg))
+    proc = await start("run", str(cfg))
     _out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     text = err.decode()
@@ -87,7 +75,7 @@ async def test_invalid_config_names_every_problem(tmp_path: Path) -> None:
 
 
 async def test_sigterm_leaves_cleanly_and_releases_the_token(node: LocalNode) -> None:
-    proc = await pexbot(
+    proc = await start(
         "run", "--node", node.base_url, "--alias", "meet", "--name", "Stayer", *SIGNALLING_ONLY
     )
     try:
@@ -113,7 +101,7 @@ async def test_fleet_runs_every_bot_and_summarises(node: LocalNode, tmp_path: Pa
         '[[bots]]\ndisplay_name = "one"\n[[bots]]\ndisplay_name = "two"\n'
         '[[bots]]\ndisplay_name = "bad"\nalias = "secure"\npin = "0000"\n'
     )
-    proc = await pexbot("fleet", str(fleet))
+    proc = await start("fleet", str(fleet))
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     text = out.decode()
     assert proc.returncode == 1, err.decode()
@@ -124,20 +112,10 @@ async def test_fleet_runs_every_bot_and_summarises(node: LocalNode, tmp_path: Pa
 async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) -> None:
     import json
 
-    from agent.config import parse_config
     from agent.runtime.bot import Bot
 
-    talker = Bot(
-        parse_config(
-            {
-                "node": node.base_url,
-                "alias": "meet",
-                "display_name": "Talker",
-                "media": {"audio": "tone:440", "video": "pattern", "receive_video": False},
-                "leave": {"alone_seconds": None},
-            }
-        )
-    )
+    talking_media = {"audio": "tone:440", "video": "pattern", "receive_video": False}
+    talker = Bot(local_config(node.base_url, "Talker", talking_media))
     talking = asyncio.create_task(talker.run())
     cfg = tmp_path / "rec.toml"
     cfg.write_text(
@@ -145,7 +123,7 @@ async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) 
         '[media]\naudio = "none"\nvideo = "none"\n'
         f'[[plugins]]\nname = "recorder"\nconfig = {{ output_dir = "{tmp_path}" }}\n'
     )
-    proc = await pexbot("run", str(cfg))
+    proc = await start("run", str(cfg))
     try:
         async with asyncio.timeout(20):
             while "Rec" not in await names_in(node, "meet"):  # noqa: ASYNC110
@@ -192,7 +170,7 @@ async def _everyone_seen(node: LocalNode) -> list[str]:
 
 
 async def test_unopenable_media_file_fails_before_joining(node: LocalNode) -> None:
-    proc = await pexbot(
+    proc = await start(
         "run", "--node", node.base_url, "--alias", "meet", "--name", "Player",
         "--audio", "file:/nonexistent", "--video", "none",
     )  # fmt: skip
@@ -272,7 +250,7 @@ async def test_audio_and_video_from_two_files(node: LocalNode, tmp_path: Path) -
     )
     watching = asyncio.create_task(bot.run())
     try:
-        proc = await pexbot(
+        proc = await start(
             "run", "--node", node.base_url, "--alias", "meet", "--name", "Player",
             "--audio", f"file:{wav}", "--video", f"file:{mp4}", "--duration", "6",
         )  # fmt: skip
@@ -302,7 +280,7 @@ async def test_unwritable_recording_folder_fails_before_joining(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     output = blocker / "recordings"
-    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "meet", output)))
+    proc = await start("run", str(_recorder_toml(tmp_path / "rec.toml", node, "meet", output)))
     _out, err = await asyncio.wait_for(proc.communicate(), 30)
     text = err.decode()
     assert proc.returncode == 22, text
@@ -319,7 +297,7 @@ async def test_a_recorder_that_never_joined_leaves_no_folder(
 ) -> None:
     output = tmp_path / "recordings"
     output.mkdir()
-    proc = await pexbot("run", str(_recorder_toml(tmp_path / "rec.toml", node, "secure", output)))
+    proc = await start("run", str(_recorder_toml(tmp_path / "rec.toml", node, "secure", output)))
     _out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 11, err.decode()  # the wrong PIN
     assert list(output.iterdir()) == []
@@ -333,7 +311,7 @@ async def test_a_misspelt_hook_fails_to_load_with_one_clear_line(tmp_path: Path)
         "        await self.context.send_message('welcome')\n"
     )
     # Fails before joining: the node address is never contacted.
-    proc = await pexbot(
+    proc = await start(
         "run", "--node", "http://127.0.0.1:9", "--alias", "meet",
         "--plugin", "greeter:Greeter", *SIGNALLING_ONLY,
         env={"PYTHONPATH": str(tmp_path)},

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from agent._http_server import AppServer
 from agent.redact import MASK, RedactingStream, Redactor
 from tests.support.hostile_node import Behaviour, HostileNode
 from tests.support.pexbot_cmd import pexbot
@@ -79,15 +80,8 @@ async def manager() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/api/admin/status/v1/conference/", conferences)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with AppServer(app) as server:
+        yield server.base_url
 
 
 async def test_a_management_password_echoed_back_is_masked(manager: str) -> None:

@@ -19,9 +19,10 @@ from agent import (
     Plugin,
     PluginContext,
 )
-from agent.config import BotConfig, parse_config
+from agent.config import BotConfig
 from agent.node import LocalNode, default_config
 from agent.node.state import ConferenceState, ParticipantState
+from tests.support.bots import NO_MEDIA, local_config, until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,21 +34,7 @@ async def node() -> AsyncIterator[LocalNode]:
 
 
 def config(node: LocalNode, name: str, pin: str) -> BotConfig:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": "secure",
-            "display_name": name,
-            "pin": pin,
-            "media": {
-                "audio": "none",
-                "video": "none",
-                "receive_audio": False,
-                "receive_video": False,
-            },
-            "leave": {"alone_seconds": None},
-        }
-    )
+    return local_config(node.base_url, name, NO_MEDIA, alias="secure", pin=pin)
 
 
 class Inbox(Plugin[Any]):
@@ -57,12 +44,6 @@ class Inbox(Plugin[Any]):
 
     async def on_message_received(self, event: MessageReceived) -> None:
         self.messages.append(event)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def joined(bot: Bot, state: BotState = BotState.CONNECTED) -> asyncio.Task[Any]:
@@ -170,7 +151,7 @@ async def test_host_controls_work_for_a_host_and_are_refused_for_a_guest(
 
         await host.send_message("hello all")
         await host.send_private_message(g, "just you")
-        await until(lambda: len(inbox.messages) >= 2)
+        await until(lambda: len(inbox.messages) >= 2, 5)
         assert [(m.payload, bool(m.direct)) for m in inbox.messages] == [
             ("hello all", False),
             ("just you", True),
@@ -194,7 +175,7 @@ async def test_host_controls_work_for_a_host_and_are_refused_for_a_guest(
         tasks.append(await joined(waiter, BotState.WAITING_ROOM))
         assert waiter.session is not None
         await host.admit(waiter.session.participant_uuid)
-        await until(lambda: waiter.state.state == BotState.CONNECTED)
+        await until(lambda: waiter.state.state == BotState.CONNECTED, 5)
         await host.unlock()
         assert not conference.locked
         waiter.request_leave()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 import tracemalloc
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +16,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent.config import parse_config
 from agent.infinity import (
     ApiClient,
     EventStream,
@@ -34,9 +31,10 @@ from agent.infinity import (
 from agent.infinity.models import events as ev
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
+from tests.support.bots import NO_MEDIA, local_config
 from tests.support.hostile_node import Behaviour, HostileNode
+from tests.support.pexbot_cmd import pexbot as run_pexbot
 
-REPO = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 T = TypeVar("T")
 
@@ -280,23 +278,7 @@ async def test_an_endless_503_storm_fails_the_join_with_the_nodes_reason() -> No
 
 
 def bot_on(node: HostileNode, **extra: Any) -> Bot:
-    return Bot(
-        parse_config(
-            {
-                "node": node.url,
-                "alias": "meet",
-                "display_name": "Victim",
-                "media": {
-                    "audio": "none",
-                    "video": "none",
-                    "receive_audio": False,
-                    "receive_video": False,
-                },
-                "leave": {"alone_seconds": None},
-                **extra,
-            }
-        )
-    )
+    return Bot(local_config(node.url, "Victim", NO_MEDIA, **extra))
 
 
 async def test_the_bot_stays_through_floods_and_a_storm() -> None:
@@ -315,16 +297,8 @@ async def test_the_bot_stays_through_floods_and_a_storm() -> None:
 
 
 async def pexbot(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-        env=dict(os.environ),
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    ran = await run_pexbot(*args)
+    return ran.code, ran.err
 
 
 SIGNALLING_ONLY = ["--audio", "none", "--video", "none", "--alias", "meet", "--name", "Bot"]

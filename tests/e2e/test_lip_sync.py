@@ -15,12 +15,12 @@ import av
 import numpy as np
 import pytest
 
-from agent.config import parse_config
 from agent.media.tap import EncodedFrame
 from agent.node import LocalNode, NodeConfig
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
+from tests.support.bots import local_config
 from tests.support.media_files import flashes_and_clicks, write_flash_click
 
 from .conftest import fast_config
@@ -42,15 +42,7 @@ def node_config() -> NodeConfig:
 
 
 def _config(node: LocalNode, name: str, media: dict[str, Any], duration: float) -> Any:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": "meet",
-            "display_name": name,
-            "media": {"ice_host_addresses": ["127.0.0.1"], **media},
-            "leave": {"alone_seconds": None, "duration": duration},
-        }
-    )
+    return local_config(node.base_url, name, media, leave={"duration": duration})
 
 
 async def test_click_and_flash_stay_together_through_the_node(

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from agent.cli import build_parser
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.pexbot_cmd import pexbot, start
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_node_command_runs_and_stops(sig: signal.Signals) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", "node", "--port", "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )  # fmt: skip
+    proc, lines = await _start()
     try:
-        assert proc.stdout is not None
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
-        assert first.startswith("http://127.0.0.1:")
+        assert lines[0].startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as http:
-            url = f"{first}/api/client/v2/conferences/meet/request_token"
+            url = f"{lines[0]}/api/client/v2/conferences/meet/request_token"
             async with http.post(url, json={"display_name": "cli"}) as resp:
                 assert resp.status == 200
-        rest = await asyncio.wait_for(proc.stdout.readline(), 5)
-        assert b"admin / admin" in rest
+        assert "admin / admin" in lines[1]
         proc.send_signal(sig)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
     finally:
@@ -44,15 +34,9 @@ async def test_node_command_runs_and_stops(sig: signal.Signals) -> None:
 async def test_node_command_bad_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[[services]]\nname = 1\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", "node", "--config", str(bad),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == 2
-    assert err.decode() == (
+    ran = await pexbot("node", "--config", str(bad), timeout=20)
+    assert ran.code == 2
+    assert ran.err == (
         f"pexbot: invalid configuration: {bad}: services.0.name: Input should be a valid string\n"
     )
 
@@ -66,12 +50,7 @@ def test_parser_has_node_subcommand() -> None:
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
     """`pexbot node ARGS`, and its banner up to the control API line."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", "node", "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )  # fmt: skip
+    proc = await start("node", "--port", "0", *args)
     assert proc.stdout is not None
     lines: list[str] = []
     while not lines or not lines[-1].startswith("control API"):
@@ -145,13 +124,7 @@ async def test_node_command_configured_secrets_are_not_printed(tmp_path: Path) -
 async def test_node_command_short_control_token_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "node.toml"
     config.write_text('[control]\nenabled = true\ntoken = "tiny-tok"\n')
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.cli", "node", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=REPO,
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode == 2
-    assert b"control.token" in err and b"at least 16 characters" in err
-    assert b"Traceback" not in err and b"tiny-tok" not in err
+    ran = await pexbot("node", "--config", str(config), timeout=20)
+    assert ran.code == 2
+    assert "control.token" in ran.only_line and "at least 16 characters" in ran.only_line
+    assert "tiny-tok" not in ran.err

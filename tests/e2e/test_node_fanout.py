@@ -4,18 +4,16 @@ receiver of it, unwatched video never decoded, a keyframe on every switch."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import av
 import pytest
 
-from agent.config import parse_config
 from agent.media.codecs import vp8_is_keyframe
 from agent.media.sources import read_frame_counter
 from agent.media.tap import EncodedFrame
 from agent.node import LocalNode, NodeConfig
 from agent.runtime.bot import Bot
-from agent.runtime.states import BotState
+from tests.support.bots import in_call, local_config
 
 from .conftest import fast_config
 
@@ -28,32 +26,8 @@ def node_config() -> NodeConfig:
 
 
 def _bot(node: LocalNode, name: str, audio: str, video: str, receive_video: bool) -> Bot:
-    return Bot(
-        parse_config(
-            {
-                "node": node.base_url,
-                "alias": "meet",
-                "display_name": name,
-                "media": {
-                    "audio": audio,
-                    "video": video,
-                    "receive_audio": False,
-                    "receive_video": receive_video,
-                    "ice_host_addresses": ["127.0.0.1"],
-                },
-                "leave": {"alone_seconds": None},
-            }
-        )
-    )
-
-
-async def _joined(bot: Bot) -> asyncio.Task[Any]:
-    task = asyncio.create_task(bot.run())
-    async with asyncio.timeout(15):
-        while bot.state.state != BotState.IN_CALL:
-            assert not task.done(), bot.state.history
-            await asyncio.sleep(0.05)
-    return task
+    media = {"audio": audio, "video": video, "receive_audio": False, "receive_video": receive_video}
+    return Bot(local_config(node.base_url, name, media))
 
 
 async def test_one_encoder_per_shown_source_and_no_decoding_of_the_unshown(
@@ -68,7 +42,7 @@ async def test_one_encoder_per_shown_source_and_no_decoding_of_the_unshown(
     ]
     viewers = [_bot(node, f"V{i}", "silence", "none", True) for i in range(3)]
     bots = [*talkers, *viewers]
-    tasks = [await _joined(bot) for bot in bots]
+    tasks = [await in_call(bot) for bot in bots]
     frames: dict[str, list[EncodedFrame]] = {}
     try:
         for bot in viewers:
@@ -104,7 +78,7 @@ async def test_a_switch_starts_with_a_keyframe(node: LocalNode) -> None:
     a = _bot(node, "A", "tone:440", "pattern", False)
     b = _bot(node, "B", "silence", "pattern:320x240@10", False)
     viewer = _bot(node, "V", "silence", "none", True)
-    tasks = [await _joined(bot) for bot in (a, b, viewer)]
+    tasks = [await in_call(bot) for bot in (a, b, viewer)]
     frames: list[EncodedFrame] = []
     try:
         assert viewer.call is not None and viewer.call.peer is not None

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from agent import Bot, BotState, MessageReceived, Plugin
-from agent.config import parse_config
 from agent.node import LocalNode, default_config
+from tests.support.bots import local_config
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +44,7 @@ class Inbox(Plugin[Any]):
 
 
 def bot(node: LocalNode, name: str, plugins: list[Plugin[Any]]) -> Bot:
-    config = parse_config(
-        {
-            "node": node.base_url,
-            "alias": "meet",
-            "display_name": name,
-            "media": {"audio": "silence", "video": "none", "ice_host_addresses": ["127.0.0.1"]},
-            "leave": {"alone_seconds": None},
-        }
-    )
-    return Bot(config, plugins)
+    return Bot(local_config(node.base_url, name, {"audio": "silence", "video": "none"}), plugins)
 
 
 async def test_the_readme_greeter_greets(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent.config import BotConfig, parse_config
+from agent.config import BotConfig
 from agent.media.analysis import has_tone
 from agent.media.clips import RATE
 from agent.media.loops import pattern_loop
@@ -25,6 +25,7 @@ from agent.runtime.bot import Bot
 from agent.runtime.context import PluginContext
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
+from tests.support.bots import in_call, local_config
 from tests.support.recording import decode_audio, decode_video, ffprobe
 
 from .conftest import fast_config
@@ -47,15 +48,7 @@ def node_config() -> NodeConfig:
 
 
 def bot_config(node: LocalNode, name: str, media: dict[str, Any], duration: float) -> BotConfig:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": "meet",
-            "display_name": name,
-            "media": {"ice_host_addresses": ["127.0.0.1"], **media},
-            "leave": {"alone_seconds": None, "duration": duration},
-        }
-    )
+    return local_config(node.base_url, name, media, leave={"duration": duration})
 
 
 class TimedRecorder(Recorder):
@@ -166,15 +159,6 @@ async def test_two_talkers_recorded(node: LocalNode, tmp_path: Path) -> None:
 PRESENT_SECONDS = 3.0
 
 
-async def _in_call(bot: Bot) -> asyncio.Task[Any]:
-    task = asyncio.create_task(bot.run())
-    async with asyncio.timeout(15):
-        while bot.state.state != BotState.IN_CALL:
-            assert not task.done(), bot.state.history
-            await asyncio.sleep(0.05)
-    return task
-
-
 async def test_presentation_recorded_to_its_own_file(node: LocalNode, tmp_path: Path) -> None:
     recorder = Recorder(None, RecorderConfig(output_dir=str(tmp_path), session_folder="p"))
     rec_bot = Bot(
@@ -195,7 +179,7 @@ async def test_presentation_recorded_to_its_own_file(node: LocalNode, tmp_path: 
         )
     )
     bots = [rec_bot, presenter]
-    tasks = [await _in_call(bot) for bot in bots]
+    tasks = [await in_call(bot) for bot in bots]
     try:
         await asyncio.sleep(1.0)
         slides = TestPatternSource(fps=5)

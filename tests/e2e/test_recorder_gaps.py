@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from agent.config import parse_config
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.launch import build_plugins
 from agent.runtime.states import BotState
+from tests.support.bots import local_config, until
 from tests.support.inspect_node import set_faults, with_control
 
 from .conftest import fast_config
@@ -34,23 +34,9 @@ async def node() -> AsyncIterator[LocalNode]:
 
 
 def _bot(node: LocalNode, name: str, media: dict[str, Any], **extra: Any) -> Bot:
-    config = parse_config(
-        {
-            "node": node.base_url,
-            "alias": "meet",
-            "display_name": name,
-            "media": {"ice_host_addresses": ["127.0.0.1"], "video": "none", **media},
-            "leave": {"alone_seconds": None, "rejoin_budget_reset": 5},
-            **extra,
-        }
-    )
+    media = {"video": "none", **media}
+    config = local_config(node.base_url, name, media, leave={"rejoin_budget_reset": 5}, **extra)
     return Bot(config, build_plugins(config))
-
-
-async def _until(check: Any, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def test_a_rejoins_media_gap_is_on_the_timeline_with_its_cause(
@@ -71,15 +57,15 @@ async def test_a_rejoins_media_gap_is_on_the_timeline_with_its_cause(
     await set_faults(node, token_lifetime=3)  # tokens refresh every second
     tasks = [asyncio.create_task(b.run()) for b in (talker, recorder)]
     try:
-        await _until(lambda: talker.call is not None and recorder.state.state == BotState.IN_CALL)
+        await until(lambda: talker.call is not None and recorder.state.state == BotState.IN_CALL)
         await asyncio.sleep(2.0)  # media recorded before the outage
         # The tokens are refused: both rejoin, into a node slow to answer (so the outage is
         # well over the recording's 1 s gap threshold, whatever the backoff's jitter).
         slow = {"request_token": {"delay": 1.5}}
         await set_faults(node, refuse_refresh=True, routes=slow)
-        await _until(lambda: recorder.rejoins >= 1)
+        await until(lambda: recorder.rejoins >= 1)
         await set_faults(node, refuse_refresh=False)
-        await _until(lambda: recorder.state.state == BotState.IN_CALL and recorder.recalls == 0)
+        await until(lambda: recorder.state.state == BotState.IN_CALL and recorder.recalls == 0)
         await set_faults(node, routes={"request_token": None})
         await asyncio.sleep(3.0)  # media recorded after it
         recorder.request_leave()

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from agent._http_server import AppServer
 from agent.node import LocalNode
 from plugins.webhook import SIGNATURE_HEADER, sign
 from tests.e2e.service_harness import Process, spawn
@@ -46,11 +47,9 @@ async def test_serve_alone_runs_bots_with_signed_webhooks(tmp_path: Path) -> Non
 
     app = web.Application()
     app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    hook_url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    hooks_server = AppServer(app)
+    await hooks_server.start()
+    hook_url = f"{hooks_server.base_url}/hook"
     proc: Process | None = None
     try:
         async with LocalNode() as node, aiohttp.ClientSession() as http:
@@ -120,7 +119,7 @@ async def test_serve_alone_runs_bots_with_signed_webhooks(tmp_path: Path) -> Non
     finally:
         if proc is not None:
             await proc.stop()
-        await runner.cleanup()
+        await hooks_server.stop()
 
 
 @pytest.mark.parametrize(

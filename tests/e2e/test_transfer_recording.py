@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent import Moved, Plugin
-from agent.config import BotConfig, parse_config
+from agent.config import BotConfig
 from agent.media.analysis import has_tone
 from agent.media.clips import RATE
 from agent.node import LocalNode, NodeConfig
@@ -21,6 +20,7 @@ from agent.runtime.bot import Bot
 from agent.runtime.context import PluginContext
 from agent.runtime.states import BotState
 from plugins.recorder import Recorder, RecorderConfig
+from tests.support.bots import local_config, until
 from tests.support.inspect_node import names_in
 from tests.support.recording import decode_audio, ffprobe
 
@@ -40,16 +40,8 @@ def node_config() -> NodeConfig:
 def bot_config(
     node: LocalNode, alias: str, name: str, media: dict[str, Any], pin: str | None = None
 ) -> BotConfig:
-    return parse_config(
-        {
-            "node": node.base_url,
-            "alias": alias,
-            "display_name": name,
-            **({"pin": pin} if pin else {}),
-            "media": {"ice_host_addresses": ["127.0.0.1"], **media},
-            "leave": {"alone_seconds": None, "duration": 90},
-        }
-    )
+    extra = {"pin": pin} if pin else {}
+    return local_config(node.base_url, name, media, alias=alias, leave={"duration": 90}, **extra)
 
 
 class MoveLog(Plugin[Any]):
@@ -59,14 +51,6 @@ class MoveLog(Plugin[Any]):
 
     async def on_moved(self, moved: Moved) -> None:
         self.moves.append(moved)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 async def test_a_transferred_recorder_records_on(node: LocalNode, tmp_path: Path) -> None:

@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from agent import Bot, BotState
-from agent.config import parse_config
 from agent.node import LocalNode
 from plugins.chat import ChatPlugin
-from tests.e2e.chat_support import until
+from tests.e2e.chat_support import ALIAS, HOST_PIN, bot_config, until
 from tests.e2e.test_chat_commands import Events
 
 from .conftest import require_prerequisites
@@ -22,8 +21,6 @@ from .harness import Chromium, PageServer
 
 pytestmark = pytest.mark.interop
 
-ALIAS = "secure"
-HOST_PIN = "1234"
 SDK_NAME = "SDK host"
 JOIN_TIMEOUT = 40.0
 FAILURES = ("fatal", "call_failed", "leave_failed", "message_failed")
@@ -36,24 +33,7 @@ async def test_web_sdk_sends_a_command_and_gets_the_private_reply(
 ) -> None:
     require_prerequisites()
     chat, events = ChatPlugin(), Events()
-    bot = Bot(
-        parse_config(
-            {
-                "node": node.base_url,
-                "alias": ALIAS,
-                "display_name": "Chatbot",
-                "pin": HOST_PIN,
-                "media": {
-                    "audio": "none",
-                    "video": "none",
-                    "receive_audio": False,
-                    "receive_video": False,
-                },
-                "leave": {"alone_seconds": None},
-            }
-        ),
-        [chat, events],
-    )
+    bot = Bot(bot_config(node, "Chatbot"), [chat, events])
     task = asyncio.create_task(bot.run())
     try:
         await until(lambda: bot.state.state == BotState.CONNECTED, 15)

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from agent._http_server import HttpServer
+
 PREFIX = "/api/client/v2/conferences/{alias}/"
 
 Events = Literal["quiet", "endless_line", "huge_events", "oversized_event", "malformed", "refresh"]
@@ -54,21 +56,27 @@ class Behaviour:
     flood: int = 20_000
 
 
-class HostileNode:
+class HostileNode(HttpServer):
     """Start with `async with`; `url` is its base URL, `hits` counts requests per route,
     `sent` the event-stream bytes written per connection."""
 
+    kind = "hostile node"
+    handler_cancellation = True
+
     def __init__(self, behaviour: Behaviour | None = None) -> None:
+        super().__init__()
         self.behaviour = behaviour or Behaviour()
         self.hits: Counter[str] = Counter()
         self.sent: list[int] = []
         self._tokens = itertools.count(1)
         #: Every token handed out.
         self.tokens: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def __aenter__(self) -> HostileNode:
+    @property
+    def url(self) -> str:
+        return self.base_url
+
+    def build_app(self) -> web.Application:
         app = web.Application()
         routes: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
             ("POST", "request_token", self._request_token),
@@ -78,18 +86,7 @@ class HostileNode:
         ]
         for method, name, handler in routes:
             app.router.add_route(method, PREFIX + name, self._counted(name, handler))
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     def _counted(
         self, name: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -10,12 +10,13 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from agent._http_server import HttpServer
 from agent.admin.openvidu import AuditLog, MemoryAuditLog, OpenViduClient
 from agent.infinity._transport import AiohttpTransport, HttpRequest, HttpResponse
 from agent.openvidu_server import NodeSpec, OpenViduServer, OpenViduServerConfig
@@ -95,18 +96,19 @@ class _Reply:
     repeat: bool
 
 
-@dataclass
-class ScriptedServer:
+class ScriptedServer(HttpServer):
     """A real HTTP server on 127.0.0.1 that answers each request with the next scripted
     reply matching its method and path (for error shapes the emulator never produces).
     aioresponses 0.7.9 cannot build responses for aiohttp 3.14, hence this."""
 
-    replies: list[_Reply] = field(default_factory=list)
-    #: (method, path with query, body) of every request, in order.
-    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
-    authorizations: list[str | None] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
-    port: int = 0
+    kind = "scripted server"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replies: list[_Reply] = []
+        #: (method, path with query, body) of every request, in order.
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.authorizations: list[str | None] = []
 
     def add(
         self,
@@ -128,7 +130,7 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.raw_path, await request.read()))
@@ -144,15 +146,7 @@ class ScriptedServer:
                 )
         return web.Response(status=404, text="not scripted")
 
-    async def __aenter__(self) -> ScriptedServer:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app

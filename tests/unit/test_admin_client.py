@@ -151,6 +151,23 @@ async def test_error_shapes(client: ManagementClient) -> None:
             await client.status.participants().all()
 
 
+async def test_ids_are_one_quoted_path_segment_under_the_group_prefix(
+    client: ManagementClient,
+) -> None:
+    # A conference name may hold "/" or spaces: it must stay one segment of the path.
+    status = f"{BASE}/api/admin/status/v1/"
+    with Responses() as mock:
+        mock.get(status + "conference/a%2Fb%20c/", payload={"id": "x", "name": "a/b c"})
+        assert (await client.status.conference("a/b c")).name == "a/b c"
+        mock.get(status + "participant/p%2F1/media_stream/?limit=5", payload=page([]))
+        assert await client.status.media_streams("p/1", limit=5).all() == []
+        mock.get(f"{BASE}/api/admin/history/v1/media_stream/", payload=page([]))
+        assert await client.history.media_streams().all() == []
+        mock.get(f"{BASE}/api/admin/configuration/v1/conference/7/", status=404, body="")
+        with pytest.raises(ManagementNotFoundError):
+            await client.configuration.conference(7)
+
+
 async def test_command_errors(client: ManagementClient) -> None:
     base = f"{BASE}/api/admin/command/v1/"
     with Responses() as mock:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent import ParticipantInfo
+from agent._http_server import AppServer
 from plugins.chat import ChatConfig, ChatMessage, ResponderError, ResponderTimeout
 from plugins.chat.guard import LoopGuard, RateLimiter
 from plugins.chat.names import find_participant
@@ -241,13 +242,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def serve(handler: Handler) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
+    async with AppServer(app) as server:
+        yield f"{server.base_url}/"
 
 
 def _http(url: str, **options: Any) -> HttpResponder:

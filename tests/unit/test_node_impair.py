@@ -4,9 +4,12 @@ transport wrapper (datagrams in and out, DTLS untouched) and the live settings."
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import random
 import statistics
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -71,6 +74,23 @@ def test_even_loss_is_exact_per_stream(loss: float, per_1000: int) -> None:
         mine = [f for p, f in zip(packets, out, strict=True) if p[8:12] == struct.pack("!I", ssrc)]
         for k in range(2):
             assert mine[k * 1000 : (k + 1) * 1000].count(None) == per_1000
+
+
+@pytest.mark.parametrize("loss", [0.5, 2, 5, 15])
+@pytest.mark.parametrize("window", [120, 189, 300])
+def test_even_loss_holds_in_every_window_of_a_stream(loss: float, window: int) -> None:
+    # A 20 s quality window of 15 fps video is 150-300 packets (fewer when the sender is
+    # starved): each one must show the figure, rounded to a whole packet, not a block's
+    # worth more or less.
+    knobs = DirectionImpairment(loss=loss, loss_model="even")
+    for seed in range(5):
+        lost = itertools.accumulate(
+            f is None for f in fates(knobs, [rtp(i) for i in range(3000)], seed)
+        )
+        total = [0, *lost]
+        counts = {total[i + window] - total[i] for i in range(len(total) - window)}
+        share = window * loss / 100
+        assert counts <= {math.floor(share), math.ceil(share)}, (seed, sorted(counts))
 
 
 def test_delay_and_jitter_keep_packet_order() -> None:
@@ -142,6 +162,21 @@ async def test_the_wrapper_drops_delays_and_lets_dtls_through() -> None:
     out = [(t - start, d) for t, d in ice.sent[1:]]
     assert len(out) == 5  # half of them
     assert all(0.075 <= t <= 0.2 for t, _ in out)
+    await wrapper.close()
+
+
+async def test_held_packets_sent_late_by_a_starved_node_are_counted() -> None:
+    # The node's own lateness is kept apart from the configured delay: a test can tell
+    # the link's 150 ms from what a busy machine added.
+    ice = FakeIce()
+    tx = _LinkState(random.Random(1))
+    wrapper = _ImpairedTransport(ice, tx, _LinkState(random.Random(2)), settings(tx={"delay": 20}))
+    for i in range(5):
+        await ice._send(rtp(i))
+    time.sleep(0.1)  # noqa: ASYNC251 (the process starved: every packet is due long before the loop runs)
+    await asyncio.sleep(0.05)
+    assert len(ice.sent) == 5 and tx.counters.delayed == 5
+    assert tx.counters.late_ms >= 5 * 70
     await wrapper.close()
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 import pytest
 from aiohttp import web
 
+from agent._http_server import AppServer
 from agent.admin.openvidu import (
     MEDIA_NODE_STATUSES,
     OPENVIDU_API,
@@ -75,19 +76,11 @@ async def test_config_at_ce_path_with_nodes_under_pro() -> None:
     app = web.Application()
     app.router.add_get("/config", config)
     app.router.add_get("/pro/media-nodes", nodes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with OpenViduClient(f"http://127.0.0.1:{port}", SECRET) as client:
-            profile = await client.detect_profile()
-            assert (profile.config, profile.media_nodes) == ("/config", "/pro/media-nodes")
-            assert (await client.get_config()).version == "2.13.0"
-            assert (await client.list_media_nodes()).number_of_elements == 0
-    finally:
-        await runner.cleanup()
+    async with AppServer(app) as server, OpenViduClient(server.base_url, SECRET) as client:
+        profile = await client.detect_profile()
+        assert (profile.config, profile.media_nodes) == ("/config", "/pro/media-nodes")
+        assert (await client.get_config()).version == "2.13.0"
+        assert (await client.list_media_nodes()).number_of_elements == 0
 
 
 async def test_v3_has_no_media_node_api() -> None:
@@ -99,16 +92,12 @@ async def test_v3_has_no_media_node_api() -> None:
 
 
 async def test_server_with_neither_path() -> None:
-    runner = web.AppRunner(web.Application())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        async with OpenViduClient(f"http://127.0.0.1:{port}", SECRET) as client:
-            with pytest.raises(MediaNodeApiNotAvailableError) as err:
-                await client.get_media_node("x")
-    finally:
-        await runner.cleanup()
+    async with (
+        AppServer(web.Application()) as server,
+        OpenViduClient(server.base_url, SECRET) as client,
+    ):
+        with pytest.raises(MediaNodeApiNotAvailableError) as err:
+            await client.get_media_node("x")
     assert str(err.value).startswith("media-node API not available (OpenVidu v3?)")
     assert err.value.exit_code == 6
 

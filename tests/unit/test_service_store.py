@@ -4,55 +4,10 @@ against the in-process store: both must behave the same."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-
-from agent.service import (
-    BotRequest,
-    Claim,
-    JobRecord,
-    JobStore,
-    LeaveOutcome,
-    MemoryJobStore,
-    RedisJobStore,
-    Renewal,
-)
-from agent.service._store import new_job_id
-from tests.support.redis_server import RedisServer
-
-REQUEST = BotRequest.model_validate({"meeting": {"node": "http://127.0.0.1:1", "alias": "meet"}})
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with RedisServer() as server:
-        yield server.url
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[JobStore]:
-    s: JobStore
-    if request.param == "memory":
-        s = MemoryJobStore()
-    else:
-        s = RedisJobStore(redis_url, prefix=f"t{secrets.token_hex(4)}")
-    await s.open()
-    yield s
-    await s.aclose()
-
-
-def _job(join_at: float | None = None) -> JobRecord:
-    return JobRecord(
-        id=new_job_id(),
-        request=REQUEST.model_dump_json(),
-        request_hash="h",
-        state="queued",
-        created_at=time.time(),
-        join_at=join_at,
-    )
+from agent.service import Claim, JobStore, LeaveOutcome, Renewal
+from tests.support.job_stores import queued_job
 
 
 async def _claim(store: JobStore, consumer: str = "w1") -> Claim:
@@ -62,7 +17,7 @@ async def _claim(store: JobStore, consumer: str = "w1") -> Claim:
 
 
 async def test_create_read_acquire(store: JobStore) -> None:
-    job, created = await store.create(_job(), None, 60)
+    job, created = await store.create(queued_job(), None, 60)
     assert created and job.state == "queued" and job.entry
     claim = await _claim(store)
     assert claim.job_id == job.id
@@ -75,10 +30,10 @@ async def test_create_read_acquire(store: JobStore) -> None:
     assert stored is not None and stored.worker == "w1" and stored.on_node
 
 
-async def test_idempotency_key_returns_the_first_job(store: JobStore) -> None:
-    first, made = await store.create(_job(), "key-1", 60)
-    again, made_again = await store.create(_job(), "key-1", 60)
-    other, made_other = await store.create(_job(), "key-2", 60)
+async def test_idempotency_key_returns_the_firstqueued_job(store: JobStore) -> None:
+    first, made = await store.create(queued_job(), "key-1", 60)
+    again, made_again = await store.create(queued_job(), "key-1", 60)
+    other, made_other = await store.create(queued_job(), "key-2", 60)
     assert made and not made_again and made_other
     assert again.id == first.id and other.id != first.id
     # Only two jobs were queued.
@@ -88,7 +43,7 @@ async def test_idempotency_key_returns_the_first_job(store: JobStore) -> None:
 
 async def test_scheduled_job_waits_for_its_time(store: JobStore) -> None:
     now = time.time()
-    job, _ = await store.create(_job(join_at=now + 3600), None, 60)
+    job, _ = await store.create(queued_job(join_at=now + 3600), None, 60)
     assert job.state == "scheduled"
     assert await store.read_new("w1", 1, block=0.2) == []
     assert await store.promote_due(now) == 0
@@ -99,8 +54,8 @@ async def test_scheduled_job_waits_for_its_time(store: JobStore) -> None:
 
 
 async def test_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
-    ids = [(await store.create(_job(), None, 60))[0].id for _ in range(5)]
-    scheduled, _ = await store.create(_job(join_at=time.time() + 3600), None, 60)
+    ids = [(await store.create(queued_job(), None, 60))[0].id for _ in range(5)]
+    scheduled, _ = await store.create(queued_job(join_at=time.time() + 3600), None, 60)
     seen: list[str] = []
     cursor = None
     while True:
@@ -117,7 +72,7 @@ async def test_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
 
 
 async def test_a_paused_holder_is_fenced_off_and_its_job_taken_over(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     old = await store.acquire(await _claim(store, "a"), "a", 0.3, time.time())
     assert old is not None
     assert await store.update(old, {"state": "in_call", "token_seconds": 7.0})
@@ -142,7 +97,7 @@ async def test_a_paused_holder_is_fenced_off_and_its_job_taken_over(store: JobSt
 
 
 async def test_heartbeats_keep_a_job_from_being_reclaimed(store: JobStore) -> None:
-    await store.create(_job(), None, 60)
+    await store.create(queued_job(), None, 60)
     lease = await store.acquire(await _claim(store, "a"), "a", 0.4, time.time())
     assert lease is not None
     for _ in range(6):
@@ -153,7 +108,7 @@ async def test_heartbeats_keep_a_job_from_being_reclaimed(store: JobStore) -> No
 
 
 async def test_leave_of_a_queued_job_cancels_it(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     claim = await _claim(store)
     assert await store.request_leave(job.id, time.time()) == LeaveOutcome.CANCELLED
     stored = await store.get(job.id)
@@ -165,7 +120,7 @@ async def test_leave_of_a_queued_job_cancels_it(store: JobStore) -> None:
 
 
 async def test_leave_of_a_running_job_reaches_its_worker(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     lease = await store.acquire(await _claim(store), "w1", 5, time.time())
     assert lease is not None
     stops = store.stop_requests()
@@ -179,7 +134,7 @@ async def test_leave_of_a_running_job_reaches_its_worker(store: JobStore) -> Non
 
 
 async def test_hand_back_queues_the_job_at_once(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     lease = await store.acquire(await _claim(store, "a"), "a", 30, time.time())
     assert lease is not None
     assert await store.hand_back(lease, {"detail": "drained"}, on_node=False)
@@ -191,7 +146,7 @@ async def test_hand_back_queues_the_job_at_once(store: JobStore) -> None:
 
 
 async def test_requeue_of_an_entry_never_acquired(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     claim = await _claim(store, "a")
     await store.requeue(claim)
     again = await _claim(store, "b")
@@ -201,7 +156,7 @@ async def test_requeue_of_an_entry_never_acquired(store: JobStore) -> None:
 
 
 async def test_finished_jobs_expire_after_their_retention(store: JobStore) -> None:
-    job, _ = await store.create(_job(), None, 60)
+    job, _ = await store.create(queued_job(), None, 60)
     lease = await store.acquire(await _claim(store), "w1", 5, time.time())
     assert lease is not None
     assert await store.finish(lease, {"state": "failed", "reason": "invalid_pin"}, 1)

@@ -6,47 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from agent.service import (
-    BotRequest,
     JobHandle,
     JobOutcome,
-    JobRecord,
     JobStore,
     LeaveOutcome,
     MemoryJobStore,
-    RedisJobStore,
     Worker,
     WorkerSettings,
 )
-from agent.service._store import new_job_id
-from tests.support.redis_server import RedisServer
-
-REQUEST = BotRequest.model_validate({"meeting": {"node": "http://127.0.0.1:1", "alias": "meet"}})
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with RedisServer() as server:
-        yield server.url
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[JobStore]:
-    s: JobStore
-    if request.param == "memory":
-        s = MemoryJobStore()
-    else:
-        s = RedisJobStore(redis_url, prefix=f"w{secrets.token_hex(4)}")
-    await s.open()
-    yield s
-    await s.aclose()
+from tests.support.job_stores import queued_job
 
 
 class Runner:
@@ -72,14 +45,7 @@ class Runner:
 async def _create(store: JobStore, n: int) -> list[str]:
     ids = []
     for _ in range(n):
-        job = JobRecord(
-            id=new_job_id(),
-            request=REQUEST.model_dump_json(),
-            request_hash="h",
-            state="queued",
-            created_at=time.time(),
-        )
-        ids.append((await store.create(job, None, 60))[0].id)
+        ids.append((await store.create(queued_job(), None, 60))[0].id)
     return ids
 
 
@@ -227,15 +193,7 @@ async def test_a_scheduled_job_starts_at_its_time(store: JobStore) -> None:
     settings = WorkerSettings(capacity=2, lease_seconds=2, reclaim_seconds=0.1, drain_seconds=0.1)
     worker = Worker(store, settings, runner, name="w")
     join_at = time.time() + 1.0
-    job = JobRecord(
-        id=new_job_id(),
-        request=REQUEST.model_dump_json(),
-        request_hash="h",
-        state="queued",
-        created_at=time.time(),
-        join_at=join_at,
-    )
-    await store.create(job, None, 60)
+    await store.create(queued_job(join_at), None, 60)
     async with running(worker):
 
         async def started() -> bool:

@@ -18,9 +18,10 @@ The knobs (`DirectionImpairment`, all per direction):
 
 - `loss` percent of packets dropped. `loss_model`: `random` (each packet independently),
   `burst` (a two-state Gilbert model: losses come in runs of `burst` packets on average,
-  at the same overall rate), `even` (exactly `loss` per 100 packets of each RTP stream, at
-  random places in each run of 100: for tests and demos that need the figure, not a roll
-  of the dice).
+  at the same overall rate), `even` (exactly `loss` per 100 packets of each RTP stream,
+  spread evenly from a random start, so any run of W packets loses W x `loss` / 100
+  rounded down or up: for tests and demos that need the figure, not a roll of the dice,
+  in every 20 s quality window too, however few packets a starved sender got out).
 - `delay` ms added to every packet.
 - `jitter` ms: each packet also waits an exponentially distributed extra time with mean
   `jitter`, and never overtakes an earlier one (one path, one queue). RFC 3550's estimator
@@ -96,6 +97,9 @@ class LinkCounters:
     lost: int = 0  # dropped by the loss model
     queue_drops: int = 0  # dropped at the bandwidth cap
     delayed: int = 0  # held before delivery
+    # Summed over the held packets: how long after their due time they went out. The
+    # node's own lateness (its process starved), on top of the configured delay/jitter.
+    late_ms: int = 0
 
 
 class _LinkState:
@@ -105,7 +109,7 @@ class _LinkState:
         self.rng = rng
         self.counters = LinkCounters()
         self._bad = False  # Gilbert state
-        self._even: dict[int, tuple[int, frozenset[int]]] = {}  # ssrc -> (count, block drops)
+        self._even: dict[int, tuple[int, float]] = {}  # ssrc -> (packets, phase)
         self._free_at = 0.0  # the capped link is busy until then
         self._last_due = 0.0  # delivery times never go backwards: one path keeps order
 
@@ -121,15 +125,12 @@ class _LinkState:
             self._bad = self.rng.random() < (1 - 1 / knobs.burst if self._bad else enter)
             return lost
         ssrc = _ssrc(data)
-        count, drops = self._even.get(ssrc, (0, frozenset()))
-        position = count % 100
-        if position == 0:
-            block = count // 100
-            # Fractional rates spread over blocks: 0.5 % drops 1 in every other block.
-            k = math.floor((block + 1) * knobs.loss) - math.floor(block * knobs.loss)
-            drops = frozenset(self.rng.sample(range(100), min(k, 100)))
-        self._even[ssrc] = (count + 1, drops)
-        return position in drops
+        count, phase = self._even.get(ssrc) or (0, self.rng.random())
+        self._even[ssrc] = (count + 1, phase)
+        # A drop each time the running share p x packets passes a whole packet: one every
+        # 1/p packets. Random places in each run of 100 (the old way) let a window of 190
+        # packets at 0.5 % lose 2 (1.05 %: another class); this way it loses 0 or 1.
+        return math.floor((count + 1) * p + phase) > math.floor(count * p + phase)
 
     def admit(self, knobs: DirectionImpairment, data: bytes, now: float) -> float | None:
         """Delivery time of `data` (loop time), or None when it is dropped."""
@@ -161,8 +162,12 @@ Settings = Callable[[], "ParticipantImpairment"]
 class _Delayed:
     """Datagrams held until their delivery time (in order: times never go backwards)."""
 
-    def __init__(self, deliver: Callable[[bytes], Awaitable[None] | None]) -> None:
+    def __init__(
+        self, deliver: Callable[[bytes], Awaitable[None] | None], counters: LinkCounters
+    ) -> None:
         self._deliver = deliver
+        self._counters = counters
+        self._late = 0.0
         self.queue: deque[tuple[float, bytes]] = deque()
         self._wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -186,6 +191,9 @@ class _Delayed:
                 await asyncio.sleep(wait)
                 continue
             self.queue.popleft()
+            before = round(self._late * 1000)
+            self._late -= wait  # wait <= 0: how far past its due time
+            self._counters.late_ms += round(self._late * 1000) - before
             result = self._deliver(data)
             if result is not None:
                 with contextlib.suppress(ConnectionError):
@@ -201,8 +209,8 @@ class _ImpairedTransport:
         self._tx, self._rx, self._settings = tx, rx, settings
         self._loop = asyncio.get_running_loop()
         self._out: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
-        self._tx_held = _Delayed(self._send)
-        self._rx_held = _Delayed(self._out.put_nowait)
+        self._tx_held = _Delayed(self._send, tx.counters)
+        self._rx_held = _Delayed(self._out.put_nowait, rx.counters)
         self._pump: asyncio.Task[None] | None = None
         transport._send = self.send
         transport._recv = self.recv
