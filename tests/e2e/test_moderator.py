@@ -270,6 +270,12 @@ async def test_cooldown_and_rate_limit_hold_with_five_noisy_guests(
     assert sum(states) == 2, states
     await moderator.flush()
     lines = room.lines()
+    # On a loaded machine a stage event from before a mute can arrive after it: the rule
+    # fires again for that guest and the cooldown holds it (audited as `cooldown`).
+    acted = {d["participant"] for d in lines if d["outcome"] == "acted"}
+    cooled = [d for d in lines if d["outcome"] == "cooldown"]
+    assert all(d["participant"] in acted for d in cooled), cooled
+    lines = [d for d in lines if d["outcome"] != "cooldown"]
     assert sorted(d["outcome"] for d in lines) == ["acted"] * 2 + ["rate_limited"] * 3
     limited = {d["participant"] for d in lines if d["outcome"] == "rate_limited"}
     assert limited == {uuid_of(g) for g, m in zip(guests, states, strict=True) if not m}
@@ -282,7 +288,9 @@ async def test_cooldown_and_rate_limit_hold_with_five_noisy_guests(
     assert not await is_muted(admin, first)
     await moderator.flush()
     again = [d for d in room.lines() if d["participant"] == uuid_of(first)]
-    assert [d["outcome"] for d in again] == ["acted", "cooldown"]
+    outcomes = [d["outcome"] for d in again]
+    assert outcomes[0] == "acted" and len(outcomes) >= 2, outcomes
+    assert set(outcomes[1:]) == {"cooldown"}, outcomes
 
 
 async def test_management_backend_mutes_with_the_bot_joined_as_guest(
