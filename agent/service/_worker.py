@@ -116,6 +116,7 @@ class Worker:
         self.headroom = headroom
         self.running: dict[str, _Running] = {}
         self._draining = asyncio.Event()
+        self._drain_deadline = 0.0  # monotonic: the signal plus drain_seconds
         self._slot_freed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         #: Counters for tests, logs and benchmarks.
@@ -131,6 +132,8 @@ class Worker:
         """Stop claiming; running jobs finish or are handed back (see `run`)."""
         if not self._draining.is_set():
             log.info("worker %s draining (%d running)", self.name, len(self.running))
+            # From the signal: the orchestrator's grace period counts from there too.
+            self._drain_deadline = time.monotonic() + self.settings.drain_seconds
             self._draining.set()
 
     @property
@@ -176,7 +179,9 @@ class Worker:
         await asyncio.gather(self._tasks[0], self._tasks[1], return_exceptions=True)
         pending = [r.task for r in self.running.values()]
         if pending:
-            await asyncio.wait(pending, timeout=self.settings.drain_seconds)
+            # What the loops took to end (up to a blocking read) comes out of the budget.
+            left = max(self._drain_deadline - time.monotonic(), 0.0)
+            await asyncio.wait(pending, timeout=left)
         leftovers = list(self.running.values())
         for running in leftovers:
             running.handing_back = True

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,16 @@ TOKEN_SECONDS = 3
 LEASE_SECONDS = 3.0
 #: The worker's default takeover margin, added to the old bot's token lifetime.
 TAKEOVER_MARGIN = 2.0
+
+
+def logged_at(log: str, needle: str) -> float:
+    """When the first line of a `pexbot` log holding `needle` was written (its own clock,
+    seconds since the epoch; the text format's `2026-01-31 12:00:00,123` local time)."""
+    for line in log.splitlines():
+        if needle in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            return stamp.timestamp()
+    raise AssertionError(f"no {needle!r} in the log:\n{log}")
 
 
 def node_config(rooms: int) -> NodeConfig:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agent.service import (
+    Claim,
     JobHandle,
     JobOutcome,
     JobStore,
@@ -151,6 +152,53 @@ async def test_drain_hands_jobs_back_and_another_worker_resumes_them(store: JobS
         assert max(t for _, _, t in second.runs) - drained < 2.0
         jobs = [await store.get(i) for i in ids]
         assert all(j is not None and j.worker == "b" and j.attempts == 2 for j in jobs)
+
+
+class SlowReads(MemoryJobStore):
+    """Once `slow`, a read of new jobs finds nothing and takes 1.5 s doing so (a busy
+    Redis under a long blocking read); `reading` is set while one is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = False
+        self.reading = asyncio.Event()
+
+    async def read_new(self, consumer: str, count: int, block: float) -> list[Claim]:
+        if not self.slow:
+            return await super().read_new(consumer, count, block)
+        self.reading.set()
+        try:
+            await asyncio.sleep(1.5)
+            return []
+        finally:
+            self.reading.clear()
+
+
+async def test_the_drain_deadline_counts_from_the_signal() -> None:
+    # SIGTERM lands while the claim loop is in a slow read: the read's time comes out of
+    # the drain budget (the orchestrator's grace period started with the signal), so the
+    # jobs are handed back drain_seconds after the signal, not a read later.
+    store = SlowReads()
+    await store.open()
+    settings = WorkerSettings(capacity=3, lease_seconds=30, drain_seconds=2.0)
+    runner = Runner(60)
+    worker = Worker(store, settings, runner, name="a")
+    ids = await _create(store, 2)
+    task = asyncio.create_task(worker.run())
+
+    async def both_in() -> bool:
+        return await _states(store, ids) == ["in_call"] * 2
+
+    await _until(both_in)
+    store.slow = True
+    await asyncio.wait_for(store.reading.wait(), 5)
+    signalled = time.monotonic()
+    worker.drain()
+    await asyncio.wait_for(task, 10)
+    assert worker.handed_back == 2
+    stopped = [at - signalled for at in runner.stopped.values()]
+    assert len(stopped) == 2 and all(2.0 <= s < 2.8 for s in stopped), stopped
+    await store.aclose()
 
 
 async def test_a_dead_worker_s_jobs_are_reclaimed_within_the_bound(store: JobStore) -> None:
