@@ -42,6 +42,7 @@ from aiortc import (
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
+from .demux import install_rtp_demux
 from .ice import IceSettings, close_peer_connection
 from .pacing import SilenceSource
 from .sender import hook_keyframe_requests
@@ -114,6 +115,7 @@ class MediaPeer:
             "video": video_source,
         }
         self._owned_sources: list[MediaStreamTrack] = []
+        install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse (`agent.media.demux`)
         self.pc = RTCPeerConnection(self.ice.configuration())
         self.taps: dict[str, EncodedTap] = {}
         self._tapped: set[int] = set()
