@@ -171,13 +171,20 @@ class AudioMarkerSource(_Paced):
         return packet
 
 
+def _cycle_bitrate(width: int, height: int, fps: float) -> int:
+    # ~0.02 bit per pixel, at least 100 kbit/s (640x480@15: 100 kbit/s): the counter still
+    # reads back on every frame, with fewer packets (each costs the sender and the receiver
+    # CPU) than at more.
+    return int(min(max(width * height * fps * 0.02, 100_000), 1_500_000))
+
+
 def _encode_cycle(width: int, height: int, fps: float, frames: int) -> list[bytes]:
     """VP8 frames of the moving test pattern with counters 0..frames-1, a keyframe every
     `KEYFRAME_EVERY` (the first one included, so the cycle can repeat)."""
     pattern = TestPatternSource(width, height, fps)
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.bit_rate = 600_000
+    codec.bit_rate = _cycle_bitrate(width, height, fps)
     codec.framerate = fractions.Fraction(round(fps * 1000), 1000)
     codec.time_base = fractions.Fraction(1, 90000)
     codec.gop_size = KEYFRAME_EVERY

@@ -79,7 +79,7 @@ class BatchDecoder:
         if self._audio is None:
             self._audio = av.CodecContext.create("opus", "r")
             self._audio.sample_rate = 48000
-            self._audio.layout = "stereo"
+            self._audio.layout = "mono"  # the detector reads one channel: decode one
         for audio in self._audio.decode(av.Packet(frame.data)):
             onset = self._detector.feed(audio, frame.arrival)
             if onset is not None:

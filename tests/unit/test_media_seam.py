@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import queue
+import time
 
 import aioice.ice
 import aiortc
@@ -19,7 +20,7 @@ from aiortc.codecs import opus, vpx
 from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcrtpreceiver import decoder_worker
 
-from agent.media import demux
+from agent.media import demux, rtpclock
 from agent.media.demux import check_demux_seam, install_rtp_demux, rtp_demux_installed
 from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
 from agent.media.sender import check_sender_seam, hook_keyframe_requests
@@ -216,3 +217,28 @@ def test_demux_check_fails_loudly_when_aioice_moves(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(aioice.ice.StunProtocol, "datagram_received", elsewhere)
     with pytest.raises(RuntimeError, match="aioice private seam moved"):
         check_demux_seam()
+
+
+def test_the_fast_clock_agrees_with_aiortcs_own() -> None:
+    from aiortc import clock
+
+    rtpclock.install_fast_clock()
+    rtpclock.install_fast_clock()  # idempotent
+    assert rtpclock.fast_clock_installed()
+    rtpclock.check_clock_seam()
+    ntp = rtpclock._originals["current_ntp_time"]()
+    assert abs(clock.current_ntp_time() - ntp) < 2**32 // 100  # within 10 ms
+    assert abs(clock.current_ms() - rtpclock._originals["current_ms"]()) < 10
+    # The fraction is the low 32 bits, as aiortc's datetime_to_ntp makes it.
+    value = clock.current_ntp_time()
+    back = clock.datetime_from_ntp(value).timestamp()
+    assert abs(back - time.time()) < 0.01
+
+
+def test_clock_check_fails_loudly_when_aiortc_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc import clock
+
+    monkeypatch.setattr(rtpclock, "_originals", {})
+    monkeypatch.delattr(clock, "current_ms")
+    with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*current_ms is gone"):
+        rtpclock.check_clock_seam()
