@@ -360,10 +360,16 @@ class LoopTrack(PacedTrack):
         future.add_done_callback(done)
 
     async def recv(self) -> av.Packet[Any]:
-        # The frame is built before its slot starts: the first one is not late.
-        await self._built(self._pacer.upcoming % self.loop.length)
+        loop = self.loop
+        if not loop.complete:
+            # The frame is built before its slot starts: the first one is not late.
+            await self._built(self._pacer.upcoming % loop.length)
         n = await self._tick()
-        data = await self._frame(n % self.loop.length)
+        index = n % loop.length
+        if loop.complete and self._branch is None and not self._want_key:
+            data = loop.frames[index]  # the steady state: no coroutine more per frame
+        else:
+            data = await self._frame(index)
         packet = av.Packet(data)
         packet.pts = n * self.loop.ticks
         packet.time_base = VIDEO_TIME_BASE if self.kind == "video" else AUDIO_TIME_BASE
