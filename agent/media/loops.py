@@ -75,14 +75,29 @@ _BRANCHES_KEPT = 8
 MAX_PASSES = 30
 
 
-def _bitrate(width: int, height: int, fps: float) -> int:
-    # ~0.02 bit per pixel: the synthetic pictures need little (640x480@30: ~190 kbit/s, the
-    # counter reads back on every frame, PSNR above 40 dB), and every packet costs the
-    # sender and each receiver CPU: most inter frames then fit one RTP packet.
-    return int(min(max(width * height * fps * 0.02, 100_000), 1_500_000))
+#: The built-in loops' pictures need few bits: at 0.02 bit per pixel (640x480@30: ~190
+#: kbit/s) the counter reads back on every frame at a PSNR above 40 dB, and most inter
+#: frames fit one RTP packet (every packet costs the sender and each receiver CPU).
+SYNTHETIC_BITS_PER_PIXEL = 0.02
+#: Real pictures (what the node re-encodes for its receivers) get the usual ~0.08.
+CAMERA_BITS_PER_PIXEL = 0.08
 
 
-def vp8_encoder(width: int, height: int, fps: float, key_interval: int) -> Any:
+def video_bitrate(
+    width: int, height: int, fps: float, bits_per_pixel: float = SYNTHETIC_BITS_PER_PIXEL
+) -> int:
+    """A VP8 target bitrate (bit/s) for pictures of this size and rate."""
+    return int(min(max(width * height * fps * bits_per_pixel, 100_000), 1_500_000))
+
+
+def vp8_encoder(
+    width: int,
+    height: int,
+    fps: float,
+    key_interval: int,
+    *,
+    bits_per_pixel: float = SYNTHETIC_BITS_PER_PIXEL,
+) -> Any:
     """A realtime libvpx encoder (one packet per picture) that makes keyframes only where
     asked (`pict_type = I`) or after 2 * `key_interval` frames without one."""
     enc: Any = av.CodecContext.create("libvpx", "w")
@@ -92,7 +107,7 @@ def vp8_encoder(width: int, height: int, fps: float, key_interval: int) -> Any:
     enc.framerate = rate
     # Keyframes only where we force them (pict_type I), never on the encoder's own timer.
     enc.gop_size = 2 * key_interval + 1
-    enc.bit_rate = _bitrate(width, height, fps)
+    enc.bit_rate = video_bitrate(width, height, fps, bits_per_pixel)
     # One thread: FFmpeg's default (one per core) makes libvpx cost ten times the CPU here.
     enc.thread_count = 1
     enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
@@ -448,12 +463,15 @@ def tone_loop(frequency: float, level_dbfs: float = -12.0) -> AudioLoop:
 
 
 __all__ = [
+    "CAMERA_BITS_PER_PIXEL",
     "LOOP_SECONDS",
+    "SYNTHETIC_BITS_PER_PIXEL",
     "AudioLoop",
     "LoopTrack",
     "VideoLoop",
     "black_loop",
     "pattern_loop",
     "tone_loop",
+    "video_bitrate",
     "vp8_encoder",
 ]

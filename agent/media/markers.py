@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from .analysis import frame_to_mono
 from .codecs import vp8_is_keyframe
+from .loops import video_bitrate
 from .sources import (
     AUDIO_PTIME,
     AUDIO_TIME_BASE,
@@ -171,20 +172,14 @@ class AudioMarkerSource(_Paced):
         return packet
 
 
-def _cycle_bitrate(width: int, height: int, fps: float) -> int:
-    # ~0.02 bit per pixel, at least 100 kbit/s (640x480@15: 100 kbit/s): the counter still
-    # reads back on every frame, with fewer packets (each costs the sender and the receiver
-    # CPU) than at more.
-    return int(min(max(width * height * fps * 0.02, 100_000), 1_500_000))
-
-
 def _encode_cycle(width: int, height: int, fps: float, frames: int) -> list[bytes]:
     """VP8 frames of the moving test pattern with counters 0..frames-1, a keyframe every
     `KEYFRAME_EVERY` (the first one included, so the cycle can repeat)."""
     pattern = TestPatternSource(width, height, fps)
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.bit_rate = _cycle_bitrate(width, height, fps)
+    # Few bits (see `SYNTHETIC_BITS_PER_PIXEL`): the counter still reads on every frame.
+    codec.bit_rate = video_bitrate(width, height, fps)
     codec.framerate = fractions.Fraction(round(fps * 1000), 1000)
     codec.time_base = fractions.Fraction(1, 90000)
     codec.gop_size = KEYFRAME_EVERY
