@@ -60,7 +60,7 @@ class WriterSettings:
     reserve_bytes: int = 1 << 20
     #: The thread takes what is queued at most this often (s): a wake-up per frame (GIL
     #: hand-over, cold caches) costs ten times the muxing of the frame; 0: at once.
-    batch_seconds: float = 0.1
+    batch_seconds: float = 0.25
 
 
 @dataclass(frozen=True)
