@@ -14,7 +14,7 @@ packets by every bot that uses them.
 - Video loops are built progressively, in the event loop's default executor (no thread of
   their own), a couple of seconds ahead of the track that is furthest on: the first frame
   goes out after one small chunk, and the encoding is paid once per process, during the
-  first pass. A video loop of the pattern at 640x480@30 holds ~1 MB.
+  first pass. A video loop of the pattern at 640x480@30 holds ~0.7 MB.
 - Keyframes: the loop has one every `key_interval` frames (1 s). A receiver's PLI/FIR
   (`request_keyframe`) gets a *branch*: a fresh encoder's keyframe of the current picture
   and inter frames up to the loop's next keyframe, where the track rejoins the loop. A
