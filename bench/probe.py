@@ -3,9 +3,10 @@
 The local node runs in its own process (`python -m agent.cli node`, a test-call service,
 `[media]` 640x480 at 15 fps, so the probe gets back the size it sends). This process runs
 one bot with the `probe` plugin on that test call: it sends its 640x480 15 fps test card
-(VP8-encoded by aiortc) and an audio marker a second (pre-encoded Opus), decodes what comes
-back (audio for the markers, video for the frame counters and freezes), samples the RTP
-figures every second and posts its statistics to the node.
+(a VP8 cycle encoded once before joining) and an audio marker a second (pre-encoded Opus),
+decodes what comes back (audio for the markers, video for the frame counters and freezes)
+in batches in one thread, samples the RTP figures every second and posts its statistics to
+the node.
 
 After a warm-up, the process's CPU time (all threads) over `SECONDS` of call, divided by
 the wall time, is the probe's cost in % of one core; the target is under 5 %. For scale,

@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from .analysis import frame_to_mono
 from .codecs import vp8_is_keyframe
+from .loops import video_bitrate
 from .sources import (
     AUDIO_PTIME,
     AUDIO_TIME_BASE,
@@ -177,7 +178,8 @@ def _encode_cycle(width: int, height: int, fps: float, frames: int) -> list[byte
     pattern = TestPatternSource(width, height, fps)
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.bit_rate = 600_000
+    # Few bits (see `SYNTHETIC_BITS_PER_PIXEL`): the counter still reads on every frame.
+    codec.bit_rate = video_bitrate(width, height, fps)
     codec.framerate = fractions.Fraction(round(fps * 1000), 1000)
     codec.time_base = fractions.Fraction(1, 90000)
     codec.gop_size = KEYFRAME_EVERY
@@ -238,7 +240,8 @@ class MarkerVideoSource(_Paced):
         packet.time_base = VIDEO_TIME_BASE
         self.sent[n] = self._clock()
         if len(self.sent) > _KEEP:
-            del self.sent[min(self.sent)]
+            # n only grows, so the oldest is the first in (no min() over 600 keys a frame).
+            del self.sent[next(iter(self.sent))]
         self.frames_sent = n + 1
         return packet
 

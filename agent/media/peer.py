@@ -42,8 +42,10 @@ from aiortc import (
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
+from .demux import install_rtp_demux
 from .ice import IceSettings, close_peer_connection
 from .pacing import SilenceSource
+from .rtpclock import install_fast_clock
 from .sender import hook_keyframe_requests
 from .tap import EncodedTap
 
@@ -114,6 +116,8 @@ class MediaPeer:
             "video": video_source,
         }
         self._owned_sources: list[MediaStreamTrack] = []
+        install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse (`agent.media.demux`)
+        install_fast_clock()  # aiortc's per-packet clock without datetime
         self.pc = RTCPeerConnection(self.ice.configuration())
         self.taps: dict[str, EncodedTap] = {}
         self._tapped: set[int] = set()

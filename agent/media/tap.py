@@ -226,6 +226,7 @@ class EncodedTap:
         self._last_timestamp: int | None = None
         self._steps: collections.deque[float] = collections.deque(maxlen=_STEPS_KEPT)
         self._subscribers: list[EncodedSubscriber] = []
+        self._codecs: dict[int, tuple[Any, str, str]] = {}
         self._proxy = _TapQueue(current, self)
         setattr(receiver, SEAM_ATTRIBUTE, self._proxy)
 
@@ -283,20 +284,28 @@ class EncodedTap:
                 self._steps.append(step)
         return min(self._steps, default=0.0)
 
+    def _codec(self, codec: Any) -> tuple[str, str, int]:
+        """(kind, codec name, clock rate) of one of the receiver's codecs (kept: per frame,
+        the strings would cost more than the rest of the hand-over)."""
+        info = self._codecs.get(id(codec))
+        if info is None or info[0] is not codec:
+            kind = str(codec.mimeType).split("/", 1)[0].lower()
+            info = self._codecs[id(codec)] = (codec, kind, str(codec.name).lower())
+        return info[1], info[2], int(codec.clockRate)
+
     def _deliver(self, item: Any) -> None:
         codec, jitter_frame = item
         data = bytes(jitter_frame.data)
         self.frames += 1
         self.bytes += len(data)
-        kind = str(codec.mimeType).split("/", 1)[0].lower()
+        kind, name, clock_rate = self._codec(codec)
         timestamp = int(jitter_frame.timestamp)
-        clock_rate = int(codec.clockRate)
         now = self._clock() - self._held(kind, clock_rate, timestamp, data)
         self.last_arrival = now
         if not self._subscribers:
             return
         frame = EncodedFrame(
-            codec=str(codec.name).lower(),
+            codec=name,
             data=data,
             timestamp=timestamp,
             arrival=now,

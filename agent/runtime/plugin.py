@@ -104,6 +104,9 @@ class Plugin(Generic[ConfigT]):
     wants_presentation: ClassVar[bool] = False
     #: Media items waiting beyond this are dropped (and counted).
     media_queue_size: ClassVar[int] = 64
+    #: Media reaches the plugin in batches at most this often (s): waking its task once per
+    #: frame costs more than most hooks. Each item keeps its own arrival time; 0: at once.
+    media_batch_seconds: ClassVar[float] = 0.05
     #: Events waiting beyond this are dropped with a warning: the plugin is stuck.
     event_queue_size: ClassVar[int] = 10_000
 

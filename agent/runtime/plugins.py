@@ -107,6 +107,8 @@ class _Runner:
         self.media: asyncio.Queue[object] = asyncio.Queue(plugin.media_queue_size)
         self.task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._batch = float(plugin.media_batch_seconds)
+        self._flush: asyncio.TimerHandle | None = None
 
     def offer_event(self, item: object) -> None:
         try:
@@ -128,6 +130,14 @@ class _Runner:
         except asyncio.QueueFull:
             self.stats.dropped_media += 1
             return
+        if self._batch <= 0:
+            self._wake.set()
+        elif self._flush is None:
+            # One wake per batch, not per frame (`Plugin.media_batch_seconds`).
+            self._flush = asyncio.get_running_loop().call_later(self._batch, self._flushed)
+
+    def _flushed(self) -> None:
+        self._flush = None
         self._wake.set()
 
     async def _call(self, what: str, hook: Callable[[], Awaitable[None]]) -> None:
@@ -248,6 +258,10 @@ class PluginHost:
                 )
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        for r in self._runners:
+            if r._flush is not None:
+                r._flush.cancel()
+                r._flush = None
         for r in self._runners:
             try:
                 await asyncio.wait_for(r.plugin.stop(), timeout)

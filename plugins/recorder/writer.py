@@ -62,6 +62,9 @@ class WriterSettings:
     claim_folder: bool = False
     #: Room kept for the session's end (see `storage.Reserve`); 0: none.
     reserve_bytes: int = 1 << 20
+    #: The thread takes what is queued at most this often (s): a wake-up per frame (GIL
+    #: hand-over, cold caches) costs ten times the muxing of the frame; 0: at once.
+    batch_seconds: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,10 @@ class Writer:
     # -- writer thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        batch = self.s.batch_seconds
         while True:
+            if batch > 0 and self._queue.empty():
+                time.sleep(batch)  # let a batch gather (see `WriterSettings.batch_seconds`)
             item = self._queue.get()
             if isinstance(item, Close):
                 self._close()

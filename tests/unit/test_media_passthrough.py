@@ -260,3 +260,23 @@ def test_builtin_loops_are_made_once_per_process() -> None:
     assert tone_loop(440.0) is tone_loop(440.0)
     loop = pattern_loop(320, 240, 15.0)
     assert loop.length % 75 == 0 and loop.length >= 30 * 15  # whole sweeps of the bar
+
+
+def test_the_pattern_loop_is_lean_and_its_picture_still_correct() -> None:
+    loop = pattern_loop(640, 480, 30.0)
+    loop.ensure(59)
+    decoder = av.CodecContext.create("vp8", "r")
+    pattern = TestPattern(640, 480)
+    inter_sizes = []
+    for n, data in enumerate(loop.frames[:60]):
+        (picture,) = decoder.decode(av.Packet(data))
+        assert read_frame_counter(picture) == n
+        plane = picture.planes[0]
+        luma = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        error = luma[:480, :640].astype(float) - pattern.picture(n)[:480].astype(float)
+        psnr = 10 * np.log10(255**2 / max(float((error**2).mean()), 1e-9))
+        assert psnr > 40, (n, psnr)  # the picture is the pattern
+        if not vp8_is_keyframe(data):
+            inter_sizes.append(len(data))
+    # Few bits, few packets: most inter frames fit one RTP packet (~1,180 bytes of VP8).
+    assert sum(size <= 1180 for size in inter_sizes) >= 0.8 * len(inter_sizes)

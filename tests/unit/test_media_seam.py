@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import queue
+import time
 
 import aioice.ice
 import aiortc
@@ -19,6 +20,8 @@ from aiortc.codecs import opus, vpx
 from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcrtpreceiver import decoder_worker
 
+from agent.media import demux, rtpclock
+from agent.media.demux import check_demux_seam, install_rtp_demux, rtp_demux_installed
 from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
 from agent.media.sender import check_sender_seam, hook_keyframe_requests
 from agent.media.tap import SEAM_ATTRIBUTE, EncodedTap, check_tap_seam
@@ -151,3 +154,91 @@ def test_sender_check_reports_a_moved_seam(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(RTCRtpSender, "_handle_rtcp_packet", elsewhere)
     with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*_send_keyframe"):
         check_sender_seam()
+
+
+def test_rtp_demux_seam_shape() -> None:
+    check_demux_seam()
+    original = demux._original or aioice.ice.StunProtocol.datagram_received
+    source = inspect.getsource(original)
+    # What the fast path repeats for RTP/RTCP: aioice's own fallback for non-STUN data.
+    fallback = (
+        "except ValueError:\n"
+        "            self.receiver.data_received(data, self.local_candidate.component)\n"
+        "            return"
+    )
+    assert fallback in source
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.data: list[tuple[bytes, int]] = []
+        self.requests: list[object] = []
+
+    def data_received(self, data: bytes, component: int) -> None:
+        self.data.append((data, component))
+
+    def request_received(self, message: object, addr: object, protocol: object) -> None:
+        self.requests.append(message)
+
+
+def _protocol(receiver: _Receiver) -> aioice.ice.StunProtocol:
+    protocol = aioice.ice.StunProtocol(receiver)  # type: ignore[arg-type]
+    protocol.local_candidate = aioice.Candidate(
+        foundation="1", component=1, transport="udp", priority=1, host="127.0.0.1",
+        port=9, type="host",
+    )  # fmt: skip
+    return protocol
+
+
+def test_rtp_and_rtcp_skip_the_stun_parse_and_stun_still_is_stun() -> None:
+    install_rtp_demux()
+    install_rtp_demux()  # idempotent
+    assert rtp_demux_installed()
+    receiver = _Receiver()
+    protocol = _protocol(receiver)
+    rtp = bytes([0x80, 96]) + bytes(10)
+    rtcp = bytes([0x81, 200]) + bytes(26)
+    dtls = bytes([22, 0xFE, 0xFD]) + bytes(10)
+    for data in (rtp, rtcp, dtls):
+        protocol.datagram_received(data, ("127.0.0.1", 5000))
+    assert receiver.data == [(rtp, 1), (rtcp, 1), (dtls, 1)]  # DTLS: aioice's own path
+    request = aioice.stun.Message(
+        message_method=aioice.stun.Method.BINDING, message_class=aioice.stun.Class.REQUEST
+    )
+    protocol.datagram_received(bytes(request), ("127.0.0.1", 5000))
+    assert len(receiver.requests) == 1 and len(receiver.data) == 3
+
+
+def test_demux_check_fails_loudly_when_aioice_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    def elsewhere(self: object, data: bytes, addr: object) -> None:
+        return None
+
+    monkeypatch.setattr(demux, "_original", None)
+    monkeypatch.setattr(aioice.ice.StunProtocol, "datagram_received", elsewhere)
+    with pytest.raises(RuntimeError, match="aioice private seam moved"):
+        check_demux_seam()
+
+
+def test_the_fast_clock_agrees_with_aiortcs_own() -> None:
+    from aiortc import clock
+
+    rtpclock.install_fast_clock()
+    rtpclock.install_fast_clock()  # idempotent
+    assert rtpclock.fast_clock_installed()
+    rtpclock.check_clock_seam()
+    ntp = rtpclock._originals["current_ntp_time"]()
+    assert abs(clock.current_ntp_time() - ntp) < 2**32 // 100  # within 10 ms
+    assert abs(clock.current_ms() - rtpclock._originals["current_ms"]()) < 10
+    # The fraction is the low 32 bits, as aiortc's datetime_to_ntp makes it.
+    value = clock.current_ntp_time()
+    back = clock.datetime_from_ntp(value).timestamp()
+    assert abs(back - time.time()) < 0.01
+
+
+def test_clock_check_fails_loudly_when_aiortc_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc import clock
+
+    monkeypatch.setattr(rtpclock, "_originals", {})
+    monkeypatch.delattr(clock, "current_ms")
+    with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*current_ms is gone"):
+        rtpclock.check_clock_seam()

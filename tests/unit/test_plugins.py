@@ -126,6 +126,42 @@ async def test_queued_media_is_delivered_before_stop() -> None:
     assert good.frames == list(range(10))
 
 
+async def test_media_reaches_a_plugin_in_batches_and_events_at_once() -> None:
+    class Timed(Collector):
+        at: list[float]
+
+        async def on_audio_frame(self, frame: DecodedFrame) -> None:
+            self.at.append(asyncio.get_running_loop().time())
+            await super().on_audio_frame(frame)
+
+    class Eager(Timed):
+        media_batch_seconds = 0.0
+
+    batched, eager = Timed(None, None), Eager(None, None)
+    batched.at, eager.at = [], []
+    host = PluginHost([batched, eager])
+    host.start()
+    await asyncio.sleep(0.01)  # both started and waiting
+    loop = asyncio.get_running_loop()
+    first = loop.time()
+    for i in range(5):
+        host.publish_media(audio(i), audio=True)
+        await asyncio.sleep(0.005)
+    assert eager.frames == list(range(5))  # media_batch_seconds = 0: frame by frame
+    assert batched.frames == []  # the batch is still gathering
+    await asyncio.sleep(Timed.media_batch_seconds + 0.03)
+    assert batched.frames == list(range(5))
+    assert batched.at[0] >= first + Timed.media_batch_seconds - 0.005
+    assert max(batched.at) - min(batched.at) < 0.005  # one wake-up for the batch
+    # An event is not held back, and the media queued before it comes along.
+    host.publish_media(audio(5), audio=True)
+    host.publish(chat("now"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert batched.messages == ["now"] and batched.frames[-1] == 5
+    await host.stop()
+
+
 async def test_media_goes_only_to_plugins_that_want_it() -> None:
     class EventsOnly(Plugin[Any]):
         seen: list[object]

@@ -32,7 +32,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from agent.media.codecs import vp8_is_keyframe
-from agent.media.loops import VideoLoop, black_loop, vp8_encoder
+from agent.media.loops import CAMERA_BITS_PER_PIXEL, VideoLoop, black_loop, vp8_encoder
 from agent.media.pacing import VIDEO_TIME_BASE, Pacer
 from agent.media.sources import black_yuv, video_frame
 
@@ -154,7 +154,9 @@ class _Encoding:
         width, height = self.size
         if self._codec is None:
             interval = max(1, round(KEY_SECONDS * self.fps))
-            self._codec = vp8_encoder(width, height, self.fps, interval)
+            self._codec = vp8_encoder(
+                width, height, self.fps, interval, bits_per_pixel=CAMERA_BITS_PER_PIXEL
+            )
         yuv = black_yuv(width, height) if frame is None else to_yuv(frame, self.size)
         picture = video_frame(yuv, pts)
         picture.time_base = self._codec.time_base

@@ -26,7 +26,9 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from agent.media.demux import install_rtp_demux
 from agent.media.ice import close_peer_connection
+from agent.media.rtpclock import install_fast_clock
 
 from .ice import LOOPBACK, ice_host_addresses
 
@@ -97,6 +99,8 @@ class NodePeer:
         self.frames_received: dict[str, int] = {}
         self.acked = False
         # An explicit empty list: without it aiortc adds Google's public STUN server.
+        install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse
+        install_fast_clock()  # aiortc's per-packet clock without datetime
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.on("track", self._on_track)
         self._closed = False
