@@ -441,6 +441,13 @@ class Bot(Joining):
             except MediaSetupError as exc:
                 finish(Outcome("media_failed", str(exc)))
                 return
+            except Exception as exc:
+                # Unexpected (a bug, a moved aiortc seam): fail the bot and say so, rather
+                # than sit connected with no media and no word.
+                log.error("media could not start: %s: %s", type(exc).__name__, exc)
+                log.debug("media start failure", exc_info=True)
+                finish(Outcome("media_failed", f"media could not start: {type(exc).__name__}"))
+                return
             started = True
             if self.state.state == BotState.CONNECTED:
                 self.state.to(BotState.IN_CALL)

@@ -360,3 +360,22 @@ async def test_recorder_storage_failure_fails_the_bot_with_reason_storage(
     assert result.state == BotState.FAILED and result.reason == FailureReason.STORAGE
     assert result.exit_code == EXIT_CODES[FailureReason.STORAGE]
     assert "TestBot" not in await names_in(node, "meet")
+
+
+async def test_an_unexpected_error_starting_media_fails_the_bot_and_says_so(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agent.runtime.call import BotCall
+
+    async def broken(self: BotCall) -> None:
+        raise RuntimeError("seam moved")
+
+    monkeypatch.setattr(BotCall, "start", broken)
+    bot = Bot(config(node, media={"receive_audio": True}))
+    async with asyncio.timeout(20):
+        result = await bot.run()
+    assert result.reason == FailureReason.MEDIA_FAILED
+    assert result.exit_code == EXIT_CODES[FailureReason.MEDIA_FAILED]
+    assert result.detail == "media could not start: RuntimeError"
+    assert "media could not start: RuntimeError: seam moved" in caplog.text
+    assert await names_in(node, "meet") == []
