@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import parse_config
-from agent.runtime.bot import Bot
-from agent.runtime.states import BotState
 from bench._proc import cpu_seconds, rss_mb
-from bench.recorder_bots import _CountingRecorder, _machine_busy, _rtp_lost, _tap_frames
-from plugins.recorder import RecorderConfig
+from bench.recorder_bots import (
+    _machine_busy,
+    _rtp_lost,
+    _tap_frames,
+    all_in_call,
+    start_recording_bots,
+)
 
 STEPS = (10, 20, 40)
 PER_PROCESS = 10
@@ -45,36 +47,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 async def _child(base_url: str, n: int, first: int, folder: str) -> None:
-    bots, recorders = [], []
-    for i in range(first, first + n):
-        rec = _CountingRecorder(None, RecorderConfig(output_dir=folder, session_folder=f"b{i}"))
-        config = parse_config(
-            {
-                "node": base_url,
-                "alias": "meet",
-                "display_name": f"recorder {i}",
-                "media": {
-                    "audio": "none",
-                    "video": "none",
-                    "receive_audio": True,
-                    "receive_video": True,
-                    "ice_host_addresses": ["127.0.0.1"],
-                },
-                "leave": {"alone_seconds": None},
-            }
-        )
-        bots.append(Bot(config, [rec]))
-        recorders.append(rec)
-    tasks = [asyncio.create_task(b.run()) for b in bots]
-    deadline = time.monotonic() + 60
-    while not all(b.state.state == BotState.IN_CALL and b.call is not None for b in bots):
-        if time.monotonic() > deadline or any(t.done() for t in tasks):
-            print("RESULT " + json.dumps({"error": "not every bot got into the call"}))
-            for b in bots:
-                b.request_leave()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            return
-        await asyncio.sleep(0.1)
+    bots, recorders, tasks = start_recording_bots(base_url, range(first, first + n), folder, "b{}")
+    if not await all_in_call(bots, tasks, 60):
+        print("RESULT " + json.dumps({"error": "not every bot got into the call"}))
+        return
     print("READY", flush=True)
     loop = asyncio.get_running_loop()
     line = await loop.run_in_executor(None, sys.stdin.readline)

@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,14 +83,16 @@ def _tap_frames(bot: Any) -> dict[str, int]:
     return {kind: tap.frames for kind, tap in taps.items()}
 
 
-async def _bots_child(base_url: str, n: int, folder: str) -> dict[str, Any]:
-    """The measured process: N recording bots; prints MEASURE/MEASURED marks for the parent."""
-    rss0 = rss_mb()
+def start_recording_bots(
+    base_url: str, numbers: Iterable[int], folder: str, session: str
+) -> tuple[list[Bot], list[_CountingRecorder], list[asyncio.Task[Any]]]:
+    """Receive-only recording bots in `meet` (loopback ICE), each recording into
+    `folder/<session.format(i)>`, already running."""
     bots: list[Bot] = []
     recorders: list[_CountingRecorder] = []
-    for i in range(n):
+    for i in numbers:
         rec = _CountingRecorder(
-            None, RecorderConfig(output_dir=folder, session_folder=f"bot{i:02d}")
+            None, RecorderConfig(output_dir=folder, session_folder=session.format(i))
         )
         config = parse_config(
             {
@@ -108,15 +111,29 @@ async def _bots_child(base_url: str, n: int, folder: str) -> dict[str, Any]:
         )
         bots.append(Bot(config, [rec]))
         recorders.append(rec)
-    tasks = [asyncio.create_task(b.run()) for b in bots]
-    deadline = time.monotonic() + 30
+    return bots, recorders, [asyncio.create_task(b.run()) for b in bots]
+
+
+async def all_in_call(bots: list[Bot], tasks: list[asyncio.Task[Any]], timeout: float) -> bool:
+    """Wait until every bot has media in the call; False (every bot made to leave and
+    ended) when one ended or `timeout` s passed first."""
+    deadline = time.monotonic() + timeout
     while not all(b.state.state == BotState.IN_CALL and b.call is not None for b in bots):
         if time.monotonic() > deadline or any(t.done() for t in tasks):
             for b in bots:
                 b.request_leave()
             await asyncio.gather(*tasks, return_exceptions=True)
-            return {"error": "not every bot got into the call"}
+            return False
         await asyncio.sleep(0.1)
+    return True
+
+
+async def _bots_child(base_url: str, n: int, folder: str) -> dict[str, Any]:
+    """The measured process: N recording bots; prints MEASURE/MEASURED marks for the parent."""
+    rss0 = rss_mb()
+    bots, recorders, tasks = start_recording_bots(base_url, range(n), folder, "bot{:02d}")
+    if not await all_in_call(bots, tasks, 30):
+        return {"error": "not every bot got into the call"}
     await asyncio.sleep(BOT_WARMUP)
     frames0 = [_tap_frames(b) for b in bots]
     lost0 = [await _rtp_lost(b) for b in bots]
