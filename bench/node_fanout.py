@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._proc import cpu_seconds, rss_mb
+from bench._proc import cpu_seconds, rss_mb, stop_process
 from bench.recorder_bots import (
     _machine_busy,
     _rtp_lost,
@@ -211,13 +211,8 @@ async def _run(tmp: Path) -> list[Step]:
             )
     finally:
         for proc in (talker, node):
-            if proc is not None and proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 10)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            if proc is not None:
+                await stop_process(proc, 10)
     return steps
 
 

@@ -23,7 +23,7 @@ from agent.config import parse_config
 from agent.media.tap import EncodedFrame
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
-from bench._proc import cpu_seconds, rss_mb
+from bench._proc import cpu_seconds, rss_mb, stop_process
 from plugins.recorder import Recorder, RecorderConfig
 
 MEDIA_SECONDS = 15
@@ -321,13 +321,8 @@ async def _bots_run(tmp: Path) -> list[_Step]:
                 break
     finally:
         for proc in (talker, node):
-            if proc is not None and proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 10)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            if proc is not None:
+                await stop_process(proc, 10)
     return steps
 
 

@@ -94,6 +94,8 @@ class SourceVideo:
                 self._spawn(self._request_keyframe(), "mixer-video-pli")
 
     def release(self, holder: str) -> None:
+        if holder not in self._holders:
+            return  # not held by it: nothing changes (callers may release every tick)
         self._holders.discard(holder)
         if not self._holders:
             if self.tap is not None:
