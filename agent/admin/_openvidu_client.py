@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from pydantic import SecretStr, ValidationError
 
 from ..infinity import (
-    AiohttpTransport,
+    Http11Transport,
     HttpRequest,
     HttpResponse,
     Transport,
@@ -96,7 +96,7 @@ class OpenViduClient:
         self._auth = f"Basic {token}"
         self.allow_admin_actions = allow_admin_actions
         self.audit_log: AuditLog = audit_log if audit_log is not None else LoggingAuditLog()
-        self._transport: Transport = transport if transport is not None else AiohttpTransport()
+        self._transport: Transport = transport if transport is not None else Http11Transport()
         self.timeout = timeout
         #: Bound on `wait=true` calls, which block until a node is running or terminated.
         self.wait_timeout = wait_timeout

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from . import breakout_endpoints, endpoints, models
 from ._http import ApiClient, Endpoint
+from ._http11 import Http11Transport
 from ._retry import RetryPolicy, RetryStats, is_transient_status
 from ._transport import (
-    AiohttpTransport,
     HttpRequest,
     HttpResponse,
     StreamResponse,
@@ -52,7 +52,6 @@ from .roster import Changed, Joined, Left, Roster, RosterChange
 from .session import InfinitySession, JoinOptions, TokenLost, join_token
 
 __all__ = [
-    "AiohttpTransport",
     "ApiClient",
     "BadRequestError",
     "BreakoutCallClient",
@@ -71,6 +70,7 @@ __all__ = [
     "ExtensionNotFoundError",
     "ExtensionRequiredError",
     "ForbiddenError",
+    "Http11Transport",
     "HttpRequest",
     "HttpResponse",
     "IdpRequiredError",

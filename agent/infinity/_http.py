@@ -20,9 +20,9 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..clock import Clock, SystemClock
+from ._http11 import Http11Transport
 from ._retry import Retrier, RetryPolicy, RetryStats
 from ._transport import (
-    AiohttpTransport,
     HttpRequest,
     HttpResponse,
     StreamResponse,
@@ -115,7 +115,7 @@ class ApiClient:
         rng: random.Random | None = None,
     ) -> None:
         self.node_url = node_url.rstrip("/")
-        self._transport: Transport = transport or AiohttpTransport()
+        self._transport: Transport = transport or Http11Transport()
         self._owns_transport = transport is None
         self.timeout = timeout
         self._retrier = Retrier(

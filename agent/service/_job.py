@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..infinity import AiohttpTransport
+from ..infinity import Http11Transport
 from ..runtime.plugins import Plugin, PluginLoadError
 from ..runtime.states import EXIT_CODES, BotState, FailureReason, StateChanged
 from ._fence import FencedTransport
@@ -66,7 +66,7 @@ class BotRunner:
             return JobOutcome(
                 "failed", FailureReason.CONFIG, str(exc), EXIT_CODES[FailureReason.CONFIG]
             )
-        transport = FencedTransport(AiohttpTransport(), handle.lease_valid)
+        transport = FencedTransport(Http11Transport(), handle.lease_valid)
         bot = Bot(config, plugins, transport=transport, bot_id=job.id)
         joined = job.joined_at is not None
 

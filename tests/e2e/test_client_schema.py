@@ -15,10 +15,10 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from agent.infinity import (
-    AiohttpTransport,
     ApiClient,
     Endpoint,
     ForbiddenError,
+    Http11Transport,
     HttpRequest,
     HttpResponse,
     InfinitySession,
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 _CURRENT: contextvars.ContextVar[str] = contextvars.ContextVar("endpoint")
 
 
-class CheckingTransport(AiohttpTransport):
+class CheckingTransport(Http11Transport):
     """Validates every answer against the schema of the endpoint being called."""
 
     def __init__(self, seen: Seen) -> None:

@@ -34,6 +34,7 @@ NOT_IN_A_BOT = (
 #: Also not in a bot that only records.
 NOT_IN_A_RECORDER = (
     *NOT_IN_A_BOT,
+    "aiohttp",  # the client API goes through agent.infinity's own HTTP/1.1 transport
     "numpy",
     "PIL",
     "agent.media.sources",

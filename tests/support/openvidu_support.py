@@ -18,7 +18,7 @@ from aiohttp import web
 
 from agent._http_server import HttpServer
 from agent.admin.openvidu import AuditLog, MemoryAuditLog, OpenViduClient
-from agent.infinity._transport import AiohttpTransport, HttpRequest, HttpResponse
+from agent.infinity import Http11Transport, HttpRequest, HttpResponse
 from agent.openvidu_server import NodeSpec, OpenViduServer, OpenViduServerConfig
 
 SECRET = "MY_SECRET"
@@ -28,7 +28,7 @@ class RecordingTransport:
     """The production transport, plus a list of (method, path, query) it sent."""
 
     def __init__(self) -> None:
-        self._inner = AiohttpTransport()
+        self._inner = Http11Transport()
         self.sent: list[tuple[str, str, str]] = []
 
     async def send(self, request: HttpRequest, *, timeout: float) -> HttpResponse:

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
 from agent.infinity import endpoints as ep
@@ -18,7 +17,6 @@ from agent.infinity._transport import (
     HttpRequest,
     HttpResponse,
     StreamResponse,
-    describe_failure,
 )
 from agent.infinity.client import ConferenceClient
 from agent.infinity.errors import (
@@ -448,15 +446,3 @@ def test_status_not_in_the_contract_is_unexpected() -> None:
     with pytest.raises(UnexpectedStatusError) as err:
         parse_response(ep.LOCK, HttpResponse(409, JSON, envelope("conflict", "failed")))
     assert err.value.status == 409
-
-
-@pytest.mark.parametrize(
-    ("exc", "said"),
-    [
-        (ConnectionRefusedError(111, "refused"), "connection refused: http://h:1/a/events"),
-        (aiohttp.ServerDisconnectedError(), "server closed the connection: http://h:1/a/events"),
-        (aiohttp.ClientPayloadError("cut"), "bad HTTP response from http://h:1/a/events"),
-    ],
-)
-def test_transport_failures_name_the_url_but_never_its_token(exc: Exception, said: str) -> None:
-    assert describe_failure(exc, "http://h:1/a/events?token=SECRET-T") == said

@@ -1,8 +1,8 @@
 """A bot's process imports only what its run needs: the recorder's chart library when it
 draws, numpy and the frame sources when the bot sends or a plugin asks for samples, the
 Prometheus client and aiohttp's server when metrics are asked for, and the node's code, the
-management API and the service (Redis) never. (tests/e2e/test_lean_bot.py checks a real
-`pexbot run` process in a call.)"""
+management API, the service (Redis) and aiohttp's client never. (tests/e2e/test_lean_bot.py
+checks a real `pexbot run` process in a call.)"""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ NOT_FOR_A_RECORDER = (
     "agent.openvidu_server",
     "redis",
     "prometheus_client",
-    "aiohttp.web",
+    # The client API has its own HTTP/1.1 transport (agent.infinity._http11): no aiohttp at all.
+    "aiohttp",
     # Object storage: only a recorder configured for S3 loads it.
     "boto3",
     "botocore",

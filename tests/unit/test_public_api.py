@@ -18,7 +18,7 @@ def test_everything_in_all_is_importable_and_documented() -> None:
             assert not obj.__module__.split(".")[-1].startswith("_") or name in {
                 "ApiClient",
                 "Endpoint",
-                "AiohttpTransport",
+                "Http11Transport",
                 "HttpRequest",
                 "HttpResponse",
                 "RetryPolicy",
