@@ -124,7 +124,7 @@ class _Conn:
         try:
             async with asyncio.timeout(CLOSE_WAIT):
                 await self.writer.wait_closed()
-        except (OSError, TimeoutError, ssl.SSLError):
+        except (OSError, TimeoutError):
             self.abort()
 
 
@@ -135,6 +135,12 @@ class _Failure(Exception):
         super().__init__(kind)
         self.kind = kind
         self.detail = detail
+
+
+def _malformed(exc: h11.RemoteProtocolError) -> _Failure:
+    # Only h11's words, not the bytes it quotes after them: a server that echoes the
+    # request would put the token in a log line.
+    return _Failure("malformed", str(exc).split(":", 1)[0][:80])
 
 
 def _connect_error(exc: OSError, where: str) -> TransportError:
@@ -207,10 +213,10 @@ async def _body_event(conn: _Conn) -> h11.Data | h11.EndOfMessage:
     try:
         event = await conn.next_event()
     except h11.RemoteProtocolError as exc:
-        raise _Failure("truncated" if conn.eof else "malformed", str(exc)) from None
+        raise (_Failure("truncated") if conn.eof else _malformed(exc)) from None
     if isinstance(event, h11.Data | h11.EndOfMessage):
         return event
-    raise _Failure("truncated" if conn.eof else "malformed", f"unexpected {event!r}")
+    raise _Failure("truncated" if conn.eof else "malformed", f"unexpected {type(event).__name__}")
 
 
 async def _response_head(conn: _Conn) -> h11.Response:
@@ -221,13 +227,13 @@ async def _response_head(conn: _Conn) -> h11.Response:
         except h11.RemoteProtocolError as exc:
             if conn.eof:
                 raise _Failure("closed" if conn.received == 0 else "truncated") from None
-            raise _Failure("malformed", str(exc)) from None
+            raise _malformed(exc) from None
         if isinstance(event, h11.Response):
             return event
         if isinstance(event, h11.ConnectionClosed):
             raise _Failure("closed")
         if not isinstance(event, h11.InformationalResponse):
-            raise _Failure("malformed", f"unexpected {event!r}")
+            raise _Failure("malformed", f"unexpected {type(event).__name__}")
 
 
 def _headers(response: h11.Response) -> dict[str, str]:
@@ -238,6 +244,56 @@ def _headers(response: h11.Response) -> dict[str, str]:
         text = value.decode("latin-1")
         out[key] = f"{out[key]}, {text}" if key in out else text
     return out
+
+
+class _Progress:
+    """How far one request got: `conn` is set once connected (a timeout before is a
+    connect failure: nothing was sent)."""
+
+    def __init__(self, then: float | None = None) -> None:
+        self.conn: _Conn | None = None
+        #: The stream's timeout, moved to `then` seconds from now once connected.
+        self.budget: asyncio.Timeout | None = None
+        self._then = then
+
+    def connected_on(self, conn: _Conn) -> None:
+        self.conn = conn
+        if self.budget is not None and self._then is not None:
+            self.budget.reschedule(asyncio.get_running_loop().time() + self._then)
+
+    @property
+    def connected(self) -> _Conn:
+        assert self.conn is not None
+        return self.conn
+
+
+def _send_error(
+    exc: BaseException, where: str, timeout: float, progress: _Progress
+) -> TransportError | None:
+    """The `TransportError` for a failed request; None for what is not the network's doing
+    (cancellation, a bug), which propagates as it is."""
+    if isinstance(exc, _ConnectFailed):
+        return _connect_error(exc.error, where)
+    if isinstance(exc, TimeoutError):
+        if progress.conn is None:
+            return TransportError(
+                f"no connection in {timeout:g} s: {where}", cause="connect", sent=False
+            )
+        return TransportError(f"no answer in {timeout:g} s: {where}", cause="timeout")
+    if isinstance(exc, OSError | _Failure):
+        return _exchange_error(exc, where)
+    if isinstance(exc, h11.LocalProtocolError):
+        # Its text may quote a header value (the token): name only the URL.
+        return TransportError(
+            f"invalid request headers: {where}", cause="url", sent=False, transient=False
+        )
+    return None
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Http11Transport:
@@ -264,6 +320,7 @@ class Http11Transport:
             target.port,
             ssl=self._context() if target.scheme == "https" else None,
             limit=_READ,
+            happy_eyeballs_delay=0.25,  # RFC 8305, as aiohttp and browsers
         )
         return _Conn(reader, writer)
 
@@ -332,7 +389,10 @@ class Http11Transport:
         except BaseException as exc:
             if progress.conn is not None:
                 self._drop(progress.conn)
-            raise _send_error(exc, where, timeout, progress) from None
+            failed = _send_error(exc, where, timeout, progress)
+            if failed is None:
+                raise
+            raise failed from None
         self._release(progress.connected, target)
         headers = _headers(head)
         return HttpResponse(head.status_code, headers.get("content-type", ""), body, headers)
@@ -354,7 +414,7 @@ class Http11Transport:
                     f"event stream: no answer in {waited:g} s: {where}", cause="timeout", sent=False
                 ) from None
             failed = _send_error(exc, where, STREAM_CONNECT, progress)
-            if not isinstance(failed, TransportError):
+            if failed is None:
                 raise
             raise TransportError(
                 f"event stream: {failed}",
@@ -382,54 +442,6 @@ class Http11Transport:
         await asyncio.gather(*(c.close() for c in conns))
         # Let the transports' connection_lost callbacks run before the loop may end.
         await asyncio.sleep(0)
-
-
-class _Progress:
-    """How far one request got: `conn` is set once connected (a timeout before is a
-    connect failure: nothing was sent)."""
-
-    def __init__(self, then: float | None = None) -> None:
-        self.conn: _Conn | None = None
-        #: The stream's timeout, moved to `then` seconds from now once connected.
-        self.budget: asyncio.Timeout | None = None
-        self._then = then
-
-    def connected_on(self, conn: _Conn) -> None:
-        self.conn = conn
-        if self.budget is not None and self._then is not None:
-            self.budget.reschedule(asyncio.get_running_loop().time() + self._then)
-
-    @property
-    def connected(self) -> _Conn:
-        assert self.conn is not None
-        return self.conn
-
-
-def _send_error(
-    exc: BaseException, where: str, timeout: float, progress: _Progress
-) -> BaseException:
-    if isinstance(exc, _ConnectFailed):
-        return _connect_error(exc.error, where)
-    if isinstance(exc, TimeoutError):
-        if progress.conn is None:
-            return TransportError(
-                f"no connection in {timeout:g} s: {where}", cause="connect", sent=False
-            )
-        return TransportError(f"no answer in {timeout:g} s: {where}", cause="timeout")
-    if isinstance(exc, OSError | _Failure):
-        return _exchange_error(exc, where)
-    if isinstance(exc, h11.LocalProtocolError):
-        # Its text may quote a header value (the token): name only the URL.
-        return TransportError(
-            f"invalid request headers: {where}", cause="url", sent=False, transient=False
-        )
-    return exc
-
-
-class _ConnectFailed(Exception):
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _head(target: _Target, request: HttpRequest) -> h11.Request:
