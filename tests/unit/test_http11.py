@@ -1,126 +1,36 @@
 """`Http11Transport` against real servers on 127.0.0.1: aiohttp's web server for well-formed
 HTTP, and a raw asyncio server for what a broken node or proxy can send (chunked,
 close-delimited, truncated, malformed, resets, silence). Every failure is one line naming the
-URL without its query (which may hold the token) and classified for the retry logic."""
+URL without its query (which may hold the token) and classified for the retry logic. TLS and
+the event stream: test_http11_stream.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime
 import socket
-import ssl
-import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from agent.infinity import Http11Transport, HttpRequest, TransportError
-
-TOKEN = "SECRET-TOKEN-1"
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class RawServer:
-    """A TCP server on 127.0.0.1 running `handler` per connection; counts connections."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.connections = 0
-        self.url = ""
-        self.requests: list[bytes] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self.handler(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def head(self, reader: asyncio.StreamReader) -> bytes:
-        """One request's head (these tests send no bodies to the raw server)."""
-        data = await reader.readuntil(b"\r\n\r\n")
-        self.requests.append(data)
-        return data
-
-
-def answers(*responses: bytes, then: str = "wait") -> Callable[[RawServer], Handler]:
-    """A handler answering each request on a connection with the next response; after the
-    last: `wait` (keep the connection open), `close`, or `reset` (RST)."""
-
-    def make(server: RawServer) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            for response in responses:
-                await server.head(reader)
-                writer.write(response)
-                await writer.drain()
-            if then == "reset":
-                sock = writer.get_extra_info("socket")
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                writer.transport.abort()
-            elif then == "wait":
-                await reader.read()
-
-        return handle
-
-    return make
-
-
-async def raw(make: Callable[[RawServer], Handler]) -> RawServer:
-    server = RawServer(lambda r, w: asyncio.sleep(0))
-    server.handler = make(server)
-    return server
-
-
-def get(url: str) -> HttpRequest:
-    return HttpRequest("GET", url, {"token": TOKEN})
-
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+from agent.infinity import Http11Transport, HttpRequest
+from tests.support.raw_http import (
+    OK,
+    TOKEN,
+    Handler,
+    RawServer,
+    a_transport,
+    answers,
+    failure,
+    get,
+    raw,
+)
 
 
 @pytest.fixture
 async def transport() -> AsyncIterator[Http11Transport]:
-    t = Http11Transport()
-    yield t
-    await t.aclose()
-
-
-async def failure(
-    transport: Http11Transport, url: str, *, timeout: float = 5.0, method: str = "GET"
-) -> TransportError:
-    with pytest.raises(TransportError) as err:
-        await transport.send(HttpRequest(method, url, {"token": TOKEN}), timeout=timeout)
-    assert TOKEN not in str(err.value) and "\n" not in str(err.value)
-    return err.value
+    async for t in a_transport():
+        yield t
 
 
 # --- well-formed HTTP -------------------------------------------------------------------
@@ -321,197 +231,6 @@ async def test_broken_responses(
         err = await failure(transport, f"{server.url}/a/b?token={TOKEN}", method="POST")
     assert str(err) == said.format(url=f"{server.url}/a/b")
     assert (err.cause, err.sent, err.transient) == (cause, True, True)
-
-
-# --- TLS ----------------------------------------------------------------------------------
-
-
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-async def test_tls_verifies_the_server_and_trusts_a_given_ca(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cert, key = self_signed(tmp_path)
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(cert, key)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(OK)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.transport.abort()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
-    port = server.sockets[0].getsockname()[1]
-    url = f"https://127.0.0.1:{port}/a?token={TOKEN}"
-    try:
-        default = Http11Transport()
-        try:
-            err = await failure(default, url)
-        finally:
-            await default.aclose()
-        assert str(err).startswith(f"TLS handshake failed: https://127.0.0.1:{port}/a: ")
-        assert "self-signed certificate" in str(err)
-        assert (err.cause, err.sent, err.transient) == ("tls", False, False)
-
-        trusting = Http11Transport(ssl_context=ssl.create_default_context(cafile=str(cert)))
-        try:
-            for _ in range(2):
-                assert (await trusting.send(get(url), timeout=5)).body == b"{}"
-        finally:
-            await trusting.aclose()
-
-        # The default context is made on first use, from the CA store the environment names.
-        from_env = Http11Transport()
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        try:
-            assert (await from_env.send(get(url), timeout=5)).status == 200
-        finally:
-            await from_env.aclose()
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-# --- the event stream ---------------------------------------------------------------------
-
-
-async def test_a_stream_delivers_chunks_as_they_come_and_reports_a_break(
-    transport: Http11Transport,
-) -> None:
-    go_on = asyncio.Event()
-
-    def make(server: RawServer) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await server.head(reader)
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n"
-            )
-            await writer.drain()
-            await go_on.wait()
-            writer.write(b"6\r\nworld\n\r\n3\r\nab")  # then the connection drops mid-chunk
-            await writer.drain()
-
-        return handle
-
-    async with await raw(make) as server:
-        url = f"{server.url}/a/events?token={TOKEN}"
-        async with transport.stream(get(url)) as stream:
-            assert stream.status == 200 and stream.content_type == "text/event-stream"
-            chunks = stream.chunks()
-            assert await anext(chunks) == b"hello\n"  # before the server sent more
-            go_on.set()
-            got = [await anext(chunks)]
-            with pytest.raises(TransportError) as err:
-                async for chunk in chunks:
-                    got.append(chunk)
-        assert b"".join(got).startswith(b"world\n")
-    said = str(err.value)
-    assert said == f"event stream broken: response cut short: {server.url}/a/events"
-    assert err.value.cause == "reset" and TOKEN not in said
-
-
-async def test_a_refused_stream_reads_its_error_body_and_keeps_the_connection(
-    transport: Http11Transport,
-) -> None:
-    refused = (
-        b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n"
-        b'{"status":"failed","result":"invalid"}'
-    )
-    async with await raw(answers(refused, OK)) as server:
-        async with transport.stream(get(server.url + "/events")) as stream:
-            assert stream.status == 403
-            assert await stream.read() == b'{"status":"failed","result":"invalid"}'
-        assert (await transport.send(get(server.url), timeout=5)).status == 200
-        assert server.connections == 1
-
-
-async def test_a_stream_that_cannot_connect(transport: Http11Transport) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(TransportError) as err:
-        async with transport.stream(get(f"http://127.0.0.1:{port}/events?token={TOKEN}")):
-            pass
-    assert str(err.value) == f"event stream: connection refused: http://127.0.0.1:{port}/events"
-    assert (err.value.cause, err.value.sent) == ("connect", False)
-
-
-async def test_leaving_a_stream_early_drops_its_connection(transport: Http11Transport) -> None:
-    endless = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: keepalive\n"
-    closed = asyncio.Event()
-
-    def make(server: RawServer) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await server.head(reader)
-            writer.write(endless)
-            await writer.drain()
-            await reader.read()  # until the client goes
-            closed.set()
-
-        return handle
-
-    async with await raw(make) as server:
-        async with transport.stream(get(server.url)) as stream:
-            assert await anext(stream.chunks()) == b": keepalive\n"
-        await asyncio.wait_for(closed.wait(), 5)
-
-
-async def test_aclose_closes_idle_connections() -> None:
-    transport = Http11Transport()
-    closed = asyncio.Event()
-
-    def make(server: RawServer) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await server.head(reader)
-            writer.write(OK)
-            await writer.drain()
-            assert await reader.read() == b""
-            closed.set()
-
-        return handle
-
-    async with await raw(make) as server:
-        await transport.send(get(server.url), timeout=5)
-        await transport.aclose()
-        await asyncio.wait_for(closed.wait(), 5)
 
 
 async def test_no_connection_in_time_is_a_connect_failure(transport: Http11Transport) -> None:
