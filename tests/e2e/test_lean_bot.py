@@ -30,6 +30,11 @@ NOT_IN_A_BOT = (
     "prometheus_client",
     "matplotlib",
     "boto3",  # only a recorder storing to S3
+    # dnspython: aioice's mDNS alone, loaded on first use (agent/_lazy_imports.py)
+    "dns.message",
+    "dns.zone",
+    "dns.name",
+    "dns.rdata",
 )
 #: Also not in a bot that only records.
 NOT_IN_A_RECORDER = (

@@ -16,6 +16,9 @@ from pydantic import BaseModel
 
 from tests.support.media_files import write_media
 
+#: The dnspython modules that run only when an mDNS (`.local`) candidate is met.
+DNSPYTHON_ON_FIRST_USE = ("dns.message", "dns.zone", "dns.name", "dns.rdata", "dns.rdataset")
+
 #: Never in a bot that only records (the recorder's process: `pexbot run --plugin recorder`).
 NOT_FOR_A_RECORDER = (
     "numpy",
@@ -38,11 +41,17 @@ NOT_FOR_A_RECORDER = (
     "botocore",
     "s3transfer",
     "plugins.recorder.s3",
+    # dnspython serves aioice's mDNS alone: loaded on first use (agent/_lazy_imports.py).
+    *DNSPYTHON_ON_FIRST_USE,
 )
 
 
 def _modules_after(code: str) -> set[str]:
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    """The modules whose code has run (not those imported lazily and not touched yet)."""
+    probe = (
+        f"{code}\nimport json\nfrom agent._lazy_imports import loaded_modules\n"
+        "print(json.dumps(loaded_modules()))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
