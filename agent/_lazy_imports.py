@@ -1,4 +1,4 @@
-"""dnspython, loaded when first used rather than when aiortc is imported.
+"""dnspython and ifaddr, loaded when first used rather than when aiortc is imported.
 
 aiortc imports aioice, whose `aioice.mdns` imports a dozen dnspython modules at its top
 (~25 ms and ~2.5 MB of a bot's private memory) though they serve only mDNS: a remote
@@ -8,8 +8,12 @@ loaded through `importlib.util.LazyLoader`: its module object exists at once, it
 runs on the first attribute access. aioice.mdns touches only `dns.rdataclass` at import;
 the rest (messages, zones, names, rdata) loads when an mDNS name is resolved or published.
 
+ifaddr (with ctypes: ~1.9 MB) is what aioice's `get_host_addresses` lists this host's
+addresses with; pexbot reads them over netlink instead (agent/media/hostaddrs.py), so
+ifaddr loads only where there is no netlink.
+
 Installed by `agent/__init__.py`, so before anything of pexbot imports aioice. If aioice
-ever imports dnspython elsewhere, or uses it at its import, tests/unit/test_lazy_imports.py
+ever imports them elsewhere, or uses them at its import, tests/unit/test_lazy_imports.py
 fails loudly.
 """
 
@@ -22,13 +26,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 #: Top-level packages loaded on first use.
-LAZY_PACKAGES = ("dns",)
+LAZY_PACKAGES = ("dns", "ifaddr")
 
 
 class _LazyFinder:
-    """A `sys.meta_path` finder: finds `dns` and `dns.*` through the rest of `sys.meta_path`
-    and hands back their spec with a lazy loader. (Not an `importlib.abc.MetaPathFinder`:
-    importing `importlib.abc` pulls in `importlib.resources`.)"""
+    """A `sys.meta_path` finder: finds `LAZY_PACKAGES` and their modules through the rest
+    of `sys.meta_path` and hands back their spec with a lazy loader. (Not an
+    `importlib.abc.MetaPathFinder`: importing `importlib.abc` pulls in
+    `importlib.resources`.)"""
 
     def find_spec(
         self,
@@ -48,18 +53,16 @@ class _LazyFinder:
                 break
         if spec is None:
             return None
-        # A package's own __init__ runs as usual: importing a submodule reads the package's
-        # __path__ anyway, and dns/__init__ is a list of names.
-        if spec.loader is None or spec.submodule_search_locations is not None:
-            return spec
-        if not hasattr(spec.loader, "exec_module"):
+        # A package is lazy too (importing one of its modules reads its __path__, which
+        # loads it then).
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         spec.loader = importlib.util.LazyLoader(spec.loader)
         return spec
 
 
 def defer_dnspython() -> None:
-    """Load every `dns` module on first use from now on (once per process; a module
+    """Load every `dns` and `ifaddr` module on first use from now on (once per process; a module
     already loaded stays as it is)."""
     if not any(isinstance(finder, _LazyFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _LazyFinder())

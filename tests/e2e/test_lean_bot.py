@@ -35,6 +35,7 @@ NOT_IN_A_BOT = (
     "dns.zone",
     "dns.name",
     "dns.rdata",
+    "ifaddr",  # host addresses come over netlink (agent/media/hostaddrs.py)
 )
 #: Also not in a bot that only records.
 NOT_IN_A_RECORDER = (
@@ -45,6 +46,7 @@ NOT_IN_A_RECORDER = (
     "agent.media.loops",
     "agent.media.files",
     "agent.media.analysis",
+    "ctypes",  # (numpy loads it in a sending bot)
 )
 
 
