@@ -8,7 +8,7 @@ loaded through `importlib.util.LazyLoader`: its module object exists at once, it
 runs on the first attribute access. aioice.mdns touches only `dns.rdataclass` at import;
 the rest (messages, zones, names, rdata) loads when an mDNS name is resolved or published.
 
-ifaddr (with ctypes: ~1.9 MB) is what aioice's `get_host_addresses` lists this host's
+ifaddr (with ctypes: ~4 ms, ~0.3 MB) is what aioice's `get_host_addresses` lists this host's
 addresses with; pexbot reads them over netlink instead (agent/media/hostaddrs.py), so
 ifaddr loads only where there is no netlink.
 
