@@ -1,7 +1,7 @@
 """dnspython and ifaddr, loaded when first used rather than when aiortc is imported.
 
 aiortc imports aioice, whose `aioice.mdns` imports a dozen dnspython modules at its top
-(~25 ms and ~2.5 MB of a bot's private memory) though they serve only mDNS: a remote
+(~25 ms and ~2 MB of a bot's private memory) though they serve only mDNS: a remote
 candidate named `<uuid>.local` (a browser hiding its address). A bot meeting Pexip
 Infinity or the local node never sees one. So every `dns` module is found as usual but
 loaded through `importlib.util.LazyLoader`: its module object exists at once, its code
