@@ -11,6 +11,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._lazy_imports import defer_dnspython
+
+# Before anything of pexbot imports aiortc (aioice imports dnspython for mDNS alone).
+defer_dnspython()
+
 _EXPORTS: dict[str, str] = {
     # -- running bots
     "Bot": "agent.runtime.bot",

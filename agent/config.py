@@ -5,8 +5,6 @@ can come inline, from an environment variable (`pin_env`) or from a file (`pin_f
 config files can be committed without it.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import tomllib
@@ -178,7 +176,7 @@ class BotConfig(_Strict):
     log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
-    def _one_pin_source(self) -> BotConfig:
+    def _one_pin_source(self) -> "BotConfig":
         sources = [s for s in ("pin", "pin_env", "pin_file") if getattr(self, s) is not None]
         if len(sources) > 1:
             raise ValueError(f"give at most one of pin, pin_env, pin_file (got {sources})")

@@ -9,7 +9,6 @@ before `start()`; reading it earlier fails with `PluginContextError`.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -77,6 +76,8 @@ def check_hooks(cls: type) -> None:
         if not name.startswith("on_"):
             continue
         if name not in HOOK_NAMES:
+            import difflib  # noqa: PLC0415 (only for this message: ~7 ms at every start)
+
             nearest = difflib.get_close_matches(name, sorted(HOOK_NAMES), n=1, cutoff=0.0)
             raise PluginLoadError(
                 f"plugin {label}: {name} is not a hook; did you mean {nearest[0]}? "

@@ -1,8 +1,6 @@
 """The recorder's settings, and where its recordings go (`storage`): the local folder, or
 S3-compatible object storage with the local folder as a spool."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Literal, Self
 

@@ -30,6 +30,12 @@ NOT_IN_A_BOT = (
     "prometheus_client",
     "matplotlib",
     "boto3",  # only a recorder storing to S3
+    # dnspython: aioice's mDNS alone, loaded on first use (agent/_lazy_imports.py)
+    "dns.message",
+    "dns.zone",
+    "dns.name",
+    "dns.rdata",
+    "ifaddr",  # host addresses come over netlink (agent/media/hostaddrs.py)
 )
 #: Also not in a bot that only records.
 NOT_IN_A_RECORDER = (
@@ -41,6 +47,7 @@ NOT_IN_A_RECORDER = (
     "agent.media.loops",
     "agent.media.files",
     "agent.media.analysis",
+    "ctypes",  # (numpy loads it in a sending bot)
 )
 
 

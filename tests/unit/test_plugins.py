@@ -229,6 +229,23 @@ def test_third_party_plugin_loads_by_entry_point(
     sys.modules.pop("tinyplugin", None)
 
 
+def test_a_first_party_name_comes_from_pexbot_even_if_another_package_claims_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pexbot's own entry points are read first (its metadata alone, not every installed
+    package's), so another package registering `recorder` does not replace it."""
+    (tmp_path / "otherrecorder.py").write_text(
+        "from agent import Plugin\n\nclass Other(Plugin):\n    name = 'recorder'\n"
+    )
+    dist = tmp_path / "otherrecorder-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: otherrecorder\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[pexbot.plugins]\nrecorder = otherrecorder:Other\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load_plugin_class("recorder").__module__ == "plugins.recorder"
+    assert "otherrecorder" not in sys.modules
+
+
 # -- the contract -------------------------------------------------------------------------
 
 

@@ -4,8 +4,6 @@ Validators are built on a model's first use (`defer_build`): a bot meets a fract
 client API's ~100 shapes, and building the rest at import cost its start time and memory.
 (tests/unit/test_lean_process.py builds every one, so a broken model still fails a test.)"""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict
 
 

@@ -4,8 +4,6 @@ The other breakout functions take the same bodies as their main-room twins (mess
 transform_layout, calls, ack, ...): those models are reused.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

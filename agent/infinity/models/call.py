@@ -1,7 +1,5 @@
 """Call-level request bodies and results (`participants/<uuid>/calls/<call_uuid>/...`)."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from ._base import ApiModel, RequestBody

@@ -1,7 +1,5 @@
 """Conference-level request bodies and results (dial, status, layout, chat, theme, mixes)."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import Field

@@ -5,8 +5,6 @@ aiortc has no RFC 4733 sender, and Infinity takes DTMF through its REST `dtmf` e
 before any request is sent.
 """
 
-from __future__ import annotations
-
 import re
 
 __all__ = ["DTMF_PATTERN", "InvalidDtmfError", "validate_dtmf"]

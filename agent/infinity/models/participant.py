@@ -1,7 +1,5 @@
 """The participant object (`participants` result and `participant_create/update` events)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

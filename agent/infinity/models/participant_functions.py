@@ -1,7 +1,5 @@
 """Participant-level request bodies and results (`participants/<uuid>/...`)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, field_validator

@@ -1,7 +1,5 @@
 """request_token, refresh_token, release_token."""
 
-from __future__ import annotations
-
 import math
 from typing import Literal
 

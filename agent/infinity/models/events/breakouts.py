@@ -10,8 +10,6 @@ A guest is moved with a `refer` event instead (`target: "breakout"` or `"main"`)
 re-joins with the one-time token and the room is its conference from then on.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """Conference events: properties, chat, stage, layout, live captions, splash screens."""
 
-from __future__ import annotations
-
 import json
 from typing import Any, ClassVar
 

@@ -1,7 +1,5 @@
 """Participant events: the list replayed on every connection, joins, updates, leaves."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """Presentation events: someone presents, stops, a new slide."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from ._base import EventModel, NoPayload

@@ -1,8 +1,6 @@
 """Call and signalling events: media ended, disconnect, transfer (`refer`), hold, FECC,
 token refresh, server offers and trickled candidates."""
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
