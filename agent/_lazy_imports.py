@@ -1,4 +1,4 @@
-"""dnspython and ifaddr, loaded when first used rather than when aiortc is imported.
+"""dnspython, loaded when first used rather than when aiortc is imported.
 
 aiortc imports aioice, whose `aioice.mdns` imports a dozen dnspython modules at its top
 (~25 ms and ~2 MB of a bot's private memory) though they serve only mDNS: a remote
@@ -7,10 +7,6 @@ Infinity or the local node never sees one. So every `dns` module is found as usu
 loaded through `importlib.util.LazyLoader`: its module object exists at once, its code
 runs on the first attribute access. aioice.mdns touches only `dns.rdataclass` at import;
 the rest (messages, zones, names, rdata) loads when an mDNS name is resolved or published.
-
-ifaddr (with ctypes: ~4 ms, ~0.3 MB) is what aioice's `get_host_addresses` lists this host's
-addresses with; pexbot reads them over netlink instead (agent/media/hostaddrs.py), so
-ifaddr loads only where there is no netlink.
 
 Installed by `agent/__init__.py`, so before anything of pexbot imports aioice. If aioice
 ever imports them elsewhere, or uses them at its import, tests/unit/test_lazy_imports.py
@@ -26,7 +22,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 #: Top-level packages loaded on first use.
-LAZY_PACKAGES = ("dns", "ifaddr")
+LAZY_PACKAGES = ("dns",)
 
 
 class _LazyFinder:
@@ -62,7 +58,7 @@ class _LazyFinder:
 
 
 def defer_dnspython() -> None:
-    """Load every `dns` and `ifaddr` module on first use from now on (once per process; a module
+    """Load every `dns` module on first use from now on (once per process; a module
     already loaded stays as it is)."""
     if not any(isinstance(finder, _LazyFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _LazyFinder())

@@ -11,10 +11,9 @@ Host addresses. aioice gathers host candidates from every interface *except* loo
 the local node need loopback only; bots in containers need a given list. There is no
 per-connection option, so the seam chosen is:
 
-- `aioice.ice.get_host_addresses` is replaced once per process (at a peer's first gather)
-  by a wrapper that reads a `contextvars.ContextVar`. Unset (the default) it returns what
-  the original would (every interface but loopback), read over netlink by `hostaddrs.py`
-  rather than through ifaddr and ctypes (the original where there is no netlink).
+- `aioice.ice.get_host_addresses` is replaced once per process by a wrapper that reads a
+  `contextvars.ContextVar`. Unset (the default) it calls the original, so code that never
+  asks for scoping sees aioice's normal behaviour.
 - `ice_host_addresses([...])` is a context manager that sets the variable. aiortc gathers
   inside `setLocalDescription`, via `asyncio.gather`, whose tasks copy the caller's
   context; so the scope is exactly "offers/answers created by this task inside the
@@ -52,8 +51,6 @@ from aiortc import (
 )
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-from .hostaddrs import host_addresses
-
 log = logging.getLogger(__name__)
 
 LOOPBACK: tuple[str, ...] = ("127.0.0.1",)
@@ -68,9 +65,6 @@ _original_get_host_addresses: Callable[..., list[str]] | None = None
 def _scoped_get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     scoped = _HOST_ADDRESSES.get()
     if scoped is None:
-        found = host_addresses(use_ipv4, use_ipv6)  # aioice's list, without ctypes
-        if found is not None:
-            return found
         assert _original_get_host_addresses is not None
         return _original_get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
     result = []
@@ -122,11 +116,11 @@ def ice_host_addresses(addresses: Iterable[str] | None) -> Iterator[None]:
     None means "no scoping" (aioice default: every interface but loopback). An empty list
     means no host candidates at all (relay only).
     """
-    install_host_address_seam()  # unscoped too: it lists addresses without ifaddr
     if addresses is None:
         yield
         return
     normalised = _normalise_addresses(addresses)
+    install_host_address_seam()
     token = _HOST_ADDRESSES.set(normalised)
     try:
         yield

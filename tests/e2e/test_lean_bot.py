@@ -35,7 +35,6 @@ NOT_IN_A_BOT = (
     "dns.zone",
     "dns.name",
     "dns.rdata",
-    "ifaddr",  # host addresses come over netlink (agent/media/hostaddrs.py)
 )
 #: Also not in a bot that only records.
 NOT_IN_A_RECORDER = (
@@ -47,7 +46,6 @@ NOT_IN_A_RECORDER = (
     "agent.media.loops",
     "agent.media.files",
     "agent.media.analysis",
-    "ctypes",  # (numpy loads it in a sending bot)
 )
 
 

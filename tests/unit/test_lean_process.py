@@ -44,9 +44,6 @@ NOT_FOR_A_RECORDER = (
     "plugins.recorder.s3",
     # dnspython serves aioice's mDNS alone: loaded on first use (agent/_lazy_imports.py).
     *DNSPYTHON_ON_FIRST_USE,
-    # aioice's host address lister: pexbot reads them over netlink (agent/media/hostaddrs.py)
-    "ifaddr",
-    "ctypes",
 )
 
 
