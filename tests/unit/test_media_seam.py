@@ -1,8 +1,9 @@
 """Fails loudly if the private aiortc / aioice seams the media layer relies on move.
 
-If this fails after an upgrade, re-read aiortc's RTCRtpReceiver, RTCRtpSender and aioice's
-Connection.gather_candidates and update agent/media/tap.py, agent/media/sender.py and
-agent/media/ice.py.
+If this fails after an upgrade, re-read aiortc's RTCRtpReceiver, RTCRtpSender,
+RTCDtlsTransport._recv_next and aioice's Connection (gather_candidates, data_received) and
+StunProtocol.datagram_received, and update agent/media/tap.py, sender.py, ice.py, demux.py
+and inbound.py.
 """
 
 from __future__ import annotations
