@@ -6,7 +6,9 @@ attempt and an exception, about a tenth of what a receiving bot spends per packe
 demultiplexes by the first byte instead: 0-3 is STUN, 20-63 DTLS, 128-191 RTP/RTCP. So a
 datagram whose first byte is in 128..191 cannot be STUN, and the wrapper hands it on
 exactly as aioice's own fallback does (`self.receiver.data_received(data,
-self.local_candidate.component)`); everything else takes aioice's path unchanged.
+self.local_candidate.component)`); everything else takes aioice's path unchanged. Once a
+transport has been connected and marked (`agent.media.inbound.deliver_srtp_directly`),
+its RTP/RTCP skips aioice's queue as well and is handled here, in the datagram callback.
 
 Private API: `StunProtocol.datagram_received`'s code shape is checked by
 `check_demux_seam()` (RuntimeError "aioice private seam moved: ...") before the wrapper is
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
+
+from .inbound import DIRECT
 
 _lock = threading.Lock()
 _original: Callable[[Any, bytes | str, tuple[Any, ...]], None] | None = None
@@ -45,7 +49,13 @@ def check_demux_seam() -> None:
 
 def _fast_datagram_received(self: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
     if data and isinstance(data, bytes) and 127 < data[0] < 192:
-        self.receiver.data_received(data, self.local_candidate.component)
+        connection = self.receiver
+        # SRTP of a connected transport: handled here, unless something queued is first.
+        direct = getattr(connection, DIRECT, None)
+        if direct is not None and connection._queue.empty():
+            direct(data)
+        else:
+            connection.data_received(data, self.local_candidate.component)
         return
     assert _original is not None
     _original(self, data, addr)

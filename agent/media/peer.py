@@ -44,6 +44,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from .demux import install_rtp_demux
 from .ice import IceSettings, close_peer_connection
+from .inbound import check_inbound_seam, deliver_srtp_directly
 from .pacing import SilenceSource
 from .rtpclock import install_fast_clock
 from .sender import hook_keyframe_requests
@@ -118,6 +119,7 @@ class MediaPeer:
         self._owned_sources: list[MediaStreamTrack] = []
         install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse (`agent.media.demux`)
         install_fast_clock()  # aiortc's per-packet clock without datetime
+        check_inbound_seam()  # a moved seam fails here, not once connected
         self.pc = RTCPeerConnection(self.ice.configuration())
         self.taps: dict[str, EncodedTap] = {}
         self._tapped: set[int] = set()
@@ -193,6 +195,10 @@ class MediaPeer:
 
     def _on_connection_state(self) -> None:
         state = self.connection_state
+        if state == "connected":
+            # Received SRTP from the datagram callback, without aioice's queue hop.
+            for transceiver in self.pc.getTransceivers():
+                deliver_srtp_directly(transceiver.receiver.transport)
         if state == "connected" and not self._connected.is_set():
             self._connected_at = self.clock()
             self._connected.set()

@@ -1,8 +1,9 @@
 """Fails loudly if the private aiortc / aioice seams the media layer relies on move.
 
-If this fails after an upgrade, re-read aiortc's RTCRtpReceiver, RTCRtpSender and aioice's
-Connection.gather_candidates and update agent/media/tap.py, agent/media/sender.py and
-agent/media/ice.py.
+If this fails after an upgrade, re-read aiortc's RTCRtpReceiver, RTCRtpSender,
+RTCDtlsTransport._recv_next and aioice's Connection (gather_candidates, data_received) and
+StunProtocol.datagram_received, and update agent/media/tap.py, sender.py, ice.py, demux.py
+and inbound.py.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import opus, vpx
 from aiortc.mediastreams import AudioStreamTrack
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpreceiver import decoder_worker
 
-from agent.media import demux, rtpclock
+from agent.media import demux, inbound, rtpclock
 from agent.media.demux import check_demux_seam, install_rtp_demux, rtp_demux_installed
 from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
+from agent.media.inbound import check_inbound_seam, direct_handler
 from agent.media.sender import check_sender_seam, hook_keyframe_requests
+from agent.media.sources import ToneSource
 from agent.media.tap import SEAM_ATTRIBUTE, EncodedTap, check_tap_seam
 from agent.node.media import restrict_host_addresses
+from tests.support.loopback import peer_pair
 
 
 def test_aiortc_version_is_pinned_116() -> None:
@@ -242,3 +248,95 @@ def test_clock_check_fails_loudly_when_aiortc_moves(monkeypatch: pytest.MonkeyPa
     monkeypatch.delattr(clock, "current_ms")
     with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*current_ms is gone"):
         rtpclock.check_clock_seam()
+
+
+def test_inbound_seam_shape() -> None:
+    check_inbound_seam()
+    source = inspect.getsource(RTCDtlsTransport._recv_next)
+    # What `agent.media.inbound` repeats: the SRTP branch of aiortc's receive loop.
+    for line in (
+        "data = await self.transport._recv()",
+        "self.__rx_bytes += len(data)",
+        "self.__rx_packets += 1",
+        "elif first_byte > 127 and first_byte < 192 and self._rx_srtp:",
+        "arrival_time_ms = clock.current_ms()",
+        "data = self._rx_srtp.unprotect_rtcp(data)",
+        "await self._handle_rtcp_data(data)",
+        "data = self._rx_srtp.unprotect(data)",
+        "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)",
+        "except pylibsrtp.Error as exc:",
+    ):
+        assert line in source, line
+    assert "self._queue.put_nowait((data, component))" in inspect.getsource(
+        aioice.ice.Connection.data_received
+    )
+    assert "self._connection = " in inspect.getsource(RTCIceTransport.__init__)
+
+
+def test_inbound_check_fails_loudly_when_aiortc_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def elsewhere(self: object) -> None:
+        return None
+
+    monkeypatch.setattr(RTCDtlsTransport, "_recv_next", elsewhere)
+    with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*_recv_next"):
+        check_inbound_seam()
+
+
+async def test_received_srtp_skips_the_queue_and_arrives_in_order() -> None:
+    """Real peers over loopback: once connected, every RTP/RTCP packet is handled in the
+    datagram callback (none is queued), the transport still counts them, and the tones
+    and RTCP (receiver reports) still flow."""
+    async with peer_pair({"audio_source": ToneSource(440)}, {"audio_source": ToneSource(880)}) as (
+        a,
+        b,
+    ):
+        await asyncio.gather(a.wait_connected(5), b.wait_connected(5))
+        dtls = b.pc.getTransceivers()[0].receiver.transport
+        connection = dtls.transport._connection
+        assert direct_handler(connection) is not None
+        queued: list[bytes] = []
+        original = connection.data_received
+
+        def spy(data: bytes, component: int) -> None:
+            queued.append(data)
+            original(data, component)
+
+        connection.data_received = spy  # type: ignore[method-assign]
+        before = dtls._RTCDtlsTransport__rx_packets  # type: ignore[attr-defined]
+        track = b.decoded_track("audio")
+        for _ in range(25):
+            await asyncio.wait_for(track.recv(), 2)
+        after = dtls._RTCDtlsTransport__rx_packets  # type: ignore[attr-defined]
+        # Receiver reports go out every 0.5-1.5 s.
+        for _ in range(40):
+            stats = await b.pc.getStats()
+            if any(s.type == "remote-inbound-rtp" for s in stats.values()):
+                break
+            await asyncio.sleep(0.1)
+    assert after - before >= 20
+    assert not [d for d in queued if 127 < d[0] < 192]
+    inbound = [s for s in stats.values() if s.type == "inbound-rtp"]
+    assert inbound and inbound[0].packetsReceived > 20
+    remote = [s for s in stats.values() if s.type == "remote-inbound-rtp"]
+    assert remote  # b's sender heard a's receiver reports: RTCP came in the direct way
+
+
+async def test_a_handler_that_suspends_is_finished_on_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiortc's handlers never suspend today; if one does, it still runs to its end."""
+    steps: list[str] = []
+
+    async def handler() -> None:
+        steps.append("start")
+        await asyncio.sleep(0.01)  # waits on a future
+        steps.append("woke")
+        await asyncio.sleep(0)  # a bare yield
+        steps.append("end")
+        raise ValueError("a bug in a handler")
+
+    inbound._finish(handler())
+    assert steps == ["start"]
+    await asyncio.sleep(0.1)
+    assert steps == ["start", "woke", "end"]
+    assert "handling a received SRTP packet failed" in caplog.text
