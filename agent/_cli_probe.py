@@ -8,11 +8,10 @@ Exit codes: 0 every target met its SLA, 1 a target breached it (or could not be 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import sys
 from typing import Any
-
-from agent._eventloop import run as run_loop
 
 EPILOG = """\
 A probe file lists targets and the SLA (see README, "Call-quality probe"); or probe one
@@ -103,7 +102,7 @@ def run_probe(args: argparse.Namespace) -> int:
         return problems(str(exc))
     setup_logging(args.log_format)
     try:
-        return run_loop(run_probes(config, sys.stdout))
+        return asyncio.run(run_probes(config, sys.stdout))
     except ListenError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"pexbot: port {exc.port} is in use", file=sys.stderr)

@@ -14,8 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent._eventloop import EventLoopChoiceError
-from agent._eventloop import run as run_loop
 from agent._run_args import seconds_or_none
 from agent.redact import Redactor, redacted_output
 
@@ -106,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # A progress line on a terminal; plain log lines otherwise (files, journald, CI).
     progress = sys.stderr if sys.stderr.isatty() else None
     try:
-        result = run_loop(run_bot(config, progress=progress, secrets=_secrets(args)))
+        result = asyncio.run(run_bot(config, progress=progress, secrets=_secrets(args)))
     except ListenError as exc:
         return _cannot_listen(exc.host, exc.port, exc)
     if result.reason is not None:
@@ -136,7 +134,7 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     if args.metrics_port is not None:  # the flag wins over the file, as for `run`
         port = args.metrics_port
     try:
-        results = run_loop(
+        results = asyncio.run(
             run_fleet(entries, metrics_port=port, metrics_host=host, secrets=_secrets(args))
         )
     except ListenError as exc:
@@ -162,7 +160,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from agent.runtime.logs import setup_logging  # noqa: PLC0415
 
     setup_logging("text", level=logging.WARNING)
-    return run_loop(run_demo(args.seconds, args.output))
+    return asyncio.run(run_demo(args.seconds, args.output))
 
 
 _LOG_FORMAT_HELP = "log lines on stderr: text (default) or json (one object per line)"
@@ -413,10 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # secrets (PINs, passwords, tokens) as they learn them.
     with redacted_output() as secrets:
         args.secrets = secrets
-        try:
-            return commands[args.command](args)
-        except EventLoopChoiceError as exc:
-            return _fail(str(exc), 2)
+        return commands[args.command](args)
 
 
 if __name__ == "__main__":

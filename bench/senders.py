@@ -12,8 +12,6 @@ import tempfile
 import time
 from typing import Any
 
-from agent._eventloop import loop_choice
-from agent._eventloop import run as run_loop
 from agent.config import parse_config
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
@@ -85,13 +83,11 @@ async def _main() -> tuple[float, float, float, int, int, float, float]:
 
 
 def bench_senders() -> bool:
-    # The loop `pexbot run` uses (PEXBOT_EVENT_LOOP chooses).
-    cpu, rss, worst, late, sent, wall, node_cpu = run_loop(_main())
+    cpu, rss, worst, late, sent, wall, node_cpu = asyncio.run(_main())
     expected = BOTS * (50 + 30) * wall
     print(
-        f"  ({loop_choice()} event loop) {BOTS} bots sending tone + 640x480@30 pattern in one "
-        f"process: {cpu:.1%} of a core ({cpu / BOTS:.2%} per bot), RSS {rss:.0f} MB; "
-        f"{sent} frames handed out in "
+        f"  {BOTS} bots sending tone + 640x480@30 pattern in one process: {cpu:.1%} of a "
+        f"core ({cpu / BOTS:.2%} per bot), RSS {rss:.0f} MB; {sent} frames handed out in "
         f"{wall:.1f} s ({sent / expected:.1%} of {expected:.0f}), {late} later than a "
         f"frame period, worst {worst * 1000:.0f} ms late (target: none); "
         f"node {node_cpu:.0%} of a core over the run"

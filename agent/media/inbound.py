@@ -13,7 +13,9 @@ finishes it on the loop. Order is kept: while the queue holds anything (a DTLS r
 packet the task is about to take), RTP queues behind it. DTLS and STUN take aioice's path.
 
 One difference: an error in aiortc's packet handling (a bug) is logged and the next packet
-is handled, where aiortc's task would stop reading altogether.
+is handled, where aiortc's task would stop reading altogether. The log says so once, then
+once per `FAILURE_LOG_EVERY` failures with their count, so a bug that fails every packet
+does not write a hundred lines a second for hours.
 
 Private API: `check_inbound_seam()` verifies the code shape of `_recv_next`, the ICE
 transport's `_connection` and aioice's queue (RuntimeError "aiortc private seam moved:
@@ -40,6 +42,21 @@ log = logging.getLogger(__name__)
 DIRECT = "_pexbot_direct_srtp"
 
 Direct = Callable[[bytes], None]
+#: After the first failure of a connection's packet handling, one log line per this many.
+FAILURE_LOG_EVERY = 1000
+
+
+class FailureLog:
+    """Counts one connection's failed packets and logs the first and then every
+    `FAILURE_LOG_EVERY`-th."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def failed(self) -> None:
+        self.count += 1
+        if self.count == 1 or self.count % FAILURE_LOG_EVERY == 0:
+            log.exception("handling a received SRTP packet failed (%d so far)", self.count)
 
 
 def check_inbound_seam() -> None:
@@ -72,7 +89,7 @@ def check_inbound_seam() -> None:
         raise RuntimeError("aiortc private seam moved: " + "; ".join(problems))
 
 
-def _finish(coro: Coroutine[Any, Any, None]) -> None:
+def _finish(coro: Coroutine[Any, Any, None], failures: FailureLog) -> None:
     """Run `coro` to its end: now when it never suspends (aiortc's handlers), else on the
     loop as a Task would (a trampoline without cancellation)."""
     try:
@@ -80,16 +97,18 @@ def _finish(coro: Coroutine[Any, Any, None]) -> None:
     except StopIteration:
         return
     except Exception:
-        log.exception("handling a received SRTP packet failed")
+        failures.failed()
         return
     if waited is None:  # a bare yield (asyncio.sleep(0))
-        asyncio.get_running_loop().call_soon(_finish, coro)
+        asyncio.get_running_loop().call_soon(_finish, coro, failures)
     else:
         waited._asyncio_future_blocking = False
-        waited.add_done_callback(lambda _: _finish(coro))
+        waited.add_done_callback(lambda _: _finish(coro, failures))
 
 
 def _direct(dtls: RTCDtlsTransport, connection: aioice.ice.Connection) -> Direct:
+    failures = FailureLog()
+
     def direct(data: bytes) -> None:
         srtp = dtls._rx_srtp
         if dtls._state is not State.CONNECTED or srtp is None:
@@ -105,7 +124,7 @@ def _direct(dtls: RTCDtlsTransport, connection: aioice.ice.Connection) -> Direct
                 coro = dtls._handle_rtp_data(srtp.unprotect(data), arrival_time_ms)
         except pylibsrtp.Error:
             return  # as aiortc: a packet that does not authenticate is dropped
-        _finish(coro)
+        _finish(coro, failures)
 
     return direct
 

@@ -7,13 +7,13 @@ in use), 4 when Redis cannot be reached.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._eventloop import run as run_loop
 from ..config import ConfigError
 from ._auth import ENV as KEYS_ENV
 from ._auth import ApiKeys
@@ -194,7 +194,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(url, flush=True)
 
     try:
-        run_loop(
+        asyncio.run(
             serve(
                 store,
                 keys,
@@ -228,7 +228,7 @@ def run_worker(args: argparse.Namespace) -> int:
     setup_logging(args.log_format)
     jobs = JobSettings(output_dir=Path(args.output_dir), secrets=_secrets(args))
     try:
-        worker = run_loop(work(store, settings, BotRunner(jobs), args.name or worker_name()))
+        worker = asyncio.run(work(store, settings, BotRunner(jobs), args.name or worker_name()))
     except StoreUnavailable as exc:
         return _fail(str(exc), 4)
     print(

@@ -335,8 +335,25 @@ async def test_a_handler_that_suspends_is_finished_on_the_loop(
         steps.append("end")
         raise ValueError("a bug in a handler")
 
-    inbound._finish(handler())
+    inbound._finish(handler(), inbound.FailureLog())
     assert steps == ["start"]
     await asyncio.sleep(0.1)
     assert steps == ["start", "woke", "end"]
-    assert "handling a received SRTP packet failed" in caplog.text
+    assert "handling a received SRTP packet failed (1 so far)" in caplog.text
+
+
+def test_a_handler_failing_on_every_packet_is_logged_once_per_thousand(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken() -> None:
+        raise ValueError("a bug in a handler")
+
+    failures = inbound.FailureLog()
+    for _ in range(2500):
+        inbound._finish(broken(), failures)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "handling a received SRTP packet failed (1 so far)",
+        "handling a received SRTP packet failed (1000 so far)",
+        "handling a received SRTP packet failed (2000 so far)",
+    ]
