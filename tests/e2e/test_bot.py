@@ -227,6 +227,8 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
     assert not guest.is_host
     with pytest.raises(HostOnlyError, match="host role"):
         await guest.mute_guests()
+    with pytest.raises(HostOnlyError, match="join breakout room needs the host role"):
+        guest.join_breakout("any-room")
     with pytest.raises(ValueError, match="'x'"):
         await guest.dtmf("12x")
     guest_bot.request_leave()
