@@ -194,6 +194,8 @@ class Bot(Joining):
             raise HostOnlyError(
                 f"join breakout room needs the host role; the bot joined {self.alias} as guest"
             )
+        if not self.media_enabled:
+            raise ValueError("the bot has no call to move into a breakout room (media is off)")
         seen = self.rooms.get(room)
         if seen is None or not seen.participant_uuid:
             raise ValueError(f"no open breakout room {room!r}")

@@ -51,7 +51,7 @@ class BreakoutControls(HostControls):
         """As a host: join the breakout room `room` (e.g. on `on_breakout_refer`): the bot's
         call moves there, its token and events stay the main room's; `on_moved` follows,
         and the bot comes back by itself when the room ends. Raises `ValueError` for a room
-        the bot does not see open."""
+        the bot does not see open, or when the bot has no media."""
         self._host("join breakout room")
         self._bot.join_breakout(room)
 

@@ -218,6 +218,8 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
     await ctx.lock()
     assert (await node_state(node))["meet"]["locked"] is True
     await ctx.send_message("hello")
+    with pytest.raises(ValueError, match="no call to move into a breakout room"):
+        ctx.join_breakout("any-room")
     host_bot.request_leave()
     await asyncio.wait_for(task, 10)
 
