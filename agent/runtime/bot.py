@@ -28,8 +28,6 @@ from ..infinity.client import ConferenceClient
 from ..infinity.errors import InfinityError
 from ..infinity.events import StreamInterrupted, StreamOpened
 from ..infinity.models.events import (
-    BreakoutEnd,
-    BreakoutRefer,
     CallDisconnected,
     Disconnect,
     NewOffer,
@@ -51,11 +49,10 @@ from ..media.fileinfo import MediaSourceError
 from ..redact import Redactor
 from .call import BotCall, check_sources
 from .context import PluginContext
-from .host import HostOnlyError
+from .host_rooms import HostRooms
 from .joining import Joining, JoinResult
-from .leg import MediaSetupError, Seat
+from .leg import MediaSetupError
 from .logs import current_bot, log_state
-from .moves import Moved, MoveKind
 from .outcome import (
     BotResult,
     Outcome,
@@ -80,7 +77,7 @@ _PARTICIPANT_EVENTS = (
 )
 
 
-class Bot(Joining):
+class Bot(Joining, HostRooms):
     def __init__(
         self,
         config: BotConfig,
@@ -182,50 +179,6 @@ class Bot(Joining):
         if self.session is None:
             raise RuntimeError("the bot is not in a conference")
         return self.session
-
-    # -- a host in breakout rooms ------------------------------------------------------
-
-    def join_breakout(self, room: str) -> None:
-        """As a host: move the bot's call into the breakout room `room` (its UUID); the
-        token and the event stream stay the main room's, as in Pexip's clients. Plugins get
-        `Moved("breakout")`; the bot comes back by itself when the room ends."""
-        session = self._require_session()
-        if session.role != "HOST":
-            raise HostOnlyError(
-                f"join breakout room needs the host role; the bot joined {self.alias} as guest"
-            )
-        if not self.media_enabled:
-            raise ValueError("the bot has no call to move into a breakout room (media is off)")
-        seen = self.rooms.get(room)
-        if seen is None or not seen.participant_uuid:
-            raise ValueError(f"no open breakout room {room!r}")
-        if self._host_room is not None and self._host_room[0] == room:
-            return
-        self._place_in(room, seen.name, (room, seen.participant_uuid))
-
-    def return_to_main(self) -> None:
-        """As a host in a breakout room: move the bot's call back to the main room."""
-        if self._host_room is not None:
-            self._place_in(None, None, None)
-
-    def _place_in(self, room: str | None, name: str | None, seat: tuple[str, str] | None) -> None:
-        at = self.clock.monotonic()
-        self._host_room, self.room = seat, name
-        if self.call is not None:
-            self.call.relocate()
-        kind: MoveKind = "breakout" if room is not None else "main"
-        log.info("host call %s", f"to breakout room {name}" if name else "back to the main room")
-        where = name if name is not None else self.conference_name
-        self.moves += 1
-        self.plugins.publish(Moved(kind, self.alias, where, name, at, self.clock.monotonic()))
-
-    def _seat(self) -> Seat:
-        """Where the next call goes: the bot itself, or its participant in the room."""
-        session = self._require_session()
-        if self._host_room is None:
-            return session.me
-        room, uuid = self._host_room
-        return session.conference.breakouts.room(room).participant(uuid)
 
     @property
     def presentation(self) -> PresentationCall | None:
@@ -347,8 +300,7 @@ class Bot(Joining):
         return joined == "joined"
 
     async def _drop_session(self) -> None:
-        if self._host_room is not None:  # a new session is a new participant, in main
-            self._host_room, self.room = None, None
+        self._leave_room()
         session, self.session = self.session, None
         if session is not None:
             await session.close("Token lost; rejoining")
@@ -429,23 +381,13 @@ class Bot(Joining):
                     elif isinstance(item, CallDisconnected):
                         self.call.server_disconnected_call(item.call_uuid)
                 self.plugins.publish(item)
-                if isinstance(item, BreakoutEnd) and self._host_room is not None:
-                    if item.breakout_uuid == self._host_room[0]:
-                        self.return_to_main()  # the room is gone: back where the token is
-                elif isinstance(item, BreakoutRefer) and self.config.breakouts.follow_refer:
-                    self._follow_refer(item)
+                self._room_event(item)
                 if isinstance(item, Disconnect):
                     ended = conference_ended(item.code)
                     finish(Outcome("ended" if ended else "disconnected", item.reason))
                     return
         except InfinityError as exc:
             finish(Outcome("stream_lost", str(exc)))
-
-    def _follow_refer(self, refer: BreakoutRefer) -> None:
-        try:
-            self.join_breakout(refer.breakout_uuid)
-        except (HostOnlyError, ValueError) as exc:
-            log.warning("breakout_refer to %s not followed: %s", refer.breakout_name, exc)
 
     def _roster_change(self, change: RosterChange) -> None:
         uuid = (change.after if isinstance(change, Changed) else change.participant).uuid
