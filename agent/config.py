@@ -141,6 +141,15 @@ class EventsConfig(_Strict):
     max_event: int = Field(default=4 << 20, ge=1024, le=1 << 30)
 
 
+class BreakoutsConfig(_Strict):
+    """What a host bot does when asked to join a breakout room (`breakout_refer`)."""
+
+    #: Join the room (its call moves there; the main token stays) and come back to the
+    #: main room when the room ends. Off: the request only reaches plugins
+    #: (`on_breakout_refer`), which may call `context.join_breakout(room)` themselves.
+    follow_refer: bool = Field(default=False, strict=True)
+
+
 class PluginConfig(_Strict):
     #: Built-in name, entry-point name, or `module:Class`.
     name: str = Field(min_length=1)
@@ -171,6 +180,7 @@ class BotConfig(_Strict):
     leave: LeaveRules = Field(default_factory=LeaveRules)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    breakouts: BreakoutsConfig = Field(default_factory=BreakoutsConfig)
     plugins: list[PluginConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log_format: Literal["text", "json"] = "text"

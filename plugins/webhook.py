@@ -90,4 +90,6 @@ class WebhookPlugin(Plugin[WebhookConfig]):
         return False
 
     async def stop(self) -> None:
-        await self._http.close()
+        http = getattr(self, "_http", None)  # None when the bot stopped before `start()`
+        if http is not None:
+            await http.close()

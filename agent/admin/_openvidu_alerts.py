@@ -92,16 +92,23 @@ class WebhookAlertSink:
         self.delivered = 0
         self.failed = 0
         self._http: aiohttp.ClientSession | None = None
+        self._closed = False
 
     async def send(self, alert: Alert) -> None:
+        if self._closed:
+            # A new session now would never be closed: drop the alert and say so.
+            self.failed += 1
+            log.warning("alert webhook is closed; %s alert not sent", alert.kind)
+            return
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        http = self._http
         body = alert.model_dump_json().encode()
         backoff = Backoff(base=self.backoff, max_delay=30.0, rng=random.Random())
         why = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                async with self._http.post(self.url, data=body, headers=self._headers) as r:
+                async with http.post(self.url, data=body, headers=self._headers) as r:
                     if r.status < 300:
                         self.delivered += 1
                         return
@@ -114,6 +121,7 @@ class WebhookAlertSink:
         log.warning("alert webhook gave up after %d attempts (%s)", self.attempts, why)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        self._closed = True
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()

@@ -102,6 +102,7 @@ class OpenViduClient:
         self.wait_timeout = wait_timeout
         self._profile: PathProfile | None = PROFILES[profile] if profile != "auto" else None
         self._detect_lock = asyncio.Lock()
+        self._closed = False
 
     async def __aenter__(self) -> OpenViduClient:
         return self
@@ -110,6 +111,7 @@ class OpenViduClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        self._closed = True
         await self._transport.aclose()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -124,6 +126,10 @@ class OpenViduClient:
         body: Any = None,
         timeout: float | None = None,
     ) -> HttpResponse:
+        if self._closed:
+            # A request after `aclose()` would have the transport open a new HTTP
+            # session that nothing closes any more (an "Unclosed client session" leak).
+            raise RuntimeError(f"{operation}: the OpenVidu client is closed")
         url = self.url + path + (f"?{urlencode(query)}" if query else "")
         headers = {"Authorization": self._auth, "Accept": "application/json"}
         data = None

@@ -74,8 +74,12 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._verify_tls = verify_tls
         self._connections = connections
+        self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # Opening a new session here would leak it: nothing closes it any more.
+            raise RuntimeError("the management API transport is closed")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections, ssl=self._verify_tls),
@@ -107,6 +111,7 @@ class AiohttpTransport:
             ) from None
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()
             await asyncio.sleep(0)  # let aiohttp's close callbacks run

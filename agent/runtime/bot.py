@@ -49,6 +49,7 @@ from ..media.fileinfo import MediaSourceError
 from ..redact import Redactor
 from .call import BotCall, check_sources
 from .context import PluginContext
+from .host_rooms import HostRooms
 from .joining import Joining, JoinResult
 from .leg import MediaSetupError
 from .logs import current_bot, log_state
@@ -76,7 +77,7 @@ _PARTICIPANT_EVENTS = (
 )
 
 
-class Bot(Joining):
+class Bot(Joining, HostRooms):
     def __init__(
         self,
         config: BotConfig,
@@ -120,6 +121,9 @@ class Bot(Joining):
         #: Moves followed (breakout rooms in and out, transfers).
         self.moves = 0
         self._refer: Refer | None = None
+        #: The breakout room a host bot has joined (its UUID, and the bot's UUID in it):
+        #: its call is there, its token and event stream stay the main room's.
+        self._host_room: tuple[str, str] | None = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
         self.recalls = 0
@@ -296,6 +300,7 @@ class Bot(Joining):
         return joined == "joined"
 
     async def _drop_session(self) -> None:
+        self._leave_room()
         session, self.session = self.session, None
         if session is not None:
             await session.close("Token lost; rejoining")
@@ -376,6 +381,7 @@ class Bot(Joining):
                     elif isinstance(item, CallDisconnected):
                         self.call.server_disconnected_call(item.call_uuid)
                 self.plugins.publish(item)
+                self._room_event(item)
                 if isinstance(item, Disconnect):
                     ended = conference_ended(item.code)
                     finish(Outcome("ended" if ended else "disconnected", item.reason))
@@ -432,7 +438,14 @@ class Bot(Joining):
 
     async def _media(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:
         await self._admitted.wait()
-        call = BotCall(session, self.config.media, self.plugins, clock=self.clock.monotonic)
+        call = BotCall(
+            session,
+            self.config.media,
+            self.plugins,
+            clock=self.clock.monotonic,
+            seat=self._seat,
+            in_room=lambda: self._host_room is not None,
+        )
         self.call = call
         started = False
         try:

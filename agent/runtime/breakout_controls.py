@@ -47,6 +47,18 @@ class BreakoutControls(HostControls):
             guests_allowed_to_leave=guests_allowed_to_leave,
         )
 
+    def join_breakout(self, room: str) -> None:
+        """As a host: join the breakout room `room` (e.g. on `on_breakout_refer`): the bot's
+        call moves there, its token and events stay the main room's; `on_moved` follows,
+        and the bot comes back by itself when the room ends. Raises `ValueError` for a room
+        the bot does not see open, or when the bot has no media."""
+        self._host("join breakout room")
+        self._bot.join_breakout(room)
+
+    def return_to_main(self) -> None:
+        """As a host in a breakout room: move the bot's call back to the main room."""
+        self._bot.return_to_main()
+
     async def move_to_breakout(self, room: str, participants: Sequence[str]) -> None:
         """Move participants of the main room into the room `room` (guests follow a `refer`;
         a host is asked to join)."""

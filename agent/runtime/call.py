@@ -28,12 +28,15 @@ from ..media.ice import IceSettings, ice_servers_from_node
 from ..media.peer import Direction, MediaLost, MediaPeer, SdpError
 from ..media.tap import EncodedFrame
 from .items import DecodedFrame, ItemSink
-from .leg import CallLeg, MediaSetupError
-from .states import Gap
+from .leg import CallLeg, MediaSetupError, Seat
+from .states import Gap, GapCause
 
 __all__ = ["BotCall", "MediaSetupError", "build_sources", "ice_settings", "source_modules"]
 
 log = logging.getLogger(__name__)
+
+#: How long a call lost in a breakout room waits for the room's end to be told (s).
+ROOM_END_GRACE = 2.0
 
 
 def _direction(send: bool, receive: bool) -> Direction | None:
@@ -150,8 +153,17 @@ class BotCall:
         plugins: ItemSink,
         *,
         clock: Callable[[], float] = time.monotonic,
+        seat: Callable[[], Seat] | None = None,
+        in_room: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session
+        #: Where each new call is placed (None: the bot itself in the main room), and
+        #: whether that is a breakout room.
+        self._seat = seat
+        self._in_room = in_room
+        self._placed_in_room = False
+        self._relocating = False
+        self._relocated = asyncio.Event()
         self.media = media
         self.plugins = plugins
         self.recalls = 0
@@ -199,7 +211,8 @@ class BotCall:
             clock=self._clock,
         )
         self.peer = peer
-        self._leg = CallLeg(self.session, peer)
+        self._leg = CallLeg(self.session, peer, seat=self._seat)
+        self._placed_in_room = self._in_room()
         try:
             await self._leg.connect()
         except MediaSetupError:
@@ -244,7 +257,8 @@ class BotCall:
             return
         try:
             answer = await self.peer.answer(sdp)
-            await self.session.me.call(self.call_uuid).ack(sdp=answer)
+            assert self._leg is not None
+            await self._leg.seat.call(self.call_uuid).ack(sdp=answer)
         except (SdpError, InfinityError, TransportError) as exc:
             # A renegotiation we cannot follow: replace the call rather than limp on.
             log.warning("server offer not answered: %s", exc)
@@ -261,7 +275,8 @@ class BotCall:
         if self.peer is None or self.call_uuid is None:
             raise RuntimeError("no call to renegotiate")
         offer = await self.peer.create_offer()
-        answer = await self.session.me.call(self.call_uuid).update(sdp=offer)
+        assert self._leg is not None
+        answer = await self._leg.seat.call(self.call_uuid).update(sdp=offer)
         await self.peer.apply_answer(answer)
         # Pexip's SDK refreshes the token after a successful update; so do we.
         self.session.request_refresh()
@@ -270,6 +285,14 @@ class BotCall:
         """`call_disconnected` for our call: treat it as media loss (a re-call follows)."""
         if self.peer is not None and call_uuid == self.call_uuid:
             self.peer.report_lost(MediaLost("closed", "call_disconnected by the node"))
+
+    def relocate(self) -> None:
+        """Hang up and place the call again where `seat` says now (a host entering or
+        leaving a breakout room); not a re-call, and no `max_recalls` is spent on it."""
+        if self.peer is not None and not self._closed:
+            self._relocating = True
+            self._relocated.set()
+            self.peer.report_lost(MediaLost("closed", "moving the call"))
 
     async def wait_failed(self) -> str:
         """Re-call on media loss until `max_recalls` is spent; then say why it failed."""
@@ -280,8 +303,29 @@ class BotCall:
                 return "closed"
             lost_at = self._clock()
             why = f"{lost.reason}: {lost.detail}"
-            log.warning("media lost (%s)", why)
+            if self._placed_in_room and not self._relocating:
+                # A room's calls end with the room, and the main stream's `breakout_end`
+                # (which moves the call back) is only moments behind: no re-call for that.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._relocated.wait(), ROOM_END_GRACE)
+            self._relocated.clear()
+            moving, self._relocating = self._relocating, False
+            cause: GapCause = "move" if moving else "recall"
+            if moving:
+                log.info("moving the call")
+            else:
+                log.warning("media lost (%s)", why)
             while True:
+                if moving:
+                    moving = False  # placed once for the move; a failure is a re-call
+                    await self._hangup()
+                    await self._teardown()
+                    try:
+                        await self._place()
+                        break
+                    except MediaSetupError as exc:
+                        why = str(exc)
+                        log.warning("call not placed after the move: %s", exc)
                 if self.recalls >= self.media.max_recalls:
                     return f"{why} (after {self.recalls} re-calls)"
                 self.recalls += 1
@@ -293,7 +337,7 @@ class BotCall:
                 except MediaSetupError as exc:
                     why = str(exc)
                     log.warning("re-call %d failed: %s", self.recalls, exc)
-            self.plugins.publish(Gap("media", lost_at, self._clock(), "recall"))
+            self.plugins.publish(Gap("media", lost_at, self._clock(), cause))
 
     # -- teardown --------------------------------------------------------------------
 

@@ -298,6 +298,8 @@ class Plugin(Generic[ConfigT]):
         await self.on_other(event)
 
     async def on_breakout_refer(self, event: BreakoutRefer) -> None:
+        """A host bot is asked to join a breakout room; `self.context.join_breakout(
+        event.breakout_uuid)` accepts (the bot does so itself with `breakouts.follow_refer`)."""
         await self.on_other(event)
 
     async def on_raw_event(self, event: RawEvent) -> None:

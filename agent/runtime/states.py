@@ -97,7 +97,7 @@ class StateChanged:
     hook = "on_state_changed"
 
 
-GapCause = Literal["stream", "recall", "rejoin"]
+GapCause = Literal["stream", "recall", "rejoin", "move"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ class Gap:
     start: float
     end: float
     #: Why: `stream` (the event stream dropped and was reopened), `recall` (media lost, the
-    #: call re-placed) or `rejoin` (the token was lost and the bot joined again).
+    #: call re-placed), `rejoin` (the token was lost and the bot joined again) or `move` (a
+    #: host bot's call moved into a breakout room or back).
     cause: GapCause = "stream"
 
     hook = "on_gap"

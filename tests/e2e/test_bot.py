@@ -218,6 +218,8 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
     await ctx.lock()
     assert (await node_state(node))["meet"]["locked"] is True
     await ctx.send_message("hello")
+    with pytest.raises(ValueError, match="no call to move into a breakout room"):
+        ctx.join_breakout("any-room")
     host_bot.request_leave()
     await asyncio.wait_for(task, 10)
 
@@ -227,6 +229,8 @@ async def test_plugin_context_host_controls_and_guest_refusal(node: LocalNode) -
     assert not guest.is_host
     with pytest.raises(HostOnlyError, match="host role"):
         await guest.mute_guests()
+    with pytest.raises(HostOnlyError, match="join breakout room needs the host role"):
+        guest.join_breakout("any-room")
     with pytest.raises(ValueError, match="'x'"):
         await guest.dtmf("12x")
     guest_bot.request_leave()

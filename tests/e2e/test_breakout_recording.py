@@ -150,7 +150,7 @@ async def test_recorder_follows_a_breakout_room_and_back(node: LocalNode, tmp_pa
         assert has_tone(middle(samples), 880.0, relative_db=-30)
     assert has_tone(middle(room), 440.0) and not has_tone(middle(room), 880.0, relative_db=-40)
     # The timeline names the moves, and the files start after them.
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     moved = [line for line in lines if line["type"] == "moved"]
     assert [(m["to"], m["room"], m["conference"]) for m in moved] == [
         ("breakout", "Room 1", "Room 1"),

@@ -127,7 +127,7 @@ async def test_host_pauses_and_resumes_guest_cannot_stop(
         await asyncio.wait_for(talking, 20)
 
     folder = tmp_path / "s"
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     paused = next(x for x in lines if x["type"] == "recording_paused")
     resumed = next(x for x in lines if x["type"] == "recording_resumed")
     assert resumed["paused_at"] == paused["t"]

@@ -153,7 +153,7 @@ async def test_sigterm_finalizes_the_recording(node: LocalNode, tmp_path: Path) 
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["talk_time"].get("Talker", 0) > 1.0
     assert (summary["alias"], summary["conference"]) == ("meet", "meet")
-    timeline = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    timeline = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     (join,) = [line for line in timeline if line["type"] == "state" and line["new"] == "connected"]
     assert join["t"] == 0.0  # the time base
     assert all(line["t"] >= 0 for line in timeline)

@@ -59,6 +59,8 @@ def test_sigkilled_recording_is_readable_with_a_duration(tmp_path: Path) -> None
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
     assert child.returncode == -signal.SIGKILL
     path = tmp_path / "s" / "recording-000.webm"
     probe = ffprobe(path)

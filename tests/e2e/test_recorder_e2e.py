@@ -133,7 +133,7 @@ async def test_two_talkers_recorded(node: LocalNode, tmp_path: Path) -> None:
     assert has_tone(alice_only, 440.0) and not has_tone(alice_only, 880.0)
 
     summary = json.loads((folder / "summary.json").read_text())
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     stage_changes = [line for line in lines if line["type"] == "stage"]
     counters = [c for _, c, _ in decode_video(path) if c is not None]
     assert len(counters) > 5 * RECORD_SECONDS  # ~10 fps
@@ -208,7 +208,7 @@ async def test_presentation_recorded_to_its_own_file(node: LocalNode, tmp_path: 
     assert len(counters) >= 2 * PRESENT_SECONDS, counters
     assert counters == sorted(counters) and counters[-1] > counters[0], counters
 
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     marks = {ln["type"]: ln["t"] for ln in lines if ln["type"].startswith("presentation")}
     assert set(marks) == {"presentation_start", "presentation_file_started", "presentation_stop"}
     summary = json.loads((folder / "summary.json").read_text())

@@ -105,7 +105,7 @@ async def test_a_transferred_recorder_records_on(node: LocalNode, tmp_path: Path
     assert has_tone(second[RATE:-RATE], 660.0) and not has_tone(
         second[RATE:-RATE], 440.0, relative_db=-40
     )
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     (moved,) = [line for line in lines if line["type"] == "moved"]
     assert (moved["to"], moved["conference"], moved["alias"]) == ("transfer", "meet", "meet")
     names = [line["name"] for line in lines if line["type"] == "joined"]

@@ -212,13 +212,13 @@ def _parse(event: dict[str, Any]) -> Any:
 
 async def test_unreachable_api_alerts_once_and_recovery_too() -> None:
     async with running(two_nodes("openvidu-api")) as (server, _client, _t):
-        base = server.base_url
-        async with OpenViduClient(base, "MY_SECRET", profile="openvidu-api") as client:
-            watcher = MediaNodeWatcher(client, sinks=[])
-            await watcher.poll_once()
-    # The server is gone now.
-    for _ in range(3):
+        client = OpenViduClient(server.base_url, "MY_SECRET", profile="openvidu-api")
+        watcher = MediaNodeWatcher(client, sinks=[])
         await watcher.poll_once()
+    # The server is gone now; the client is still open (a closed one refuses to send).
+    async with client:
+        for _ in range(3):
+            await watcher.poll_once()
     assert watcher.poll_errors == 3 and watcher.api_down
     assert kinds(watcher) == ["api_unreachable"]
 

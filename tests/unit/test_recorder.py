@@ -295,7 +295,7 @@ async def test_pause_resume_and_stop_start(tmp_path: Path) -> None:
     assert abs(float(ffprobe(second)["format"]["duration"]) - 1.0) < 0.5
     summary = json.loads((rec.folder / "summary.json").read_text())
     assert [g["kind"] for g in summary["gaps"]] == ["paused"]
-    lines = [json.loads(line) for line in (rec.folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (rec.folder / "timeline.jsonl").read_text().splitlines()]
     kinds = [line["type"] for line in lines]
     assert [k for k in kinds if k.startswith("recording_")] == [
         "recording_started",
@@ -360,7 +360,7 @@ async def test_timeline_summary_and_speaker_chart(tmp_path: Path) -> None:
         items.append(f)
     rec, clock, _ = make(tmp_path)
     folder = await run(rec, clock, items)
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     by_type: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_type.setdefault(line["type"], []).append(line)
@@ -402,7 +402,7 @@ async def test_timeline_time_starts_when_the_bot_joins(tmp_path: Path) -> None:
     clock.now = T0 + 0.2  # when the plugin gets the join (its `at` says T0) and Alice
     joined = [StateChanged(BotState.JOINING, BotState.CONNECTED, T0), Joined(_person("a", "A"))]
     folder = await run(rec, clock, [*joined, *feed([vp8_clip(30), opus_clip(2.0)], T0 + 1.0)])
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     t = {line["type"]: line["t"] for line in lines}
     assert t["state"] == 0.0 and t["joined"] == pytest.approx(0.2)
     assert t["file_started"] == pytest.approx(1.0, abs=0.02)
@@ -574,7 +574,7 @@ async def test_presentation_goes_to_its_own_files_on_the_same_clock(tmp_path: Pa
         pytest.approx([1.5, 4.5], abs=0.05),
         pytest.approx([5.0, 7.0], abs=0.05),
     ]
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     marks = [(ln["type"], ln["t"], ln.get("file")) for ln in lines if "presentation" in ln["type"]]
     assert [m[0] for m in marks] == [
         "presentation_start",

@@ -33,7 +33,7 @@ async def test_a_move_starts_a_new_file_of_the_same_session(tmp_path: Path) -> N
     summary = json.loads((folder / "summary.json").read_text())
     first, second = (f["start"] for f in summary["files"])
     assert second - first == pytest.approx(3.0, abs=0.1)
-    lines = [json.loads(line) for line in (folder / "timeline.jsonl").open()]
+    lines = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
     (line,) = [x for x in lines if x["type"] == "moved"]
     assert (line["to"], line["room"], line["conference"], line["alias"]) == (
         "breakout",

@@ -59,6 +59,7 @@ class HttpResponder:
         # Logs name the host only: a URL's path or query may hold a key.
         self._where = urlsplit(options.url).netloc
         self._http: aiohttp.ClientSession | None = None
+        self._closed = False
         self.attempts = 0
 
     async def __call__(self, message: ChatMessage) -> str | None:
@@ -84,12 +85,16 @@ class HttpResponder:
 
     async def _attempt(self, body: bytes, headers: dict[str, str]) -> str | None:
         opts = self.options
+        if self._closed:
+            # A new session now would never be closed (the bot is leaving).
+            raise ResponderError("the http responder is closed")
         if self._http is None:
             self._http = aiohttp.ClientSession()
+        http = self._http
         self.attempts += 1
         try:
             async with asyncio.timeout(opts.timeout):
-                async with self._http.post(opts.url, data=body, headers=headers) as resp:
+                async with http.post(opts.url, data=body, headers=headers) as resp:
                     if resp.status == 429 or resp.status >= 500:
                         raise _Retry(f"the answer service failed (HTTP {resp.status})")
                     if resp.status == 204:
@@ -107,6 +112,7 @@ class HttpResponder:
             raise _Retry(f"the answer service cannot be reached ({type(exc).__name__})") from None
 
     async def aclose(self) -> None:
+        self._closed = True
         http, self._http = self._http, None
         if http is not None:
             await http.close()

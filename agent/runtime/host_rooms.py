@@ -1,0 +1,110 @@
+"""A host bot in breakout rooms: its call moves into a room and back, its token stays.
+
+Infinity moves a guest (`refer`, a one-time token: see `joining.py`) but only asks a host to
+join a room (`breakout_refer`). A host joins with a call under its own UUID in that room
+(from `breakout_begin`), keeping its main token, event stream and roster; when the room
+ends (`breakout_end`) the call comes back to the main room. A mixin of `Bot`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..clock import Clock
+from ..config import BotConfig
+from ..infinity.events import StreamItem
+from ..infinity.models.events import BreakoutEnd, BreakoutRefer
+from ..infinity.rooms import BreakoutRooms
+from ..infinity.session import InfinitySession
+from .call import BotCall
+from .host import HostOnlyError
+from .leg import Seat
+from .moves import Moved, MoveKind
+from .plugins import PluginHost
+
+__all__ = ["HostRooms"]
+
+log = logging.getLogger(__name__)
+
+
+class HostRooms:
+    """The breakout-room steps of a host `Bot` (which sets these attributes)."""
+
+    config: BotConfig
+    clock: Clock
+    plugins: PluginHost
+    session: InfinitySession | None
+    rooms: BreakoutRooms
+    alias: str
+    room: str | None
+    conference_name: str
+    moves: int
+    call: BotCall | None
+    #: The room the bot's call is in (its UUID, and the bot's UUID in it), else None.
+    _host_room: tuple[str, str] | None
+
+    @property
+    def media_enabled(self) -> bool:
+        raise NotImplementedError
+
+    def _require_session(self) -> InfinitySession:
+        raise NotImplementedError
+
+    def join_breakout(self, room: str) -> None:
+        """As a host: move the bot's call into the breakout room `room` (its UUID); the
+        token and the event stream stay the main room's. Plugins get `Moved("breakout")`;
+        the bot comes back by itself when the room ends."""
+        session = self._require_session()
+        if session.role != "HOST":
+            raise HostOnlyError(
+                f"join breakout room needs the host role; the bot joined {self.alias} as guest"
+            )
+        if not self.media_enabled:
+            raise ValueError("the bot has no call to move into a breakout room (media is off)")
+        seen = self.rooms.get(room)
+        if seen is None or not seen.participant_uuid:
+            raise ValueError(f"no open breakout room {room!r}")
+        if self._host_room is not None and self._host_room[0] == room:
+            return
+        self._place_in(seen.name, (room, seen.participant_uuid))
+
+    def return_to_main(self) -> None:
+        """As a host in a breakout room: move the bot's call back to the main room."""
+        if self._host_room is not None:
+            self._place_in(None, None)
+
+    def _place_in(self, name: str | None, seat: tuple[str, str] | None) -> None:
+        at = self.clock.monotonic()
+        self._host_room, self.room = seat, name
+        if self.call is not None:
+            self.call.relocate()  # else the next call is placed there
+        kind: MoveKind = "breakout" if seat is not None else "main"
+        log.info("host call %s", f"to breakout room {name}" if name else "back to the main room")
+        where = name if name is not None else self.conference_name
+        self.moves += 1
+        self.plugins.publish(Moved(kind, self.alias, where, name, at, self.clock.monotonic()))
+
+    def _seat(self) -> Seat:
+        """Where the next call goes: the bot itself, or its participant in the room."""
+        session = self._require_session()
+        if self._host_room is None:
+            return session.me
+        room, uuid = self._host_room
+        return session.conference.breakouts.room(room).participant(uuid)
+
+    def _room_event(self, item: StreamItem) -> None:
+        """After the plugins got `item`: follow a refer (if configured), come back from a
+        room that ended."""
+        if isinstance(item, BreakoutEnd) and self._host_room is not None:
+            if item.breakout_uuid == self._host_room[0]:
+                self.return_to_main()  # the room is gone: back where the token is
+        elif isinstance(item, BreakoutRefer) and self.config.breakouts.follow_refer:
+            try:
+                self.join_breakout(item.breakout_uuid)
+            except (HostOnlyError, ValueError) as exc:
+                log.warning("breakout_refer to %s not followed: %s", item.breakout_name, exc)
+
+    def _leave_room(self) -> None:
+        """A new session is a new participant, in the main room."""
+        if self._host_room is not None:
+            self._host_room, self.room = None, None

@@ -1,0 +1,127 @@
+"""A host bot asked to join a breakout room (`breakout_refer`) on the local node: with
+`breakouts.follow_refer` it moves its call into the room under its main token and comes
+back when the room ends; a plugin can do the same with `context.join_breakout`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from agent import BreakoutRefer, Moved, Plugin
+from agent.node import LocalNode
+from agent.runtime.bot import Bot
+from agent.runtime.states import BotState
+from tests.support.bots import in_call, local_config, until
+from tests.support.inspect_node import node_state
+from tests.support.pexbot_cmd import pexbot
+
+from .members import member
+
+pytestmark = pytest.mark.e2e
+
+MEDIA = {"audio": "tone:440", "video": "none", "receive_audio": True, "receive_video": False}
+
+
+class Moves(Plugin[Any]):
+    """Records the moves; with `accept`, joins the room a refer names itself."""
+
+    name: ClassVar[str] = "test-moves"
+
+    def __init__(self, *, accept: bool = False) -> None:
+        super().__init__()
+        self.accept = accept
+        self.moves: list[Moved] = []
+        self.refers: list[BreakoutRefer] = []
+
+    async def on_breakout_refer(self, event: BreakoutRefer) -> None:
+        self.refers.append(event)
+        if self.accept:
+            self.context.join_breakout(event.breakout_uuid)
+
+    async def on_moved(self, moved: Moved) -> None:
+        self.moves.append(moved)
+
+
+async def connected_calls(node: LocalNode, name: str) -> dict[str, int]:
+    """Per place (the main conference's name or the room's), `name`'s connected calls."""
+    out: dict[str, int] = {}
+    for conference_name, conference in (await node_state(node)).items():
+        where = conference["breakout"]["name"] if conference["breakout"] else conference_name
+        for p in conference["participants"]:
+            if p["display_name"] == name:
+                calls = [c for c in p["calls"] if c["connection_state"] == "connected"]
+                out[where] = out.get(where, 0) + len(calls)
+    return out
+
+
+async def eventually_calls(node: LocalNode, name: str, want: dict[str, int]) -> None:
+    """Polls the node's state (20 s at most) until `name`'s calls are `want`."""
+    got: dict[str, int] = {}
+    for _ in range(200):
+        got = await connected_calls(node, name)
+        if got == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name}'s connected calls: {got}, not {want}")
+
+
+async def run_refer(node: LocalNode, bot: Bot, moves: Moves) -> None:
+    task = await in_call(bot)
+    try:
+        async with member(node, "meet", "Chair") as chair:  # `meet`: everyone is a host
+            await eventually_calls(node, "Helper", {"meet": 1})
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create("Talk")
+            await until(lambda: room in bot.rooms)
+            assert bot.session is not None
+            await breakouts.move([bot.session.participant_uuid], room)
+            # In the room: its call is there, none is left in the main room; the token and
+            # the event stream stay the main room's.
+            await eventually_calls(node, "Helper", {"meet": 0, "Talk": 1})
+            await until(lambda: bot.room == "Talk" and bot.state.state == BotState.IN_CALL)
+            assert [(m.kind, m.room) for m in moves.moves] == [("breakout", "Talk")]
+            assert moves.refers[0].breakout_uuid == room
+            assert bot.session is not None and bot.session.conference_name == "meet"
+            # The room ends: the bot's call comes back to the main room.
+            await breakouts.room(room).close()
+            await eventually_calls(node, "Helper", {"meet": 1})
+            await until(lambda: bot.room is None)
+            assert [(m.kind, m.room) for m in moves.moves] == [
+                ("breakout", "Talk"),
+                ("main", None),
+            ]
+            assert bot.state.state == BotState.IN_CALL
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
+    assert bot.recalls == 0  # moving the call is no re-call
+
+
+async def test_follow_refer_moves_the_host_call_into_the_room_and_back(node: LocalNode) -> None:
+    moves = Moves()
+    config = local_config(node.base_url, "Helper", MEDIA, breakouts={"follow_refer": True})
+    await run_refer(node, Bot(config, [moves]), moves)
+
+
+async def test_a_plugin_accepts_a_refer_itself(node: LocalNode) -> None:
+    moves = Moves(accept=True)
+    config = local_config(node.base_url, "Helper", MEDIA)  # follow_refer is off by default
+    assert config.breakouts.follow_refer is False
+    await run_refer(node, Bot(config, [moves]), moves)
+
+
+async def test_a_bad_follow_refer_value_is_named_by_pexbot(tmp_path: Path) -> None:
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(
+        'node = "http://127.0.0.1:9"\nalias = "meet"\n[breakouts]\nfollow_refer = "yes"\n'
+    )
+    ran = await pexbot("run", str(cfg))
+    assert ran.code == 2
+    assert ran.only_line == (
+        f"pexbot: invalid configuration: {cfg}: breakouts.follow_refer: "
+        "Input should be a valid boolean"
+    )
