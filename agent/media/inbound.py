@@ -12,6 +12,10 @@ of `_recv_next`, repeated here: count it, stamp its arrival, unprotect it and ru
 finishes it on the loop. Order is kept: while the queue holds anything (a DTLS record, or a
 packet the task is about to take), RTP queues behind it. DTLS and STUN take aioice's path.
 
+Bots only: the local node keeps aioice's path, because its impairments (loss, delay,
+jitter on what it receives) replace the ICE transport's `_recv`, which this path skips
+(tests/e2e/test_probe_e2e.py's injected loss would go missing).
+
 One difference: an error in aiortc's packet handling (a bug) is logged and the next packet
 is handled, where aiortc's task would stop reading altogether. The log says so once, then
 once per `FAILURE_LOG_EVERY` failures with their count, so a bug that fails every packet

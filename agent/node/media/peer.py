@@ -28,7 +28,6 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from agent.media.demux import install_rtp_demux
 from agent.media.ice import close_peer_connection
-from agent.media.inbound import check_inbound_seam, deliver_srtp_directly
 from agent.media.rtpclock import install_fast_clock
 
 from .ice import LOOPBACK, ice_host_addresses
@@ -103,15 +102,8 @@ class NodePeer:
         install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse
         install_fast_clock()  # aiortc's per-packet clock without datetime
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        check_inbound_seam()  # received SRTP without aioice's queue hop, once connected
         self.pc.on("track", self._on_track)
-        self.pc.on("connectionstatechange", self._on_connection_state)
         self._closed = False
-
-    def _on_connection_state(self) -> None:
-        if self.pc.connectionState == "connected":
-            for transceiver in self.pc.getTransceivers():
-                deliver_srtp_directly(transceiver.receiver.transport)
 
     def counted(self, kind: str) -> None:
         """One more frame of `kind` received (`/_node/state` shows the counts)."""
