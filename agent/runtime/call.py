@@ -191,6 +191,12 @@ class BotCall:
         """Place the first call; raises `MediaSetupError` when it cannot be set up."""
         await self._place()
 
+    async def _place_again(self) -> None:
+        """Hang up and drop the current call's media, then place a new call."""
+        await self._hangup()
+        await self._teardown()
+        await self._place()
+
     async def _place(self) -> None:
         media = self.media
         try:
@@ -318,10 +324,8 @@ class BotCall:
             while True:
                 if moving:
                     moving = False  # placed once for the move; a failure is a re-call
-                    await self._hangup()
-                    await self._teardown()
                     try:
-                        await self._place()
+                        await self._place_again()
                         break
                     except MediaSetupError as exc:
                         why = str(exc)
@@ -329,10 +333,8 @@ class BotCall:
                 if self.recalls >= self.media.max_recalls:
                     return f"{why} (after {self.recalls} re-calls)"
                 self.recalls += 1
-                await self._hangup()
-                await self._teardown()
                 try:
-                    await self._place()
+                    await self._place_again()
                     break
                 except MediaSetupError as exc:
                     why = str(exc)
