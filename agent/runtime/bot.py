@@ -366,7 +366,7 @@ class Bot(Joining, HostRooms):
                 if isinstance(item, RefreshToken):
                     continue  # the session refreshed already
                 for room_change in self.rooms.apply(item):
-                    log.debug("breakout room %s: %s", room_change.room, room_change.change)
+                    self._room_roster_change(room_change)
                 if isinstance(item, Refer):
                     # The conference moves the bot: follow it (see `_follow`).
                     self.plugins.publish(item)
@@ -393,7 +393,8 @@ class Bot(Joining, HostRooms):
         uuid = (change.after if isinstance(change, Changed) else change.participant).uuid
         if uuid in self.own_uuids:
             return
-        if not isinstance(change, Left) and self.roster.participants[uuid].role == "chair":
+        chair = not isinstance(change, Left) and self.roster.participants[uuid].role == "chair"
+        if chair and self._host_room is None:  # in a room, that room's hosts count
             self._rules_check.seen_host = True  # even a host who leaves before the next check
         self.plugins.publish(change)
         if isinstance(change, Joined | Left):
@@ -427,13 +428,13 @@ class Bot(Joining, HostRooms):
         return m.audio != "none" or m.video != "none" or m.receive_audio or m.receive_video
 
     def _check_rules(self, now: float) -> Outcome | None:
-        """The leave rule that fires now, if any (checked four times a second)."""
+        """The leave rule that fires now, if any (checked four times a second), judged
+        where the bot's call is: the main room, or the breakout room a host joined."""
         roster = self.roster.participants
+        here = self._in_room()
+        others, syncing = here or ([roster[u] for u in self.others()], self.roster.syncing)
         return self._rules_check.check(
-            now,
-            waiting=self.state.state == BotState.WAITING_ROOM,
-            syncing=self.roster.syncing,
-            others=[roster[u] for u in self.others()],
+            now, waiting=self.state.state == BotState.WAITING_ROOM, syncing=syncing, others=others
         )
 
     async def _media(self, session: InfinitySession, finish: Callable[[Outcome], None]) -> None:

@@ -4,6 +4,10 @@ Infinity moves a guest (`refer`, a one-time token: see `joining.py`) but only as
 join a room (`breakout_refer`). A host joins with a call under its own UUID in that room
 (from `breakout_begin`), keeping its main token, event stream and roster; when the room
 ends (`breakout_end`) the call comes back to the main room. A mixin of `Bot`.
+
+The leave rules judge the place the call is in: while in a room, who else is in that room
+(its roster from the `breakout_event`s), as for a guest moved there; the main room's roster
+only once the call is back.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ import logging
 from ..clock import Clock
 from ..config import BotConfig
 from ..infinity.events import StreamItem
+from ..infinity.models import ParticipantInfo
 from ..infinity.models.events import BreakoutEnd, BreakoutRefer
-from ..infinity.rooms import BreakoutRooms
+from ..infinity.rooms import BreakoutRooms, RoomChange
+from ..infinity.roster import Changed, Left
 from ..infinity.session import InfinitySession
 from .call import BotCall
 from .host import HostOnlyError
 from .leg import Seat
 from .moves import Moved, MoveKind
 from .plugins import PluginHost
+from .rules import LeaveRuleCheck
 
 __all__ = ["HostRooms"]
 
@@ -40,6 +47,8 @@ class HostRooms:
     conference_name: str
     moves: int
     call: BotCall | None
+    own_uuids: set[str]
+    _rules_check: LeaveRuleCheck
     #: The room the bot's call is in (its UUID, and the bot's UUID in it), else None.
     _host_room: tuple[str, str] | None
 
@@ -76,6 +85,7 @@ class HostRooms:
     def _place_in(self, name: str | None, seat: tuple[str, str] | None) -> None:
         at = self.clock.monotonic()
         self._host_room, self.room = seat, name
+        self._rules_check.new_place()  # "alone" and "hosts left" are judged there now
         if self.call is not None:
             self.call.relocate()  # else the next call is placed there
         kind: MoveKind = "breakout" if seat is not None else "main"
@@ -91,6 +101,33 @@ class HostRooms:
             return session.me
         room, uuid = self._host_room
         return session.conference.breakouts.room(room).participant(uuid)
+
+    def _in_room(self) -> tuple[list[ParticipantInfo], bool] | None:
+        """While the call is in a breakout room: everyone else in that room, and whether
+        its list is half replayed (it then says nothing); None in the main room."""
+        if self._host_room is None:
+            return None
+        uuid, mine = self._host_room
+        seen = self.rooms.get(uuid)
+        if seen is None:  # closed: the bot is on its way back to the main room
+            return [], True
+        roster = seen.roster
+        others = [
+            p for u, p in roster.participants.items() if u != mine and u not in self.own_uuids
+        ]
+        return others, roster.syncing
+
+    def _room_roster_change(self, room_change: RoomChange) -> None:
+        """A host joining the room the call is in counts for `leave.when_hosts_leave`."""
+        log.debug("breakout room %s: %s", room_change.room, room_change.change)
+        change = room_change.change
+        if self._host_room is None or room_change.room != self._host_room[0]:
+            return
+        if isinstance(change, Left):
+            return
+        p = change.after if isinstance(change, Changed) else change.participant
+        if p.role == "chair" and p.uuid != self._host_room[1] and p.uuid not in self.own_uuids:
+            self._rules_check.seen_host = True
 
     def _room_event(self, item: StreamItem) -> None:
         """After the plugins got `item`: follow a refer (if configured), come back from a

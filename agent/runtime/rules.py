@@ -34,7 +34,7 @@ class LeaveRuleCheck:
     ) -> Outcome | None:
         """The rule that fires now, if any. `waiting`: in the waiting room; `syncing`: the
         roster is half replayed (it says nothing about who is there); `others`: everyone
-        else in the conference."""
+        else in the place the bot's call is in."""
         rules = self.rules
         if rules.duration is not None and now - self.started_at >= rules.duration:
             return Outcome("leave", f"leave.duration: {rules.duration:g} s in the conference")
@@ -50,6 +50,9 @@ class LeaveRuleCheck:
         if syncing:
             return None
         hosts_here = any(p.role == "chair" for p in others)
+        # A host already there when the bot came (a host's call joining a room sees no
+        # roster replay, so no `Joined` for them).
+        self.seen_host = self.seen_host or hosts_here
         if rules.when_hosts_leave and self.seen_host and not hosts_here:
             return Outcome("leave", "leave.when_hosts_leave: every host has left")
         if rules.alone_seconds is not None:

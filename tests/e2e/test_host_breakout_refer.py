@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from agent import BreakoutRefer, Moved, Plugin
+from agent.infinity.models import events as ev
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
@@ -125,3 +126,59 @@ async def test_a_bad_follow_refer_value_is_named_by_pexbot(tmp_path: Path) -> No
         f"pexbot: invalid configuration: {cfg}: breakouts.follow_refer: "
         "Input should be a valid boolean"
     )
+
+
+async def test_the_leave_rules_judge_the_room_the_host_call_is_in(node: LocalNode) -> None:
+    """`leave.alone_seconds` counts who is in the bot's room, not the main room: with a
+    guest in its room it stays although the main room empties; alone in its room it leaves
+    although the main room is full again."""
+    alone = 1.0
+    config = local_config(
+        node.base_url,
+        "Helper",
+        MEDIA,
+        alias="secure",
+        pin="1234",
+        leave={"alone_seconds": alone},
+        breakouts={"follow_refer": True},
+    )
+    moves = Moves()
+    bot = Bot(config, [moves])
+    task = await in_call(bot)
+    try:
+        async with member(node, "secure", "Guest", pin="5678") as guest:
+            async with member(node, "secure", "Chair", pin="1234") as chair:
+                assert bot.session is not None
+                room = await chair.session.conference.breakouts.create(
+                    "Talk",
+                    guests_allowed_to_leave=True,
+                    participants={"main": [guest.uuid, bot.session.participant_uuid]},
+                )
+                refer = await guest.expect(ev.Refer)
+            # The chair has left; the guest follows into the room: no one else is in the
+            # main room, the guest is in the bot's.
+            async with member(node, "secure", "Guest", token=refer.token) as inside:
+                await eventually_calls(node, "Helper", {"secure": 0, "Talk": 1})
+                await until(lambda: bot.room == "Talk")
+                seen = bot.rooms.get(room)
+                await until(lambda: seen is not None and len(seen.roster) == 2)
+                await asyncio.sleep(3 * alone)
+                assert bot.state.state == BotState.IN_CALL and bot.room == "Talk"
+                assert not task.done()
+                # The guest goes back to the main room: the bot is alone in its room.
+                assert await inside.session.conference.breakouts.leave() is True
+                back = await inside.expect(ev.Refer)
+            async with member(node, "secure", "Guest", token=back.token):
+                await until(
+                    lambda: any(p.display_name == "Guest" for p in bot.roster.participants.values())
+                )
+                left_at = asyncio.get_running_loop().time()
+                result = await asyncio.wait_for(task, 15)
+                waited = asyncio.get_running_loop().time() - left_at
+    finally:
+        bot.request_leave()
+        await asyncio.wait_for(asyncio.shield(task), 30)
+    assert result.state == BotState.LEFT, result
+    assert result.detail == "leave.alone_seconds: alone for 1 s"
+    assert waited < 10 * alone
+    assert [(m.kind, m.room) for m in moves.moves] == [("breakout", "Talk")]
