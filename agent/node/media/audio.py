@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import fractions
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,10 +31,11 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 
 from agent.media.sources import AUDIO_TIME_BASE, SAMPLE_RATE, SAMPLES_PER_FRAME, audio_frame
+from agent.media.tap import AUDIO_PREFETCH, EncodedTap
 from agent.media.vad import EnergyVad
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ SILENCE: Samples = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
 # Encoder-thread jobs (one per tick) allowed in flight; beyond, a tick's audio is dropped
 # so that an overloaded node loses audio instead of piling up latency.
 MAX_PENDING_ENCODES = 5
+#: aiortc's audio receiver hands an Opus frame over when the 4th after it arrives.
+_UNTAPPED_HOLD = AUDIO_PREFETCH * SAMPLES_PER_FRAME / SAMPLE_RATE
+_ARRIVALS_KEPT = 64
 
 
 def _clip(total: npt.NDArray[np.int32]) -> Samples:
@@ -56,30 +61,30 @@ class Fifo:
     Output starts once `PRIME` samples are buffered (so network jitter does not turn into
     alternating gaps) and restarts priming after an underflow; beyond `LIMIT` the oldest
     samples are dropped, which bounds latency when the sender's clock runs fast.
+
+    Each chunk carries when its packet arrived (`push`), so `waited` is measured, not
+    counted from the level: the level misses the part of a tick a chunk waits for the
+    mixer's next tick (10 ms on average), which is what lip sync through the node needs.
     """
 
     PRIME = 2 * SAMPLES_PER_FRAME
     LIMIT = 6 * SAMPLES_PER_FRAME
 
-    def __init__(self) -> None:
-        self._chunks: deque[Samples] = deque()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._chunks: deque[tuple[Samples, float]] = deque()
         self._size = 0
         self._primed = False
-        self._after_pop = 0
+        self.waited = 0.0
         self.dropped = 0
 
-    @property
-    def buffered(self) -> float:
-        """Seconds of audio that were waiting behind the chunk last popped (what the chunk
-        being sent now waited for; not the level now, which rises between ticks)."""
-        return self._after_pop / SAMPLE_RATE
-
-    def push(self, samples: Samples) -> None:
-        self._chunks.append(samples)
+    def push(self, samples: Samples, arrival: float | None = None) -> None:
+        """Queue `samples`, whose packet arrived at `arrival` (the clock's time; now if None)."""
+        self._chunks.append((samples, self._clock() if arrival is None else arrival))
         self._size += samples.size
         while self._size > self.LIMIT:
-            self.dropped += self._chunks[0].size
-            self._size -= self._chunks.popleft().size
+            self.dropped += self._chunks[0][0].size
+            self._size -= self._chunks.popleft()[0].size
 
     def pop(self) -> Samples | None:
         if not self._primed:
@@ -90,20 +95,21 @@ class Fifo:
             self._primed = False
             return None
         self._size -= SAMPLES_PER_FRAME
-        self._after_pop = self._size
-        head = self._chunks[0]
+        head, arrival = self._chunks[0]
+        # How long ago the audio leaving now arrived (s).
+        self.waited = self._clock() - arrival
         if head.size == SAMPLES_PER_FRAME:  # the usual case: 20 ms Opus frames
-            return self._chunks.popleft()
+            return self._chunks.popleft()[0]
         parts: list[Samples] = []
         need = SAMPLES_PER_FRAME
         while need:
-            head = self._chunks[0]
+            head, arrival = self._chunks[0]
             if head.size <= need:
-                parts.append(self._chunks.popleft())
+                parts.append(self._chunks.popleft()[0])
                 need -= head.size
             else:
                 parts.append(head[:need])
-                self._chunks[0] = head[need:]
+                self._chunks[0] = (head[need:], arrival)
                 need = 0
         return np.concatenate(parts)
 
@@ -201,14 +207,39 @@ class MixTrack(MediaStreamTrack):
 
 @dataclass(eq=False)
 class AudioLeg:
-    """One main call's audio: decoded samples in (`read`), its mix out once acked."""
+    """One main call's audio: decoded samples in (`read`), its mix out once acked.
+
+    With the receiver tapped (`attach`), each decoded frame is stamped with when its packet
+    arrived (the tap's estimate, aiortc's jitter-buffer hold taken out), so the fifo's
+    `waited` covers the whole path to the mix: hold, decoder thread and fifo.
+    """
 
     participant_uuid: str
-    fifo: Fifo = field(default_factory=Fifo)
+    clock: Callable[[], float] = time.monotonic
+    fifo: Fifo = field(init=False)
     vad: EnergyVad = field(default_factory=EnergyVad)
     out: MixTrack | None = None
     sending: bool = False  # the call was acked: its mix goes out
     reading: bool = False  # a reader task owns the incoming track
+    tap: EncodedTap | None = field(default=None, init=False)
+    _arrivals: deque[tuple[int, float]] = field(
+        default_factory=lambda: deque(maxlen=_ARRIVALS_KEPT), init=False
+    )
+
+    def __post_init__(self) -> None:
+        self.fifo = Fifo(self.clock)
+
+    def attach(self, receiver: RTCRtpReceiver) -> None:
+        """Tap the incoming audio's receiver (decoding stays on) for arrival stamps."""
+        if self.tap is not None:
+            return
+        self.tap = EncodedTap(receiver, clock=self.clock, decode=True)
+        self.tap.subscribe(lambda frame: self._arrivals.append((frame.timestamp, frame.arrival)))
+
+    def _arrival(self, pts: int | None) -> float:
+        arrival = next((a for ts, a in reversed(self._arrivals) if ts == pts), None)
+        # Untapped (or a frame the tap missed): now, less what aiortc's buffer held it.
+        return arrival if arrival is not None else self.clock() - _UNTAPPED_HOLD
 
     async def read(self, track: MediaStreamTrack, counted: Callable[[str], None]) -> None:
         """Move the incoming track's audio into the jitter buffer until the track ends."""
@@ -219,8 +250,9 @@ class AudioLeg:
                 counted("audio")
                 if not isinstance(frame, av.AudioFrame):
                     continue
+                arrival = self._arrival(frame.pts)
                 for samples in to_mono(frame):
-                    self.fifo.push(samples)
+                    self.fifo.push(samples, arrival)
 
 
 Encoded = list[tuple[MixTrack, list["av.Packet[Any]"]]]  # av.Packet is generic for typing only

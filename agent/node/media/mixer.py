@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpReceiver
 
 from agent.media.pacing import AUDIO_PTIME, Pacer
 from agent.media.sender import hook_keyframe_requests
@@ -57,8 +57,6 @@ from .video import LatestFrame, PacedVideoTrack, Rescaler, SpeakerChoice
 
 log = logging.getLogger(__name__)
 
-#: aiortc's audio receiver completes an Opus frame when the 4th after it arrives.
-AUDIO_PREFETCH = 4 * AUDIO_PTIME
 #: libopus' encoder lookahead (312 samples): the mix comes out of the encoder that late.
 OPUS_LOOKAHEAD = 312 / 48000
 
@@ -130,11 +128,12 @@ class ConferenceMixer:
         call = self._call(peer)
         if isinstance(call, MainCall) and track.kind == "audio" and not call.audio.reading:
             call.audio.reading = True
+            receiver = _receiver_of(peer, track)
+            if receiver is not None:
+                call.audio.attach(receiver)
             call.spawn(call.audio.read(track, peer.counted), "mixer-audio-in")
         elif isinstance(call, MainCall) and track.kind == "video":
-            receiver = next(
-                (t.receiver for t in peer.pc.getTransceivers() if t.receiver.track is track), None
-            )
+            receiver = _receiver_of(peer, track)
             if receiver is not None:
                 call.video.attach(receiver, peer.counted, call.spawn)
             call.spawn(call.video.read(track), "mixer-video-in")
@@ -304,11 +303,15 @@ class ConferenceMixer:
         return await self.slides.jpeg()
 
 
+def _receiver_of(peer: NodePeer, track: MediaStreamTrack) -> RTCRtpReceiver | None:
+    return next((t.receiver for t in peer.pc.getTransceivers() if t.receiver.track is track), None)
+
+
 def audio_delay(call: MainCall) -> float:
-    """How long ago the audio of `call` the mixer sends now arrived (s): aiortc's receive
-    buffer holds 4 Opus frames (`AUDIO_PREFETCH`), the call's jitter buffer what it holds
-    beyond the chunk being mixed, and the Opus encoder its lookahead."""
-    return AUDIO_PREFETCH + call.audio.fifo.buffered + OPUS_LOOKAHEAD
+    """How long ago the audio of `call` the mixer sends now arrived (s): what the chunk
+    mixed last had waited since its packet arrived (measured, `AudioLeg`), and the Opus
+    encoder's lookahead."""
+    return call.audio.fifo.waited + OPUS_LOOKAHEAD
 
 
 class NodeMedia:
