@@ -203,9 +203,12 @@ async def test_a_non_interleaved_file_plays_in_sync(tmp_path: Path, interleaved:
         source.stop()
     # Both streams go out on one clock: file time t leaves at origin + t, for audio and
     # video alike, from the first packet on (no silence while the other stream is read).
-    origin = video[0][1] - video[0][0]
-    late = [sent - origin - t for t, sent in video + audio]
-    assert max(abs(x) for x in late) < 0.03, max(late, key=abs)
+    # The origin is the earliest packet's: a wake-up can only be late, and on a loaded
+    # machine a few are by tens of ms; a held stream would be late by seconds.
+    origin = min(sent - t for t, sent in video + audio)
+    late = sorted(sent - origin - t for t, sent in video + audio)
+    assert late[int(0.9 * len(late))] < 0.03, late
+    assert late[-1] < 0.1, late
     assert audio[-1][0] == pytest.approx(99 * 0.02)
 
 
