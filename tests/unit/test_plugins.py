@@ -128,6 +128,8 @@ async def test_queued_media_is_delivered_before_stop() -> None:
 
 async def test_media_reaches_a_plugin_in_batches_and_events_at_once() -> None:
     class Timed(Collector):
+        # Far longer than the 5 publishes below take, even on a loaded machine.
+        media_batch_seconds = 0.3
         at: list[float]
 
         async def on_audio_frame(self, frame: DecodedFrame) -> None:
