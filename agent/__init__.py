@@ -4,17 +4,14 @@ The public surface for plugin authors and users; everything else is implementati
 Every kind of item a plugin hook can receive is here (see `PluginItem`), with the names
 hooks meet (`RosterChange`, `ParticipantInfo`, `FleetEntry`, ...). Names are imported on
 first use (PEP 562), so `import agent` stays light and `pexbot node` does not pay for aiortc.
+Importing it changes nothing of the import system: the `pexbot` command (`agent.cli.main`)
+is what defers dnspython (`agent/_lazy_imports.py`) for its own process.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
-
-from ._lazy_imports import defer_dnspython
-
-# Before anything of pexbot imports aiortc (aioice imports dnspython for mDNS alone).
-defer_dnspython()
 
 _EXPORTS: dict[str, str] = {
     # -- running bots

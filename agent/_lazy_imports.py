@@ -8,9 +8,12 @@ loaded through `importlib.util.LazyLoader`: its module object exists at once, it
 runs on the first attribute access. aioice.mdns touches only `dns.rdataclass` at import;
 the rest (messages, zones, names, rdata) loads when an mDNS name is resolved or published.
 
-Installed by `agent/__init__.py`, so before anything of pexbot imports aioice. If aioice
-ever imports them elsewhere, or uses them at its import, tests/unit/test_lazy_imports.py
-fails loudly.
+Installed by the process entry points pexbot owns (`agent.cli.main`, behind the `pexbot`
+command and `python -m agent.cli`, and the benchmarks' `bench` package), before any command
+imports aioice; never by `import agent`, so an application embedding pexbot keeps its
+import system as it is (`LazyLoader` is not thread-safe on Python 3.11, and is no choice a
+library should make for its host). If aioice ever imports them elsewhere, or
+uses them at its import, tests/unit/test_lazy_imports.py fails loudly.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agent._lazy_imports import defer_dnspython
 from agent._run_args import seconds_or_none
 from agent.redact import Redactor, redacted_output
 
@@ -404,6 +405,10 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # This process is pexbot's own: before any command imports aiortc (whose ICE imports
+    # dnspython for browsers' mDNS names alone), load dnspython on first use. Here, not at
+    # `import agent`, which must not change an embedding application's import system.
+    defer_dnspython()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, commands = build_parser(only=command_of(argv))
     args = parser.parse_args(argv)

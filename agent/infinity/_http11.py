@@ -8,6 +8,8 @@ Redirects are never followed (a node that redirects is reported by the caller).
 Every failure becomes a `TransportError` whose one-line message names the URL without its
 query string (which may carry the token), classified as the retry logic needs it: nothing
 sent (`connect`, `tls`, `url`), or maybe processed (`timeout`, `reset`, `network`).
+Once `aclose()`d it refuses every request and event stream with a `RuntimeError` (a bug in
+its owner, as the other clients here do), before opening any connection.
 """
 
 from __future__ import annotations
@@ -309,6 +311,13 @@ class Http11Transport:
         self._busy: set[_Conn] = set()
         self._closed = False
 
+    def _refuse_if_closed(self, request: HttpRequest, what: str) -> None:
+        if self._closed:
+            # A connection opened now would outlive its owner: nothing closes it any more.
+            raise RuntimeError(
+                f"{what}{request.method} {public_url(request.url)}: the HTTP transport is closed"
+            )
+
     def _context(self) -> ssl.SSLContext:
         if self._ssl is None:
             self._ssl = ssl.create_default_context()
@@ -360,6 +369,9 @@ class Http11Transport:
                     conn = await self._connect(target)
                 except OSError as exc:
                     raise _ConnectFailed(exc) from None
+                if self._closed:  # closed while connecting: nothing would close this one
+                    conn.abort()
+                    self._refuse_if_closed(request, "")
             progress.connected_on(conn)
             self._busy.add(conn)
             try:
@@ -379,6 +391,7 @@ class Http11Transport:
         conn.abort()
 
     async def send(self, request: HttpRequest, *, timeout: float) -> HttpResponse:
+        self._refuse_if_closed(request, "")
         target = _target(request.url)
         where = public_url(request.url)
         progress = _Progress()
@@ -399,6 +412,7 @@ class Http11Transport:
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest) -> AsyncIterator[StreamResponse]:
+        self._refuse_if_closed(request, "event stream: ")
         target = _target(request.url)
         where = public_url(request.url)
         progress = _Progress(then=STREAM_READ_GAP)

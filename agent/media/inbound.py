@@ -8,9 +8,11 @@ transport's ICE connection; from then on the demux wrapper (`agent.media.demux`)
 RTP/RTCP datagram (first byte 128..191, RFC 7983) straight to the transport's SRTP branch
 of `_recv_next`, repeated here: count it, stamp its arrival, unprotect it and run
 `_handle_rtp_data` / `_handle_rtcp_data`. In aiortc 1.16 those coroutines never suspend
-(what they send goes out synchronously); should one ever suspend, a minimal trampoline
-finishes it on the loop. Order is kept: while the queue holds anything (a DTLS record, or a
-packet the task is about to take), RTP queues behind it. DTLS and STUN take aioice's path.
+(what they send goes out synchronously), so no task is made per packet; should one ever
+suspend, a task finishes it from where it stopped, owned by the caller's `HandlerTasks`
+(the peer's: cancelled and awaited when it closes). Order is kept: while the queue holds
+anything (a DTLS record, or a packet the task is about to take), RTP queues behind it.
+DTLS and STUN take aioice's path.
 
 Bots only: the local node keeps aioice's path, because its impairments (loss, delay,
 jitter on what it receives) replace the ICE transport's `_recv`, which this path skips
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import aioice.ice
@@ -93,9 +95,71 @@ def check_inbound_seam() -> None:
         raise RuntimeError("aiortc private seam moved: " + "; ".join(problems))
 
 
-def _finish(coro: Coroutine[Any, Any, None], failures: FailureLog) -> None:
-    """Run `coro` to its end: now when it never suspends (aiortc's handlers), else on the
-    loop as a Task would (a trampoline without cancellation)."""
+class _Resumed:
+    """Awaiting it continues a coroutine that already ran to its first suspension, where
+    it awaits `waited` (what its `send(None)` yielded): the running Task waits on that, then
+    sends into or throws into (a cancellation) the coroutine as if it had run it from the
+    start."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waited: Any) -> None:
+        self._coro = coro
+        self._waited = waited
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waited = self._waited
+        while True:
+            try:
+                try:
+                    sent = yield waited
+                except BaseException as exc:  # what the Task throws in: a cancellation
+                    waited = self._coro.throw(exc)
+                else:
+                    waited = self._coro.send(sent)
+            except StopIteration:
+                return
+
+
+class HandlerTasks:
+    """The tasks that finish packet handlers which suspended, owned by whoever installed
+    the direct path (a `MediaPeer`): `aclose()` cancels and awaits them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def adopt(self, coro: Coroutine[Any, Any, None], waited: Any, failures: FailureLog) -> None:
+        """Finish `coro`, suspended on `waited`, in a task of this set."""
+        if self._closed:  # a packet after close: nothing would cancel its task
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(
+            _resume(coro, waited, failures), name="srtp-handler"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        """Cancel the handlers still running and wait for them. Idempotent."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _resume(coro: Coroutine[Any, Any, None], waited: Any, failures: FailureLog) -> None:
+    try:
+        await _Resumed(coro, waited)
+    except Exception:
+        failures.failed()
+
+
+def _finish(coro: Coroutine[Any, Any, None], failures: FailureLog, tasks: HandlerTasks) -> None:
+    """Run `coro` to its end: now when it never suspends (aiortc's handlers), else in a
+    task of `tasks` from where it suspended."""
     try:
         waited = coro.send(None)
     except StopIteration:
@@ -103,14 +167,12 @@ def _finish(coro: Coroutine[Any, Any, None], failures: FailureLog) -> None:
     except Exception:
         failures.failed()
         return
-    if waited is None:  # a bare yield (asyncio.sleep(0))
-        asyncio.get_running_loop().call_soon(_finish, coro, failures)
-    else:
-        waited._asyncio_future_blocking = False
-        waited.add_done_callback(lambda _: _finish(coro, failures))
+    tasks.adopt(coro, waited, failures)
 
 
-def _direct(dtls: RTCDtlsTransport, connection: aioice.ice.Connection) -> Direct:
+def _direct(
+    dtls: RTCDtlsTransport, connection: aioice.ice.Connection, tasks: HandlerTasks
+) -> Direct:
     failures = FailureLog()
 
     def direct(data: bytes) -> None:
@@ -128,20 +190,21 @@ def _direct(dtls: RTCDtlsTransport, connection: aioice.ice.Connection) -> Direct
                 coro = dtls._handle_rtp_data(srtp.unprotect(data), arrival_time_ms)
         except pylibsrtp.Error:
             return  # as aiortc: a packet that does not authenticate is dropped
-        _finish(coro, failures)
+        _finish(coro, failures, tasks)
 
     return direct
 
 
-def deliver_srtp_directly(dtls: RTCDtlsTransport) -> bool:
+def deliver_srtp_directly(dtls: RTCDtlsTransport, tasks: HandlerTasks) -> bool:
     """Handle `dtls`'s received SRTP in the datagram callback from now on (once connected;
-    idempotent). False when the transport is not connected yet."""
+    idempotent). A handler that suspends finishes in a task of `tasks`, which the caller
+    closes with the transport. False when the transport is not connected yet."""
     if dtls._state is not State.CONNECTED or dtls._rx_srtp is None:
         return False
     connection = dtls.transport._connection
     if getattr(connection, DIRECT, None) is None:
         check_inbound_seam()
-        setattr(connection, DIRECT, _direct(dtls, connection))
+        setattr(connection, DIRECT, _direct(dtls, connection, tasks))
     return True
 
 

@@ -44,7 +44,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from .demux import install_rtp_demux
 from .ice import IceSettings, close_peer_connection
-from .inbound import check_inbound_seam, deliver_srtp_directly
+from .inbound import HandlerTasks, check_inbound_seam, deliver_srtp_directly
 from .pacing import SilenceSource
 from .rtpclock import install_fast_clock
 from .sender import hook_keyframe_requests
@@ -129,6 +129,8 @@ class MediaPeer:
         self._connected = asyncio.Event()
         self._connected_at: float | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        #: Received-packet handlers that suspended (`agent.media.inbound`; none in aiortc 1.16).
+        self._handlers = HandlerTasks()
         self._closing = False
         self._transceivers_ready = False
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -198,7 +200,7 @@ class MediaPeer:
         if state == "connected":
             # Received SRTP from the datagram callback, without aioice's queue hop.
             for transceiver in self.pc.getTransceivers():
-                deliver_srtp_directly(transceiver.receiver.transport)
+                deliver_srtp_directly(transceiver.receiver.transport, self._handlers)
         if state == "connected" and not self._connected.is_set():
             self._connected_at = self.clock()
             self._connected.set()
@@ -386,6 +388,7 @@ class MediaPeer:
                 await self._watchdog
             self._watchdog = None
         await close_peer_connection(self.pc)
+        await self._handlers.aclose()  # after the connection: no packet can start one now
         for source in self._owned_sources:
             source.stop()
         if self._lost is not None and not self._lost.done():

@@ -2,6 +2,7 @@
 against the Kubernetes 1.37 schemas (kubernetes-validate), and the manifests and the compose
 file checked against what they promise: the commands they run parse with pexbot's own CLI,
 the worker's grace period covers its drain, its requests follow the measured per-bot cost,
+it claims within 80 % of its CPU limit (`--cpu-budget auto`),
 every pod runs as the image's unprivileged user."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import yaml
 
 from agent.cli import build_parser
+from agent.service._headroom import AUTO_SHARE
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -186,6 +188,9 @@ def test_worker_grace_period_covers_the_drain() -> None:
     assert "PEXBOT_DRAIN_SECONDS + 10" in hook  # the hook's own bound
     env = {e["name"]: e for e in container["env"]}
     assert env["PEXBOT_DRAIN_SECONDS"]["valueFrom"]["configMapKeyRef"]["key"] == "drain-seconds"
+    # ...and the worker itself drains that long (not its default).
+    args = _expand_k8s(container["args"], container)
+    assert args[args.index("--drain-seconds") + 1] == str(drain)
     # Kubernetes must not SIGKILL during the drain and the hook's wait; nor wait for long
     # after (a node drain waits for it).
     assert drain + 10 <= pod["terminationGracePeriodSeconds"] <= drain + 30
@@ -212,8 +217,52 @@ def test_worker_requests_follow_the_per_bot_cost() -> None:
     needed = PROCESS_MEMORY_MI + capacity * BOT_MEMORY_MI
     assert needed <= memory <= needed * 1.5
     limits = container["resources"]["limits"]
-    assert "cpu" not in limits  # a throttled bot drops media
     assert _mebibytes(limits["memory"]) >= 2 * memory
+    # The CPU limit is what `--cpu-budget auto` fills to 80 %: far above the bots' steady
+    # need (a throttled bot drops media), and room for `capacity` bots at the measured cost.
+    limit = _millicores(limits["cpu"])
+    assert limit >= 4 * cpu
+    assert AUTO_SHARE * limit >= cpu + capacity * BOT_CPU_MILLICORES
+
+
+def _worker_container() -> dict[str, Any]:
+    (container,) = _find("Deployment", "pexbot-worker")["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def test_the_worker_claims_within_80_percent_of_its_cpu_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's arguments, parsed by the service CLI's own parser and turned into its
+    settings as `pexbot worker` does, in a container whose cgroup holds the manifest's CPU
+    limit (a fake cgroup v2 `cpu.max`): the budget is 80 % of that limit, the drain the
+    ConfigMap's, and the budget has room for the full capacity at the default cost."""
+    from agent.service import _headroom
+    from agent.service.cli import _worker_settings, add_parsers
+
+    container = _worker_container()
+    args = _expand_k8s(container["args"], container)
+    assert args[args.index("--cpu-budget") + 1] == "auto"
+    limit = _millicores(container["resources"]["limits"]["cpu"])
+    (tmp_path / "cpu.max").write_text(f"{limit * 100} 100000\n")
+    real_auto_budget = _headroom.auto_budget
+    monkeypatch.setattr(_headroom, "auto_budget", lambda: real_auto_budget(tmp_path))
+
+    parser = argparse.ArgumentParser(prog="pexbot")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            parsed = parser.parse_args(args)
+        except SystemExit:
+            pytest.fail(f"pexbot {' '.join(args)}: {stderr.getvalue()}")
+    settings = _worker_settings(parsed)
+    assert settings.cpu_budget == pytest.approx(AUTO_SHARE * limit / 1000)
+    assert settings.capacity == int(_config_map_value("pexbot", "worker-capacity"))
+    assert settings.drain_seconds == float(_config_map_value("pexbot", "drain-seconds"))
+    # Measured bots cost at least half the default (`CpuHeadroom.bot_cores`): all fit.
+    floor = settings.bot_cores / 2
+    assert settings.cpu_budget >= settings.capacity * floor + 0.05  # + the process
 
 
 @pytest.mark.parametrize("where", [w for w, _ in _pods()])

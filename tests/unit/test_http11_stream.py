@@ -10,6 +10,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -224,3 +225,53 @@ async def test_aclose_closes_idle_connections() -> None:
         await transport.send(get(server.url), timeout=5)
         await transport.aclose()
         await asyncio.wait_for(closed.wait(), 5)
+
+
+# --- after aclose -------------------------------------------------------------------------
+
+
+async def test_a_closed_transport_refuses_requests_and_streams_without_connecting() -> None:
+    """After `aclose()` nothing would close a new connection: requests and event streams are
+    refused before any network I/O, with a one-line message that has no token or query."""
+    transport = Http11Transport()
+    async with await raw(answers(OK)) as server:
+        await transport.send(get(server.url + "/status"), timeout=5)
+        await transport.aclose()
+        with pytest.raises(RuntimeError) as sent:
+            await transport.send(get(f"{server.url}/status?token={TOKEN}"), timeout=5)
+        with pytest.raises(RuntimeError) as streamed:
+            async with transport.stream(get(f"{server.url}/events?token={TOKEN}")):
+                pass
+        assert server.connections == 1
+    assert str(sent.value) == f"GET {server.url}/status: the HTTP transport is closed"
+    assert str(streamed.value) == (
+        f"event stream: GET {server.url}/events: the HTTP transport is closed"
+    )
+    for err in (sent.value, streamed.value):
+        assert TOKEN not in str(err) and "?" not in str(err) and "\n" not in str(err)
+
+
+async def test_a_connection_opened_while_closing_is_dropped() -> None:
+    """A request whose connection was being made when `aclose()` ran is refused and its
+    connection dropped, not kept open by nobody."""
+    dropped = asyncio.Event()
+
+    class ClosedMeanwhile(Http11Transport):
+        async def _connect(self, target: Any) -> Any:
+            conn = await super()._connect(target)
+            await self.aclose()
+            return conn
+
+    def make(server: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            assert await reader.read() == b""  # nothing sent, then the client went
+            dropped.set()
+
+        return handle
+
+    transport = ClosedMeanwhile()
+    async with await raw(make) as server:
+        with pytest.raises(RuntimeError) as err:
+            await transport.send(get(server.url + "/x"), timeout=5)
+        await asyncio.wait_for(dropped.wait(), 5)
+    assert str(err.value) == f"GET {server.url}/x: the HTTP transport is closed"

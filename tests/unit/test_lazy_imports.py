@@ -1,7 +1,9 @@
-"""dnspython loads on first use (agent/_lazy_imports.py): importing aiortc through pexbot
-runs none of its message, zone or name code, and an mDNS candidate (`<uuid>.local`) still
-resolves, loading them then. If the seam moves (aioice imports dnspython elsewhere, or
-uses more of it at import) these fail loudly: re-read aioice/mdns.py and aioice/ice.py."""
+"""dnspython loads on first use (agent/_lazy_imports.py) in pexbot's own processes:
+importing aiortc there runs none of its message, zone or name code, and an mDNS candidate
+(`<uuid>.local`) still resolves, loading them then. If the seam moves (aioice imports
+dnspython elsewhere, or uses more of it at import) these fail loudly: re-read aioice/mdns.py
+and aioice/ice.py. The `pexbot` command installs it; `import agent` (an application
+embedding pexbot) leaves the import system alone."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aioice
 import aiortc
@@ -19,9 +22,11 @@ import aiortc
 RUN_AT_IMPORT = {"dns", "dns.enum", "dns.exception", "dns.rdataclass", "dns.version"}
 #: What mDNS needs and a bot never runs unless it meets a `.local` candidate.
 HEAVY = ("dns.message", "dns.zone", "dns.name", "dns.rdata", "dns.rdataset", "dns.rdtypes")
+#: What `pexbot` (`agent.cli.main`) does first; a test's process stands for its.
+AS_PEXBOT = "from agent._lazy_imports import defer_dnspython\ndefer_dnspython()\n"
 
 
-def _run(code: str) -> dict[str, list[str]]:
+def _run(code: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
@@ -42,6 +47,7 @@ def test_only_aioice_mdns_imports_dnspython() -> None:
 def test_importing_aiortc_through_pexbot_runs_no_dnspython_beyond_its_classes() -> None:
     got = _run(
         "import json, sys\n"
+        f"{AS_PEXBOT}"
         "import agent, aiortc\n"
         "from agent._lazy_imports import loaded_modules\n"
         "dns = sorted(m for m in sys.modules if m.split('.')[0] == 'dns')\n"
@@ -62,6 +68,7 @@ def test_an_mdns_candidate_resolves_through_the_lazy_modules() -> None:
     got = _run(
         """
 import asyncio, json, sys
+@AS_PEXBOT@
 import agent, aioice, aioice.ice
 from aioice import mdns
 from agent._lazy_imports import loaded_modules
@@ -108,9 +115,50 @@ async def main():
                       "network": network}))
 
 asyncio.run(main())
-""".replace("@HEAVY@", repr(HEAVY))
+""".replace("@HEAVY@", repr(HEAVY)).replace("@AS_PEXBOT@", AS_PEXBOT)
     )
     assert got["before"] == []
     assert {"dns.message", "dns.zone", "dns.name", "dns.rdata"} <= set(got["after"])
     assert got["hosts"] == ["3b1f6f2e-0c1d-4b7a-9d42-8f0e5a7c6d11.local"]
     assert got["network"] == ["127.0.0.1"]
+
+
+def test_importing_agent_changes_no_import_system() -> None:
+    """An application embedding pexbot keeps its `sys.meta_path`: `import agent`, its
+    public names and aiortc through them install no finder, and dnspython loads as usual."""
+    got = _run(
+        "import json, sys\n"
+        "before = list(sys.meta_path)\n"
+        "import agent\n"
+        "agent.Bot, agent.EncodedFrame\n"
+        "import aiortc\n"
+        "from agent._lazy_imports import loaded_modules\n"
+        "print(json.dumps({'same': sys.meta_path == before, 'aiortc': 'aiortc' in sys.modules,"
+        " 'ran': [m for m in loaded_modules() if m.split('.')[0] == 'dns']}))"
+    )
+    assert got["same"] is True and got["aiortc"] is True
+    assert {"dns.message", "dns.name", "dns.rdata"} <= set(got["ran"]), got["ran"]
+
+
+def test_every_console_script_of_pexbot_defers_dnspython_before_its_command() -> None:
+    """Each `console_scripts` entry of the distribution (what `pip install` makes `pexbot`),
+    loaded and run as its wrapper does, installs the finder before parsing its arguments."""
+    got = _run(
+        "import json, sys\n"
+        "from importlib.metadata import distribution\n"
+        "scripts = [e for e in distribution('pexbot').entry_points"
+        " if e.group == 'console_scripts']\n"
+        "out = {}\n"
+        "for script in scripts:\n"
+        "    before = [type(f).__name__ for f in sys.meta_path]\n"
+        "    try:\n"
+        "        script.load()(['--version'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "    out[script.name] = (before, [type(f).__name__ for f in sys.meta_path])\n"
+        "print(json.dumps(out))"
+    )
+    assert set(got) == {"pexbot"}, got  # a new entry point is checked here too
+    for before, after in got.values():
+        assert "_LazyFinder" not in before
+        assert after == ["_LazyFinder", *before]

@@ -50,6 +50,8 @@ NOT_FOR_A_RECORDER = (
 def _modules_after(code: str) -> set[str]:
     """The modules whose code has run (not those imported lazily and not touched yet)."""
     probe = (
+        # What `pexbot` (agent.cli.main) does before its command imports anything.
+        "from agent._lazy_imports import defer_dnspython\ndefer_dnspython()\n"
         f"{code}\nimport json\nfrom agent._lazy_imports import loaded_modules\n"
         "print(json.dumps(loaded_modules()))"
     )

@@ -321,25 +321,91 @@ async def test_received_srtp_skips_the_queue_and_arrives_in_order() -> None:
     assert remote  # b's sender heard a's receiver reports: RTCP came in the direct way
 
 
-async def test_a_handler_that_suspends_is_finished_on_the_loop(
+async def test_a_handler_that_suspends_is_finished_in_an_owned_task(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """aiortc's handlers never suspend today; if one does, it still runs to its end."""
+    """aiortc's handlers never suspend today; if one does, it still runs to its end, in a
+    task of the owner's set, with what it awaited (results and errors) as a Task gives it."""
+    steps: list[object] = []
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    failing: asyncio.Future[str] = loop.create_future()
+
+    async def handler() -> None:
+        steps.append("start")
+        steps.append(await answer)  # waits on a future, gets its result
+        await asyncio.sleep(0)  # a bare yield
+        try:
+            await failing
+        except KeyError as exc:
+            steps.append(f"caught {exc}")
+        steps.append("end")
+        raise ValueError("a bug in a handler")
+
+    tasks = inbound.HandlerTasks()
+    inbound._finish(handler(), inbound.FailureLog(), tasks)
+    assert steps == ["start"] and len(tasks) == 1
+    loop.call_later(0.01, answer.set_result, "woke")
+    loop.call_later(0.02, failing.set_exception, KeyError("k"))
+    await asyncio.sleep(0.1)
+    assert steps == ["start", "woke", "caught 'k'", "end"]
+    assert "handling a received SRTP packet failed (1 so far)" in caplog.text
+    assert len(tasks) == 0  # done: out of the set
+    await tasks.aclose()
+
+
+async def test_closing_the_owner_cancels_a_handler_still_suspended() -> None:
     steps: list[str] = []
 
     async def handler() -> None:
         steps.append("start")
-        await asyncio.sleep(0.01)  # waits on a future
-        steps.append("woke")
-        await asyncio.sleep(0)  # a bare yield
-        steps.append("end")
-        raise ValueError("a bug in a handler")
+        try:
+            await asyncio.Event().wait()  # never set
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            raise
 
-    inbound._finish(handler(), inbound.FailureLog())
-    assert steps == ["start"]
-    await asyncio.sleep(0.1)
-    assert steps == ["start", "woke", "end"]
-    assert "handling a received SRTP packet failed (1 so far)" in caplog.text
+    tasks = inbound.HandlerTasks()
+    inbound._finish(handler(), inbound.FailureLog(), tasks)
+    await asyncio.sleep(0)
+    assert len(tasks) == 1
+    await tasks.aclose()
+    assert steps == ["start", "cancelled"] and len(tasks) == 0
+    # A packet after close starts no task: nothing would cancel it any more.
+    inbound._finish(handler(), inbound.FailureLog(), tasks)
+    assert steps == ["start", "cancelled", "start"] and len(tasks) == 0
+
+
+async def test_closing_a_peer_cancels_its_suspended_packet_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real peers over loopback with aiortc's RTP handler replaced by one that suspends
+    forever: closing the peers cancels every such handler and awaits it."""
+    started = 0
+    cancelled = 0
+
+    async def suspending(self: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
+        nonlocal started, cancelled
+        started += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+
+    async with peer_pair({"audio_source": ToneSource(440)}, {"audio_source": ToneSource(880)}) as (
+        a,
+        b,
+    ):
+        monkeypatch.setattr(RTCDtlsTransport, "_handle_rtp_data", suspending)
+        for _ in range(100):
+            if started >= 10:
+                break
+            await asyncio.sleep(0.05)
+        assert started >= 10
+        peers = (a, b)
+    assert cancelled == started
+    assert [len(p._handlers) for p in peers] == [0, 0]
 
 
 def test_a_handler_failing_on_every_packet_is_logged_once_per_thousand(
@@ -349,8 +415,10 @@ def test_a_handler_failing_on_every_packet_is_logged_once_per_thousand(
         raise ValueError("a bug in a handler")
 
     failures = inbound.FailureLog()
+    tasks = inbound.HandlerTasks()
     for _ in range(2500):
-        inbound._finish(broken(), failures)
+        inbound._finish(broken(), failures, tasks)
+    assert len(tasks) == 0
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
         "handling a received SRTP packet failed (1 so far)",
