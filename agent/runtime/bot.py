@@ -124,6 +124,7 @@ class Bot(Joining, HostRooms):
         #: The breakout room a host bot has joined (its UUID, and the bot's UUID in it):
         #: its call is there, its token and event stream stay the main room's.
         self._host_room: tuple[str, str] | None = None
+        self._host_move = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
         self.recalls = 0
@@ -446,6 +447,8 @@ class Bot(Joining, HostRooms):
             clock=self.clock.monotonic,
             seat=self._seat,
             in_room=lambda: self._host_room is not None,
+            placed=self._host_call_placed,
+            move_failed=self._host_move_failed,
         )
         self.call = call
         started = False

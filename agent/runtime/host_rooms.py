@@ -13,6 +13,7 @@ only once the call is back.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from ..clock import Clock
 from ..config import BotConfig
@@ -33,6 +34,20 @@ __all__ = ["HostRooms"]
 
 log = logging.getLogger(__name__)
 
+#: Where a host's call is: a breakout room (its UUID, the bot's UUID in it) or None (main).
+_Seat = tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class _HostMove:
+    """A move of a host's call under way: where to (`seat`, the room's `name`), since when,
+    and where the call was before (seat and room name), to stay there if it cannot move."""
+
+    seat: _Seat
+    name: str | None
+    started: float
+    back: tuple[_Seat, str | None]
+
 
 class HostRooms:
     """The breakout-room steps of a host `Bot` (which sets these attributes)."""
@@ -51,6 +66,8 @@ class HostRooms:
     _rules_check: LeaveRuleCheck
     #: The room the bot's call is in (its UUID, and the bot's UUID in it), else None.
     _host_room: tuple[str, str] | None
+    #: The move of the call under way (plugins get `Moved` once the call is up there).
+    _host_move: _HostMove | None
 
     @property
     def media_enabled(self) -> bool:
@@ -61,8 +78,9 @@ class HostRooms:
 
     def join_breakout(self, room: str) -> None:
         """As a host: move the bot's call into the breakout room `room` (its UUID); the
-        token and the event stream stay the main room's. Plugins get `Moved("breakout")`;
-        the bot comes back by itself when the room ends."""
+        token and the event stream stay the main room's. Plugins get `Moved("breakout")`
+        once the call is up in the room (none if it cannot be placed there: it stays where
+        it was); the bot comes back by itself when the room ends."""
         session = self._require_session()
         if session.role != "HOST":
             raise HostOnlyError(
@@ -83,16 +101,50 @@ class HostRooms:
             self._place_in(None, None)
 
     def _place_in(self, name: str | None, seat: tuple[str, str] | None) -> None:
-        at = self.clock.monotonic()
+        """Send the call to `seat` (None: the main room); plugins get `Moved` once it is
+        up there (`_host_call_placed`), not before."""
+        pending = self._host_move
+        back = pending.back if pending is not None else (self._host_room, self.room)
         self._host_room, self.room = seat, name
         self._rules_check.new_place()  # "alone" and "hosts left" are judged there now
+        where = f"to breakout room {name}" if name else "back to the main room"
+        if back[0] == seat:  # back where it was before the move was done: no move
+            self._host_move = None
+        else:
+            self._host_move = _HostMove(seat, name, self.clock.monotonic(), back)
+        log.info("host call moving %s", where)
         if self.call is not None:
             self.call.relocate()  # else the next call is placed there
-        kind: MoveKind = "breakout" if seat is not None else "main"
-        log.info("host call %s", f"to breakout room {name}" if name else "back to the main room")
-        where = name if name is not None else self.conference_name
+
+    def _host_call_placed(self) -> None:
+        """The bot's call is up where the seat says: a move under way is done."""
+        move, self._host_move = self._host_move, None
+        if move is None:
+            return
+        kind: MoveKind = "breakout" if move.seat is not None else "main"
+        where = move.name if move.name is not None else self.conference_name
         self.moves += 1
-        self.plugins.publish(Moved(kind, self.alias, where, name, at, self.clock.monotonic()))
+        log.info("host call %s", f"in breakout room {where}" if move.name else "in the main room")
+        now = self.clock.monotonic()
+        self.plugins.publish(Moved(kind, self.alias, where, move.name, move.started, now))
+
+    def _host_move_failed(self, why: str) -> bool:
+        """The call could not be placed where a move sends it: it stays where it was (True:
+        placed there again), unless that was a room that has ended (False: a re-call)."""
+        move = self._host_move
+        if move is None:
+            return False
+        target = f"breakout room {move.name}" if move.name else "the main room"
+        back_seat, back_name = move.back
+        if back_seat is not None and back_seat[0] not in self.rooms:
+            log.warning("host call not placed in %s: %s", target, why)
+            return False
+        self._host_move = None
+        self._host_room, self.room = back_seat, back_name
+        self._rules_check.new_place()
+        back = f"breakout room {back_name}" if back_name else "the main room"
+        log.warning("host call not moved to %s (%s): it stays in %s", target, why, back)
+        return True
 
     def _seat(self) -> Seat:
         """Where the next call goes: the bot itself, or its participant in the room."""
@@ -143,5 +195,6 @@ class HostRooms:
 
     def _leave_room(self) -> None:
         """A new session is a new participant, in the main room."""
+        self._host_move = None
         if self._host_room is not None:
             self._host_room, self.room = None, None

@@ -5,18 +5,19 @@ back when the room ends; a plugin can do the same with `context.join_breakout`."
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from agent import BreakoutRefer, Moved, Plugin
+from agent import BreakoutRefer, Gap, Moved, Plugin
 from agent.infinity.models import events as ev
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from tests.support.bots import in_call, local_config, until
-from tests.support.inspect_node import node_state
+from tests.support.inspect_node import node_state, set_faults
 from tests.support.pexbot_cmd import pexbot
 
 from .members import member
@@ -31,11 +32,14 @@ class Moves(Plugin[Any]):
 
     name: ClassVar[str] = "test-moves"
 
-    def __init__(self, *, accept: bool = False) -> None:
+    def __init__(self, *, accept: bool = False, node: LocalNode | None = None) -> None:
         super().__init__()
         self.accept = accept
+        self.node = node
         self.moves: list[Moved] = []
         self.refers: list[BreakoutRefer] = []
+        #: With `node`: the bot's connected calls per place when each `on_moved` came.
+        self.calls_when_moved: list[dict[str, int]] = []
 
     async def on_breakout_refer(self, event: BreakoutRefer) -> None:
         self.refers.append(event)
@@ -44,6 +48,8 @@ class Moves(Plugin[Any]):
 
     async def on_moved(self, moved: Moved) -> None:
         self.moves.append(moved)
+        if self.node is not None:
+            self.calls_when_moved.append(await connected_calls(self.node, "Helper"))
 
 
 async def connected_calls(node: LocalNode, name: str) -> dict[str, int]:
@@ -106,6 +112,68 @@ async def test_follow_refer_moves_the_host_call_into_the_room_and_back(node: Loc
     moves = Moves()
     config = local_config(node.base_url, "Helper", MEDIA, breakouts={"follow_refer": True})
     await run_refer(node, Bot(config, [moves]), moves)
+
+
+async def test_on_moved_comes_once_the_call_is_up_in_the_new_place(node: LocalNode) -> None:
+    """A plugin told `on_moved` finds the bot's call connected where it moved (and none
+    left where it was), each way; the media gap is the move's."""
+    moves = Moves(node=node)
+    config = local_config(node.base_url, "Helper", MEDIA, breakouts={"follow_refer": True})
+    gaps: list[Gap] = []
+
+    class Gaps(Plugin[Any]):
+        name: ClassVar[str] = "test-gaps"
+
+        async def on_gap(self, gap: Gap) -> None:
+            gaps.append(gap)
+
+    await run_refer(node, Bot(config, [moves, Gaps()]), moves)
+    assert moves.calls_when_moved == [{"meet": 0, "Talk": 1}, {"meet": 1}]
+    media = [g for g in gaps if g.kind == "media"]
+    assert [g.cause for g in media] == ["move", "move"]
+    for gap, moved in zip(media, moves.moves, strict=True):
+        # The move's stretch without media ends when the call is up there: `Moved.at`.
+        assert gap.start < moved.at <= gap.end <= moved.at + 0.5
+
+
+async def test_a_move_whose_call_cannot_be_placed_stays_in_the_main_room(
+    node: LocalNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The room refuses the call: no `on_moved`, the call is up in the main room again,
+    and one log line says so; a later refer is followed as usual."""
+    caplog.set_level(logging.INFO, logger="agent.runtime")
+    moves = Moves(node=node)
+    config = local_config(node.base_url, "Helper", MEDIA, breakouts={"follow_refer": True})
+    bot = Bot(config, [moves])
+    task = await in_call(bot)
+    try:
+        async with member(node, "meet", "Chair") as chair:
+            await eventually_calls(node, "Helper", {"meet": 1})
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create("Talk")
+            await until(lambda: room in bot.rooms)
+            assert bot.session is not None
+            await set_faults(node, routes={"breakout_calls_webrtc_participant": {"status": 403}})
+            await breakouts.move([bot.session.participant_uuid], room)
+            await until(lambda: any("not moved" in r.getMessage() for r in caplog.records))
+            await eventually_calls(node, "Helper", {"meet": 1})
+            await asyncio.sleep(0.5)
+            assert moves.moves == [] and bot.room is None
+            assert bot.state.state == BotState.IN_CALL and bot.recalls == 0
+            said = [r.getMessage() for r in caplog.records if "not moved" in r.getMessage()]
+            assert len(said) == 1, said
+            assert said[0].startswith("host call not moved to breakout room Talk (")
+            assert said[0].endswith("): it stays in the main room")
+            # The room takes calls again: the next refer is followed.
+            await set_faults(node, reset=True)
+            await breakouts.move([bot.session.participant_uuid], room)
+            await eventually_calls(node, "Helper", {"meet": 0, "Talk": 1})
+            await until(lambda: len(moves.moves) == 1)
+            assert moves.calls_when_moved == [{"meet": 0, "Talk": 1}]
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
 
 
 async def test_a_plugin_accepts_a_refer_itself(node: LocalNode) -> None:
