@@ -13,6 +13,7 @@ only once the call is back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..clock import Clock
@@ -153,6 +154,12 @@ class HostRooms:
             return session.me
         room, uuid = self._host_room
         return session.conference.breakouts.room(room).participant(uuid)
+
+    def room_roster(self) -> Mapping[str, ParticipantInfo] | None:
+        """While the host's call is in a breakout room (or on its way there): everyone else
+        in that room, from its `breakout_event`s; None while it is in the main room."""
+        here = self._in_room()
+        return None if here is None else {p.uuid: p for p in here[0]}
 
     def _in_room(self) -> tuple[list[ParticipantInfo], bool] | None:
         """While the call is in a breakout room: everyone else in that room, and whether

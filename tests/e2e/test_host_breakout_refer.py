@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from agent import BreakoutRefer, Gap, Moved, Plugin
+from agent.infinity.models import ParticipantInfo
 from agent.infinity.models import events as ev
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
@@ -170,6 +172,47 @@ async def test_a_move_whose_call_cannot_be_placed_stays_in_the_main_room(
             await eventually_calls(node, "Helper", {"meet": 0, "Talk": 1})
             await until(lambda: len(moves.moves) == 1)
             assert moves.calls_when_moved == [{"meet": 0, "Talk": 1}]
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
+
+
+def names(roster: Mapping[str, ParticipantInfo]) -> list[str]:
+    return sorted(p.display_name for p in roster.values())
+
+
+async def test_a_host_in_a_room_sees_the_room_roster_and_the_main_one(node: LocalNode) -> None:
+    """`context.roster` is the room the bot's call is in (as Pexip's SDK lists its current
+    room's participants), `context.main_roster` stays the main room's; back in the main
+    room, both are the main room's."""
+    moves = Moves()
+    config = local_config(
+        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts={"follow_refer": True}
+    )
+    bot = Bot(config, [moves])
+    task = await in_call(bot)
+    try:
+        async with (
+            member(node, "secure", "Guest", pin="5678") as guest,
+            member(node, "secure", "Chair", pin="1234") as chair,
+        ):
+            await until(lambda: names(moves.context.roster) == ["Chair", "Guest"])
+            assert bot.session is not None
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create(
+                "Talk", participants={"main": [guest.uuid, bot.session.participant_uuid]}
+            )
+            refer = await guest.expect(ev.Refer)
+            async with member(node, "secure", "Guest", token=refer.token):
+                await until(lambda: len(moves.moves) == 1)
+                await until(lambda: names(moves.context.roster) == ["Guest"])
+                assert names(moves.context.main_roster) == ["Chair"]
+                assert moves.context.room == "Talk"
+                await breakouts.room(room).close()
+                await until(lambda: len(moves.moves) == 2)
+                assert names(moves.context.roster) == ["Chair"]
+                assert names(moves.context.main_roster) == ["Chair"]
     finally:
         bot.request_leave()
         result = await asyncio.wait_for(task, 30)
