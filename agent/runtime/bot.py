@@ -124,7 +124,6 @@ class Bot(Joining, HostRooms):
         #: The breakout room a host bot has joined (its UUID, and the bot's UUID in it):
         #: its call is there, its token and event stream stay the main room's.
         self._host_room: tuple[str, str] | None = None
-        self._host_move = None
         self.own_uuids: set[str] = set()
         self.rejoins = 0
         self.recalls = 0
@@ -361,6 +360,8 @@ class Bot(Joining, HostRooms):
                     continue
                 for change in self.roster.apply(item):
                     self._roster_change(change)
+                if isinstance(item, ParticipantSyncEnd):
+                    self._main_synced()
                 if isinstance(item, _PARTICIPANT_EVENTS):
                     self._check_admission(session)
                     continue  # plugins get the roster changes instead
@@ -416,7 +417,9 @@ class Bot(Joining, HostRooms):
 
     async def _rules(self, finish: Callable[[Outcome], None]) -> None:
         while True:
-            outcome = self._check_rules(self.clock.monotonic())
+            now = self.clock.monotonic()
+            self._check_reenter(now)
+            outcome = self._check_rules(now)
             if outcome is not None:
                 log.info("leave rule %s", outcome.detail)
                 finish(outcome)

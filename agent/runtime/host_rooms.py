@@ -20,7 +20,7 @@ from ..clock import Clock
 from ..config import BotConfig
 from ..infinity.events import StreamItem
 from ..infinity.models import ParticipantInfo
-from ..infinity.models.events import BreakoutEnd, BreakoutRefer
+from ..infinity.models.events import BreakoutBegin, BreakoutEnd, BreakoutRefer
 from ..infinity.rooms import BreakoutRooms, RoomChange
 from ..infinity.roster import Changed, Left
 from ..infinity.session import InfinitySession
@@ -34,6 +34,10 @@ from .rules import LeaveRuleCheck
 __all__ = ["HostRooms"]
 
 log = logging.getLogger(__name__)
+
+#: How long after the main room's list a new stream may still announce the room to go
+#: back into after a rejoin (the local node sends them together; Infinity: moments).
+REENTER_GRACE = 2.0
 
 #: Where a host's call is: a breakout room (its UUID, the bot's UUID in it) or None (main).
 _Seat = tuple[str, str] | None
@@ -68,7 +72,11 @@ class HostRooms:
     #: The room the bot's call is in (its UUID, and the bot's UUID in it), else None.
     _host_room: tuple[str, str] | None
     #: The move of the call under way (plugins get `Moved` once the call is up there).
-    _host_move: _HostMove | None
+    _host_move: _HostMove | None = None
+    #: After a lost token: the room the call was in (UUID, name, since when), to go back
+    #: into once the new stream announces it, and by when that must have happened.
+    _reenter: tuple[str, str, float] | None = None
+    _reenter_by: float | None = None
 
     @property
     def media_enabled(self) -> bool:
@@ -190,7 +198,9 @@ class HostRooms:
 
     def _room_event(self, item: StreamItem) -> None:
         """After the plugins got `item`: follow a refer (if configured), come back from a
-        room that ended."""
+        room that ended, go back into the room the call was in before a rejoin."""
+        if self._reenter is not None:
+            self._reenter_room(item)
         if isinstance(item, BreakoutEnd) and self._host_room is not None:
             if item.breakout_uuid == self._host_room[0]:
                 self.return_to_main()  # the room is gone: back where the token is
@@ -201,7 +211,46 @@ class HostRooms:
                 log.warning("breakout_refer to %s not followed: %s", item.breakout_name, exc)
 
     def _leave_room(self) -> None:
-        """A new session is a new participant, in the main room."""
+        """The token is lost: a new session is a new participant, in the main room. A host
+        whose call was in a breakout room goes back into it (under the new token) once the
+        new stream shows the room open (`breakout_begin`, with its new UUID there)."""
         self._host_move = None
+        self._reenter_by = None
         if self._host_room is not None:
+            self._reenter = (self._host_room[0], self.room or "", self.clock.monotonic())
             self._host_room, self.room = None, None
+
+    def _main_synced(self) -> None:
+        """The main room's list is replayed on a new stream: the rooms open now are
+        announced right behind it; a room to re-enter not among them has ended."""
+        if self._reenter is not None and self._reenter_by is None:
+            self._reenter_by = self.clock.monotonic() + REENTER_GRACE
+
+    def _check_reenter(self, now: float) -> None:
+        """After a rejoin: the room the call was in was not announced in time: it ended."""
+        if self._reenter is not None and self._reenter_by is not None and now >= self._reenter_by:
+            self._not_reentered("has ended")
+
+    def _not_reentered(self, why: str) -> None:
+        assert self._reenter is not None
+        _, name, since = self._reenter
+        self._reenter, self._reenter_by = None, None
+        log.info("breakout room %s %s while the bot rejoined: it stays in the main room", name, why)
+        where = self.conference_name
+        self.moves += 1
+        self.plugins.publish(Moved("main", self.alias, where, None, since, self.clock.monotonic()))
+
+    def _reenter_room(self, item: StreamItem) -> None:
+        """After a rejoin: the room the call was in, announced open again, or closed."""
+        assert self._reenter is not None
+        room, name, _ = self._reenter
+        if isinstance(item, BreakoutEnd) and item.breakout_uuid == room:
+            self._not_reentered("ended")
+        elif isinstance(item, BreakoutBegin) and item.breakout_uuid == room:
+            self._reenter, self._reenter_by = None, None
+            try:
+                self.join_breakout(room)
+            except (HostOnlyError, ValueError) as exc:
+                log.warning("breakout room %s not re-entered after the rejoin: %s", name, exc)
+                return
+            log.info("rejoined: back into breakout room %s", name)

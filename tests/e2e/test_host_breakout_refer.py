@@ -19,7 +19,7 @@ from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from tests.support.bots import in_call, local_config, until
-from tests.support.inspect_node import node_state, set_faults
+from tests.support.inspect_node import control, node_state, set_faults
 from tests.support.pexbot_cmd import pexbot
 
 from .members import member
@@ -213,6 +213,68 @@ async def test_a_host_in_a_room_sees_the_room_roster_and_the_main_one(node: Loca
                 await until(lambda: len(moves.moves) == 2)
                 assert names(moves.context.roster) == ["Chair"]
                 assert names(moves.context.main_roster) == ["Chair"]
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
+
+
+async def lose_token(node: LocalNode, bot: Bot, **faults: Any) -> None:
+    """The node refuses the bot's next token refresh, asked for now: its token is lost."""
+    assert bot.session is not None
+    await set_faults(node, refuse_refresh=True, **faults)
+    uuid = bot.session.participant_uuid
+    status, _ = await control(node, "POST", f"participants/{uuid}/refresh_token")
+    assert status == 200
+    await until(lambda: bot.session is None or bot.session.participant_uuid != uuid)
+
+
+async def test_after_a_token_loss_the_host_bot_goes_back_into_its_room(
+    node: LocalNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A host bot whose call was in a breakout room rejoins and, the room still open, goes
+    back into it under its new token; when the room ended meanwhile, it stays in the main
+    room and says so in one line."""
+    caplog.set_level(logging.INFO, logger="agent.runtime")
+    moves = Moves(node=node)
+    config = local_config(
+        node.base_url, "Helper", MEDIA, leave={"max_rejoins": 5}, breakouts={"follow_refer": True}
+    )
+    bot = Bot(config, [moves])
+    task = await in_call(bot)
+    try:
+        async with member(node, "meet", "Chair") as chair:
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create("Talk")
+            await until(lambda: room in bot.rooms)
+            assert bot.session is not None
+            await breakouts.move([bot.session.participant_uuid], room)
+            await until(lambda: len(moves.moves) == 1)
+            # The token is lost; the rejoined bot's call goes back into the room.
+            await lose_token(node, bot)
+            await set_faults(node, reset=True)
+            await until(lambda: bot.rejoins == 1 and len(moves.moves) == 2, timeout=30)
+            assert [(m.kind, m.room) for m in moves.moves] == [
+                ("breakout", "Talk"),
+                ("breakout", "Talk"),
+            ]
+            assert moves.calls_when_moved[1] == {"meet": 0, "Talk": 1}
+            assert bot.room == "Talk" and bot.state.state == BotState.IN_CALL
+            said = [r.getMessage() for r in caplog.records if "rejoined" in r.getMessage()]
+            assert said == ["rejoined: back into breakout room Talk"]
+            # Lost again, and the room closes while the bot rejoins (slowly): it stays in
+            # the main room.
+            await lose_token(node, bot, routes={"request_token": {"delay": 3.0}})
+            await breakouts.room(room).close()
+            await set_faults(node, reset=True)
+            await until(lambda: len(moves.moves) == 3, timeout=30)
+            assert (moves.moves[2].kind, moves.moves[2].room) == ("main", None)
+            await eventually_calls(node, "Helper", {"meet": 1})
+            assert bot.rejoins == 2 and bot.room is None
+            said = [r.getMessage() for r in caplog.records if "rejoined" in r.getMessage()]
+            assert said[1:] == [
+                "breakout room Talk has ended while the bot rejoined: it stays in the main room"
+            ]
     finally:
         bot.request_leave()
         result = await asyncio.wait_for(task, 30)
