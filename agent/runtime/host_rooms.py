@@ -20,7 +20,7 @@ from ..clock import Clock
 from ..config import BotConfig
 from ..infinity.events import StreamItem
 from ..infinity.models import ParticipantInfo
-from ..infinity.models.events import BreakoutBegin, BreakoutEnd, BreakoutRefer
+from ..infinity.models.events import MAIN_ROOM, BreakoutBegin, BreakoutEnd, BreakoutRefer
 from ..infinity.rooms import BreakoutRooms, RoomChange
 from ..infinity.roster import Changed, Left
 from ..infinity.session import InfinitySession
@@ -86,10 +86,14 @@ class HostRooms:
         raise NotImplementedError
 
     def join_breakout(self, room: str) -> None:
-        """As a host: move the bot's call into the breakout room `room` (its UUID); the
+        """As a host: move the bot's call into the breakout room `room` (its UUID; `main`:
+        back to the main room, as a `breakout_refer` may ask); the
         token and the event stream stay the main room's. Plugins get `Moved("breakout")`
         once the call is up in the room (none if it cannot be placed there: it stays where
         it was); the bot comes back by itself when the room ends."""
+        if room == MAIN_ROOM:  # a `breakout_refer` back to the main room
+            self.return_to_main()
+            return
         session = self._require_session()
         if session.role != "HOST":
             raise HostOnlyError(

@@ -49,9 +49,9 @@ class Moves(Plugin[Any]):
             self.context.join_breakout(event.breakout_uuid)
 
     async def on_moved(self, moved: Moved) -> None:
-        self.moves.append(moved)
-        if self.node is not None:
+        if self.node is not None:  # (before `moves` grows: tests wait on that)
             self.calls_when_moved.append(await connected_calls(self.node, "Helper"))
+        self.moves.append(moved)
 
 
 async def connected_calls(node: LocalNode, name: str) -> dict[str, int]:
@@ -279,6 +279,52 @@ async def test_after_a_token_loss_the_host_bot_goes_back_into_its_room(
         bot.request_leave()
         result = await asyncio.wait_for(task, 30)
     assert result.state == BotState.LEFT, result
+
+
+@pytest.mark.parametrize("follow", [True, False], ids=["follow_refer", "plugin"])
+async def test_emptied_rooms_send_the_host_call_back_to_the_main_room(
+    node: LocalNode, follow: bool
+) -> None:
+    """`breakouts/empty` (the rooms stay open): the node asks the host whose call is in a
+    room to go back (`breakout_refer` to `main`) and the bot's call comes back to the main
+    room, by `follow_refer` or by a plugin's `join_breakout`; no re-call into the room."""
+    moves = Moves(accept=not follow, node=node)
+    breakouts_cfg = {"follow_refer": follow}
+    config = local_config(
+        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts=breakouts_cfg
+    )
+    bot = Bot(config, [moves])
+    task = await in_call(bot)
+    try:
+        async with (
+            member(node, "secure", "Guest", pin="5678") as guest,
+            member(node, "secure", "Chair", pin="1234") as chair,
+        ):
+            assert bot.session is not None
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create(
+                "Talk", participants={"main": [guest.uuid, bot.session.participant_uuid]}
+            )
+            refer = await guest.expect(ev.Refer)
+            async with member(node, "secure", "Guest", token=refer.token) as inside:
+                await until(lambda: len(moves.moves) == 1)
+                assert await breakouts.empty() is True
+                back = await inside.expect(ev.Refer)  # the guest is sent back as before
+                assert back.target == "main"
+            await eventually_calls(node, "Helper", {"secure": 1})
+            await until(lambda: len(moves.moves) == 2)
+            assert [(m.kind, m.room) for m in moves.moves] == [("breakout", "Talk"), ("main", None)]
+            assert moves.calls_when_moved[1] == {"secure": 1}
+            assert [r.breakout_uuid for r in moves.refers] == [room, "main"]
+            assert room in bot.rooms  # still open
+            await asyncio.sleep(2.5)  # (longer than a lost room call waits for word)
+            assert bot.room is None and bot.recalls == 0
+            await eventually_calls(node, "Helper", {"secure": 1})
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
+    assert bot.recalls == 0
 
 
 async def test_a_plugin_accepts_a_refer_itself(node: LocalNode) -> None:
