@@ -53,11 +53,7 @@ from .host_rooms import HostRooms
 from .joining import Joining, JoinResult
 from .leg import MediaSetupError
 from .logs import current_bot, log_state
-from .outcome import (
-    BotResult,
-    Outcome,
-    conference_ended,
-)
+from .outcome import BotResult, Outcome, conference_ended
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall, Presentations
 from .rules import LeaveRuleCheck
