@@ -3,11 +3,15 @@
 Infinity moves a guest (`refer`, a one-time token: see `joining.py`) but only asks a host to
 join a room (`breakout_refer`). A host joins with a call under its own UUID in that room
 (from `breakout_begin`), keeping its main token, event stream and roster; when the room
-ends (`breakout_end`) the call comes back to the main room. A mixin of `Bot`.
+ends (`breakout_end`), or it is asked back (`breakout_refer` to `main`), the call comes
+back to the main room. A mixin of `Bot`.
 
-The leave rules judge the place the call is in: while in a room, who else is in that room
-(its roster from the `breakout_event`s), as for a guest moved there; the main room's roster
-only once the call is back.
+A move is done when the call is up in the new place: plugins get `Moved` then (a call the
+new place refuses is no move: it is placed again where it was). The leave rules, and the
+plugins' `roster`, are the place the call is in: while in a room, who else is in that room
+(its roster from the `breakout_event`s), as for a guest moved there. After a lost token the
+bot rejoins in the main room and goes back into the room its call was in, if the new stream
+still announces it.
 """
 
 from __future__ import annotations
