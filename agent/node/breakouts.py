@@ -9,7 +9,8 @@ the main room's alias. What the rooms look like to clients follows Pexip's web S
   (with its own participant UUID in the room, `RoomSettings.shadows`), the room's events
   wrapped in `breakout_event` (`MIRRORED`), and `breakout_end` when the room closes. It
   joins a room by placing a call there (`breakouts/<room>/participants/<its uuid>/calls`);
-  moving a host only asks it to, with `breakout_refer`.
+  moving a host only asks it to, with `breakout_refer` (`breakout_uuid` `main` when its
+  participant in a room is moved out, e.g. by `breakouts/empty`: its call goes back).
 - Everyone else is moved with `refer` (`target` `breakout` or `main`, a one-time token for
   the main alias): its client re-joins, so its media really moves to the room's mix.
 - A room closes when a host closes it or its `duration` ends: its participants go back to
@@ -215,15 +216,13 @@ async def move(
 
 
 def _ask_host(main: ConferenceState, host_uuid: str, dest: ConferenceState, requester: str) -> None:
-    if dest.room is None:
-        return  # back in the main room: nothing to ask
+    """Ask a host to place its call in `dest`: a room, or (its participant in a room moved
+    out, e.g. the rooms emptied) the main room, `breakout_uuid` `main`, where Pexip's SDK
+    moves a host's call with the same `breakoutUuid` it joins rooms by."""
+    uuid, name = (dest.room.uuid, dest.room.name) if dest.room is not None else (MAIN_ROOM, "")
     main.events.publish(
         "breakout_refer",
-        {
-            "breakout_uuid": dest.room.uuid,
-            "breakout_name": dest.room.name,
-            "requester_uuid": requester,
-        },
+        {"breakout_uuid": uuid, "breakout_name": name, "requester_uuid": requester},
         to=(host_uuid,),
     )
 

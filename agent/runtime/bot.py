@@ -53,11 +53,7 @@ from .host_rooms import HostRooms
 from .joining import Joining, JoinResult
 from .leg import MediaSetupError
 from .logs import current_bot, log_state
-from .outcome import (
-    BotResult,
-    Outcome,
-    conference_ended,
-)
+from .outcome import BotResult, Outcome, conference_ended
 from .plugins import Plugin, PluginHost
 from .presentation import PresentationCall, Presentations
 from .rules import LeaveRuleCheck
@@ -360,6 +356,8 @@ class Bot(Joining, HostRooms):
                     continue
                 for change in self.roster.apply(item):
                     self._roster_change(change)
+                if isinstance(item, ParticipantSyncEnd):
+                    self._main_synced()
                 if isinstance(item, _PARTICIPANT_EVENTS):
                     self._check_admission(session)
                     continue  # plugins get the roster changes instead
@@ -415,7 +413,9 @@ class Bot(Joining, HostRooms):
 
     async def _rules(self, finish: Callable[[Outcome], None]) -> None:
         while True:
-            outcome = self._check_rules(self.clock.monotonic())
+            now = self.clock.monotonic()
+            self._check_reenter(now)
+            outcome = self._check_rules(now)
             if outcome is not None:
                 log.info("leave rule %s", outcome.detail)
                 finish(outcome)
@@ -446,6 +446,8 @@ class Bot(Joining, HostRooms):
             clock=self.clock.monotonic,
             seat=self._seat,
             in_room=lambda: self._host_room is not None,
+            placed=self._host_call_placed,
+            move_failed=self._host_move_failed,
         )
         self.call = call
         started = False

@@ -155,12 +155,20 @@ class BotCall:
         clock: Callable[[], float] = time.monotonic,
         seat: Callable[[], Seat] | None = None,
         in_room: Callable[[], bool] = lambda: False,
+        placed: Callable[[], None] = lambda: None,
+        move_failed: Callable[[str], bool] = lambda why: False,
     ) -> None:
         self.session = session
         #: Where each new call is placed (None: the bot itself in the main room), and
         #: whether that is a breakout room.
         self._seat = seat
         self._in_room = in_room
+        #: Told each time a call is up where `seat` says (no move pending): a host's move
+        #: is done only then.
+        self._placed = placed
+        #: Told why the call could not be placed after a move; True when the seat was put
+        #: back where the call was (it is placed there again), False to re-call.
+        self._move_failed = move_failed
         self._placed_in_room = False
         self._relocating = False
         self._relocated = asyncio.Event()
@@ -190,6 +198,11 @@ class BotCall:
     async def start(self) -> None:
         """Place the first call; raises `MediaSetupError` when it cannot be set up."""
         await self._place()
+        self._report_placed()
+
+    def _report_placed(self) -> None:
+        if not self._relocating:  # else it moves on at once: it is not there yet
+            self._placed()
 
     async def _place_again(self) -> None:
         """Hang up and drop the current call's media, then place a new call."""
@@ -304,11 +317,13 @@ class BotCall:
         """Re-call on media loss until `max_recalls` is spent; then say why it failed."""
         while True:
             assert self.peer is not None
-            lost = await self.peer.wait_media_lost()
+            why = "moving the call"
+            if not self._relocating:  # (a move asked for while this call was placed: go on)
+                lost = await self.peer.wait_media_lost()
+                why = f"{lost.reason}: {lost.detail}"
             if self._closed:
                 return "closed"
             lost_at = self._clock()
-            why = f"{lost.reason}: {lost.detail}"
             if self._placed_in_room and not self._relocating:
                 # A room's calls end with the room, and the main stream's `breakout_end`
                 # (which moves the call back) is only moments behind: no re-call for that.
@@ -319,27 +334,47 @@ class BotCall:
             cause: GapCause = "move" if moving else "recall"
             if moving:
                 log.info("moving the call")
+                failed = await self._move()
+                if failed is not None:  # a re-call where the seat is now
+                    gave_up = await self._recall(failed)
+                    if gave_up is not None:
+                        return gave_up
             else:
                 log.warning("media lost (%s)", why)
-            while True:
-                if moving:
-                    moving = False  # placed once for the move; a failure is a re-call
-                    try:
-                        await self._place_again()
-                        break
-                    except MediaSetupError as exc:
-                        why = str(exc)
-                        log.warning("call not placed after the move: %s", exc)
-                if self.recalls >= self.media.max_recalls:
-                    return f"{why} (after {self.recalls} re-calls)"
-                self.recalls += 1
-                try:
-                    await self._place_again()
-                    break
-                except MediaSetupError as exc:
-                    why = str(exc)
-                    log.warning("re-call %d failed: %s", self.recalls, exc)
+                gave_up = await self._recall(why)
+                if gave_up is not None:
+                    return gave_up
             self.plugins.publish(Gap("media", lost_at, self._clock(), cause))
+
+    async def _move(self) -> str | None:
+        """Place the call where the seat says now; if it cannot be placed there, once more
+        where the bot puts it back (`move_failed`). None when placed, else why not."""
+        try:
+            await self._place_again()
+        except MediaSetupError as exc:
+            if not self._move_failed(str(exc)):
+                return str(exc)
+            try:
+                await self._place_again()
+            except MediaSetupError as again:
+                return str(again)
+        self._report_placed()
+        return None
+
+    async def _recall(self, why: str) -> str | None:
+        """Place the call again until it is up (None) or `max_recalls` is spent (why)."""
+        while True:
+            if self.recalls >= self.media.max_recalls:
+                return f"{why} (after {self.recalls} re-calls)"
+            self.recalls += 1
+            try:
+                await self._place_again()
+            except MediaSetupError as exc:
+                why = str(exc)
+                log.warning("re-call %d failed: %s", self.recalls, exc)
+                continue
+            self._report_placed()
+            return None
 
     # -- teardown --------------------------------------------------------------------
 

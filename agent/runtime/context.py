@@ -58,7 +58,17 @@ class PluginContext(BreakoutControls):
 
     @property
     def roster(self) -> Mapping[str, ParticipantInfo]:
-        """Everyone in the conference except the bot itself."""
+        """Everyone else in the place the bot is in: its conference, or the breakout room a
+        host bot's call is in (from the moment it moves there; `main_roster` is still the
+        main room's), as Pexip's SDK lists the participants of its current room."""
+        here = self._bot.room_roster()
+        return here if here is not None else self.main_roster
+
+    @property
+    def main_roster(self) -> Mapping[str, ParticipantInfo]:
+        """Everyone else in the conference the bot is joined to, where its chat and host
+        controls act: the main room, also while a host bot's call is in a breakout room (a
+        guest moved into a room is joined to that room: it sees only that room)."""
         own = self._bot.own_uuids
         return {u: p for u, p in self._bot.roster.participants.items() if u not in own}
 

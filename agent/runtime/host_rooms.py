@@ -3,22 +3,28 @@
 Infinity moves a guest (`refer`, a one-time token: see `joining.py`) but only asks a host to
 join a room (`breakout_refer`). A host joins with a call under its own UUID in that room
 (from `breakout_begin`), keeping its main token, event stream and roster; when the room
-ends (`breakout_end`) the call comes back to the main room. A mixin of `Bot`.
+ends (`breakout_end`), or it is asked back (`breakout_refer` to `main`), the call comes
+back to the main room. A mixin of `Bot`.
 
-The leave rules judge the place the call is in: while in a room, who else is in that room
-(its roster from the `breakout_event`s), as for a guest moved there; the main room's roster
-only once the call is back.
+A move is done when the call is up in the new place: plugins get `Moved` then (a call the
+new place refuses is no move: it is placed again where it was). The leave rules, and the
+plugins' `roster`, are the place the call is in: while in a room, who else is in that room
+(its roster from the `breakout_event`s), as for a guest moved there. After a lost token the
+bot rejoins in the main room and goes back into the room its call was in, if the new stream
+still announces it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ..clock import Clock
 from ..config import BotConfig
 from ..infinity.events import StreamItem
 from ..infinity.models import ParticipantInfo
-from ..infinity.models.events import BreakoutEnd, BreakoutRefer
+from ..infinity.models.events import MAIN_ROOM, BreakoutBegin, BreakoutEnd, BreakoutRefer
 from ..infinity.rooms import BreakoutRooms, RoomChange
 from ..infinity.roster import Changed, Left
 from ..infinity.session import InfinitySession
@@ -32,6 +38,24 @@ from .rules import LeaveRuleCheck
 __all__ = ["HostRooms"]
 
 log = logging.getLogger(__name__)
+
+#: How long after the main room's list a new stream may still announce the room to go
+#: back into after a rejoin (the local node sends them together; Infinity: moments).
+REENTER_GRACE = 2.0
+
+#: Where a host's call is: a breakout room (its UUID, the bot's UUID in it) or None (main).
+_Seat = tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class _HostMove:
+    """A move of a host's call under way: where to (`seat`, the room's `name`), since when,
+    and where the call was before (seat and room name), to stay there if it cannot move."""
+
+    seat: _Seat
+    name: str | None
+    started: float
+    back: tuple[_Seat, str | None]
 
 
 class HostRooms:
@@ -51,6 +75,12 @@ class HostRooms:
     _rules_check: LeaveRuleCheck
     #: The room the bot's call is in (its UUID, and the bot's UUID in it), else None.
     _host_room: tuple[str, str] | None
+    #: The move of the call under way (plugins get `Moved` once the call is up there).
+    _host_move: _HostMove | None = None
+    #: After a lost token: the room the call was in (UUID, name, since when), to go back
+    #: into once the new stream announces it, and by when that must have happened.
+    _reenter: tuple[str, str, float] | None = None
+    _reenter_by: float | None = None
 
     @property
     def media_enabled(self) -> bool:
@@ -60,9 +90,14 @@ class HostRooms:
         raise NotImplementedError
 
     def join_breakout(self, room: str) -> None:
-        """As a host: move the bot's call into the breakout room `room` (its UUID); the
-        token and the event stream stay the main room's. Plugins get `Moved("breakout")`;
-        the bot comes back by itself when the room ends."""
+        """As a host: move the bot's call into the breakout room `room` (its UUID; `main`:
+        back to the main room, as a `breakout_refer` may ask); the
+        token and the event stream stay the main room's. Plugins get `Moved("breakout")`
+        once the call is up in the room (none if it cannot be placed there: it stays where
+        it was); the bot comes back by itself when the room ends."""
+        if room == MAIN_ROOM:  # a `breakout_refer` back to the main room
+            self.return_to_main()
+            return
         session = self._require_session()
         if session.role != "HOST":
             raise HostOnlyError(
@@ -83,16 +118,50 @@ class HostRooms:
             self._place_in(None, None)
 
     def _place_in(self, name: str | None, seat: tuple[str, str] | None) -> None:
-        at = self.clock.monotonic()
+        """Send the call to `seat` (None: the main room); plugins get `Moved` once it is
+        up there (`_host_call_placed`), not before."""
+        pending = self._host_move
+        back = pending.back if pending is not None else (self._host_room, self.room)
         self._host_room, self.room = seat, name
         self._rules_check.new_place()  # "alone" and "hosts left" are judged there now
+        where = f"to breakout room {name}" if name else "back to the main room"
+        if back[0] == seat:  # back where it was before the move was done: no move
+            self._host_move = None
+        else:
+            self._host_move = _HostMove(seat, name, self.clock.monotonic(), back)
+        log.info("host call moving %s", where)
         if self.call is not None:
             self.call.relocate()  # else the next call is placed there
-        kind: MoveKind = "breakout" if seat is not None else "main"
-        log.info("host call %s", f"to breakout room {name}" if name else "back to the main room")
-        where = name if name is not None else self.conference_name
+
+    def _host_call_placed(self) -> None:
+        """The bot's call is up where the seat says: a move under way is done."""
+        move, self._host_move = self._host_move, None
+        if move is None:
+            return
+        kind: MoveKind = "breakout" if move.seat is not None else "main"
+        where = move.name if move.name is not None else self.conference_name
         self.moves += 1
-        self.plugins.publish(Moved(kind, self.alias, where, name, at, self.clock.monotonic()))
+        log.info("host call %s", f"in breakout room {where}" if move.name else "in the main room")
+        now = self.clock.monotonic()
+        self.plugins.publish(Moved(kind, self.alias, where, move.name, move.started, now))
+
+    def _host_move_failed(self, why: str) -> bool:
+        """The call could not be placed where a move sends it: it stays where it was (True:
+        placed there again), unless that was a room that has ended (False: a re-call)."""
+        move = self._host_move
+        if move is None:
+            return False
+        target = f"breakout room {move.name}" if move.name else "the main room"
+        back_seat, back_name = move.back
+        if back_seat is not None and back_seat[0] not in self.rooms:
+            log.warning("host call not placed in %s: %s", target, why)
+            return False
+        self._host_move = None
+        self._host_room, self.room = back_seat, back_name
+        self._rules_check.new_place()
+        back = f"breakout room {back_name}" if back_name else "the main room"
+        log.warning("host call not moved to %s (%s): it stays in %s", target, why, back)
+        return True
 
     def _seat(self) -> Seat:
         """Where the next call goes: the bot itself, or its participant in the room."""
@@ -101,6 +170,12 @@ class HostRooms:
             return session.me
         room, uuid = self._host_room
         return session.conference.breakouts.room(room).participant(uuid)
+
+    def room_roster(self) -> Mapping[str, ParticipantInfo] | None:
+        """While the host's call is in a breakout room (or on its way there): everyone else
+        in that room, from its `breakout_event`s; None while it is in the main room."""
+        here = self._in_room()
+        return None if here is None else {p.uuid: p for p in here[0]}
 
     def _in_room(self) -> tuple[list[ParticipantInfo], bool] | None:
         """While the call is in a breakout room: everyone else in that room, and whether
@@ -131,7 +206,9 @@ class HostRooms:
 
     def _room_event(self, item: StreamItem) -> None:
         """After the plugins got `item`: follow a refer (if configured), come back from a
-        room that ended."""
+        room that ended, go back into the room the call was in before a rejoin."""
+        if self._reenter is not None:
+            self._reenter_room(item)
         if isinstance(item, BreakoutEnd) and self._host_room is not None:
             if item.breakout_uuid == self._host_room[0]:
                 self.return_to_main()  # the room is gone: back where the token is
@@ -142,6 +219,46 @@ class HostRooms:
                 log.warning("breakout_refer to %s not followed: %s", item.breakout_name, exc)
 
     def _leave_room(self) -> None:
-        """A new session is a new participant, in the main room."""
+        """The token is lost: a new session is a new participant, in the main room. A host
+        whose call was in a breakout room goes back into it (under the new token) once the
+        new stream shows the room open (`breakout_begin`, with its new UUID there)."""
+        self._host_move = None
+        self._reenter_by = None
         if self._host_room is not None:
+            self._reenter = (self._host_room[0], self.room or "", self.clock.monotonic())
             self._host_room, self.room = None, None
+
+    def _main_synced(self) -> None:
+        """The main room's list is replayed on a new stream: the rooms open now are
+        announced right behind it; a room to re-enter not among them has ended."""
+        if self._reenter is not None and self._reenter_by is None:
+            self._reenter_by = self.clock.monotonic() + REENTER_GRACE
+
+    def _check_reenter(self, now: float) -> None:
+        """After a rejoin: the room the call was in was not announced in time: it ended."""
+        if self._reenter is not None and self._reenter_by is not None and now >= self._reenter_by:
+            self._not_reentered("has ended")
+
+    def _not_reentered(self, why: str) -> None:
+        assert self._reenter is not None
+        _, name, since = self._reenter
+        self._reenter, self._reenter_by = None, None
+        log.info("breakout room %s %s while the bot rejoined: it stays in the main room", name, why)
+        where = self.conference_name
+        self.moves += 1
+        self.plugins.publish(Moved("main", self.alias, where, None, since, self.clock.monotonic()))
+
+    def _reenter_room(self, item: StreamItem) -> None:
+        """After a rejoin: the room the call was in, announced open again, or closed."""
+        assert self._reenter is not None
+        room, name, _ = self._reenter
+        if isinstance(item, BreakoutEnd) and item.breakout_uuid == room:
+            self._not_reentered("ended")
+        elif isinstance(item, BreakoutBegin) and item.breakout_uuid == room:
+            self._reenter, self._reenter_by = None, None
+            try:
+                self.join_breakout(room)
+            except (HostOnlyError, ValueError) as exc:
+                log.warning("breakout room %s not re-entered after the rejoin: %s", name, exc)
+                return
+            log.info("rejoined: back into breakout room %s", name)

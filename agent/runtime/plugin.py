@@ -173,7 +173,7 @@ class Plugin(Generic[ConfigT]):
 
     async def on_gap(self, gap: Gap) -> None:
         """A stretch without events or media, once it is over (`kind`, `start`, `end` on the
-        bot's clock, and its `cause`: `stream`, `recall` or `rejoin`)."""
+        bot's clock, and its `cause`: `stream`, `recall`, `rejoin` or `move`)."""
         await self.on_other(gap)
 
     async def on_moved(self, moved: Moved) -> None:

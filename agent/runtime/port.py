@@ -7,7 +7,7 @@ offers them). `Bot` satisfies this protocol structurally.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from typing import Protocol
 
 from aiortc import MediaStreamTrack
@@ -15,6 +15,7 @@ from aiortc import MediaStreamTrack
 from ..clock import Clock
 from ..config import BotConfig
 from ..infinity import BreakoutRooms, InfinitySession, Roster
+from ..infinity.models import ParticipantInfo
 from .call import BotCall
 from .items import PluginItem
 from .presentation import PresentationCall
@@ -79,5 +80,7 @@ class BotPort(Protocol):
     async def stop_presentation(self) -> None: ...
 
     def join_breakout(self, room: str) -> None: ...
+
+    def room_roster(self) -> Mapping[str, ParticipantInfo] | None: ...
 
     def return_to_main(self) -> None: ...

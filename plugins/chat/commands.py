@@ -198,12 +198,12 @@ class Commands:
         raise CommandError(f'nobody called "{request.rest}" is here', "not_found")
 
     async def _mute(self, request: Request) -> str:
-        p = self._who(request, list(self.context.roster.values()))
+        p = self._who(request, list(self.context.main_roster.values()))
         await self._act(f"mute {p.display_name}", self.context.mute(p.uuid))
         return f"muted {p.display_name}"
 
     async def _unmute(self, request: Request) -> str:
-        p = self._who(request, list(self.context.roster.values()))
+        p = self._who(request, list(self.context.main_roster.values()))
         await self._act(f"unmute {p.display_name}", self.context.unmute(p.uuid))
         return f"unmuted {p.display_name}"
 
@@ -224,7 +224,7 @@ class Commands:
         return "conference unlocked"
 
     async def _admit(self, request: Request) -> str:
-        everyone = list(self.context.roster.values())
+        everyone = list(self.context.main_roster.values())
         waiting = [p for p in everyone if p.in_waiting_room]
         if not request.rest:
             if not waiting:

@@ -128,7 +128,9 @@ class ChatPlugin(Plugin[ChatConfig]):
         sender = event.uuid
         if sender and sender == ctx.own_uuid:
             return
-        person: ParticipantInfo | None = ctx.roster.get(sender) if sender else None
+        # The chat and the host controls are the main room's, also while a host bot's call
+        # is in a breakout room (where `roster` is that room's).
+        person: ParticipantInfo | None = ctx.main_roster.get(sender) if sender else None
         name = person.display_name if person is not None else event.origin
         if self._is_bot(name):
             ctx.count("chat_ignored", reason="bot")

@@ -40,7 +40,8 @@ class BreakoutEnd(EventModel):
 
 
 class BreakoutRefer(EventModel):
-    """`requester_uuid` asks this participant (a host) to join the room."""
+    """`requester_uuid` asks this participant (a host) to join the room (`main`: to take
+    its call back to the main room)."""
 
     name: ClassVar[str] = "breakout_refer"
     breakout_uuid: str = Field(min_length=1)
