@@ -250,13 +250,7 @@ def test_the_worker_claims_within_80_percent_of_its_cpu_limit(
 
     parser = argparse.ArgumentParser(prog="pexbot")
     add_parsers(parser.add_subparsers(dest="command", required=True))
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        try:
-            parsed = parser.parse_args(args)
-        except SystemExit:
-            pytest.fail(f"pexbot {' '.join(args)}: {stderr.getvalue()}")
-    settings = _worker_settings(parsed)
+    settings = _worker_settings(_parsed(parser, args))
     assert settings.cpu_budget == pytest.approx(AUTO_SHARE * limit / 1000)
     assert settings.capacity == int(_config_map_value("pexbot", "worker-capacity"))
     assert settings.drain_seconds == float(_config_map_value("pexbot", "drain-seconds"))
@@ -318,14 +312,18 @@ def _parse(args: list[str]) -> str | None:
     if args[0] not in commands:
         assert args[0] in PENDING_COMMANDS, f"pexbot has no command {args[0]!r}"
         return args[0]
+    assert isinstance(_parsed(parser, args), argparse.Namespace)
+    return None
+
+
+def _parsed(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespace:
+    """`args` parsed by `parser`; a failed parse fails the test with argparse's message."""
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         try:
-            parsed = parser.parse_args(args)
+            return parser.parse_args(args)
         except SystemExit:
             pytest.fail(f"pexbot {' '.join(args)}: {stderr.getvalue()}")
-    assert isinstance(parsed, argparse.Namespace)
-    return None
 
 
 def _expand_k8s(args: list[str], container: dict[str, Any]) -> list[str]:
