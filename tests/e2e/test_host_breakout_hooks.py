@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -17,6 +18,7 @@ from agent.infinity.models import events as ev
 from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
+from plugins.moderator import Moderator, ModeratorConfig
 from tests.support.bots import in_call, local_config, until
 
 from .members import member
@@ -162,3 +164,42 @@ async def test_a_bot_whose_call_stays_in_the_main_room_reports_the_main_room(
         bot.request_leave()
         result = await asyncio.wait_for(task, 30)
     assert result.state == BotState.LEFT, result
+
+
+async def test_the_moderator_acts_in_the_room_the_host_call_is_in(
+    node: LocalNode, tmp_path: Path
+) -> None:
+    """`mute_on_entry` mutes a guest arriving in the room the bot's call is in (through the
+    room's participant API), and nobody found there or back in the main room on a move."""
+    hooks = Hooks()
+    rules = {"audit_file": str(tmp_path / "audit.jsonl"), "mute_on_entry": {"enabled": True}}
+    moderator = Moderator(config=ModeratorConfig.model_validate(rules))
+    config = local_config(
+        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts={"follow_refer": True}
+    )
+    bot = Bot(config, [hooks, moderator])
+    task = await in_call(bot)
+    try:
+        async with member(node, "secure", "Chair", pin="1234") as chair:
+            await until(lambda: hooks.kept() == ["Chair"])
+            assert bot.session is not None
+            breakouts = chair.session.conference.breakouts
+            room = await breakouts.create(
+                "Talk", participants={"main": [bot.session.participant_uuid]}
+            )
+            await until(lambda: len(hooks.moves) == 1 and hooks.kept() == [])
+            async with member(node, "secure", "Late", pin="5678") as late:
+                await until(lambda: "Late" in names(hooks.context.main_roster))
+                await breakouts.move([late.uuid], room)
+                late_refer = await late.expect(ev.Refer)
+                async with member(node, "secure", "Late", token=late_refer.token):
+                    await until(lambda: hooks.kept() == ["Late"])
+                    await until(lambda: all(p.muted for p in hooks.context.roster.values()))
+                    await breakouts.room(room).close()
+                    await until(lambda: len(hooks.moves) == 2 and hooks.kept() == ["Chair"])
+            await moderator.flush()
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
+    assert moderator.counts == {"mute_on_entry.acted": 1}
