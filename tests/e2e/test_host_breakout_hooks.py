@@ -20,8 +20,10 @@ from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from plugins.moderator import Moderator, ModeratorConfig
 from tests.support.bots import in_call, local_config, until
+from tests.support.inspect_node import set_faults
 
 from .members import member
+from .test_host_breakout_refer import lose_token
 
 pytestmark = pytest.mark.e2e
 
@@ -203,3 +205,48 @@ async def test_the_moderator_acts_in_the_room_the_host_call_is_in(
         result = await asyncio.wait_for(task, 30)
     assert result.state == BotState.LEFT, result
     assert moderator.counts == {"mute_on_entry.acted": 1}
+
+
+async def test_after_a_token_loss_the_hooks_follow_the_call_back_into_its_room(
+    node: LocalNode,
+) -> None:
+    """The token is lost while the call is in a room: the bot rejoins in the main room and
+    goes back into the room; the list kept from the hooks is `roster` again, and those found
+    there are no arrivals."""
+    hooks = Hooks()
+    config = local_config(
+        node.base_url,
+        "Helper",
+        MEDIA,
+        alias="secure",
+        pin="1234",
+        leave={"max_rejoins": 5},
+        breakouts={"follow_refer": True},
+    )
+    bot = Bot(config, [hooks])
+    task = await in_call(bot)
+    try:
+        async with (
+            member(node, "secure", "Guest", pin="5678") as guest,
+            member(node, "secure", "Chair", pin="1234") as chair,
+        ):
+            await until(lambda: hooks.kept() == ["Chair", "Guest"])
+            assert bot.session is not None
+            breakouts = chair.session.conference.breakouts
+            await breakouts.create(
+                "Talk", participants={"main": [guest.uuid, bot.session.participant_uuid]}
+            )
+            refer = await guest.expect(ev.Refer)
+            async with member(node, "secure", "Guest", token=refer.token):
+                await until(lambda: len(hooks.moves) == 1 and hooks.kept() == ["Guest"])
+                mark = len(hooks.log)
+                await lose_token(node, bot)
+                await set_faults(node, reset=True)
+                await until(lambda: bot.rejoins == 1 and len(hooks.moves) == 2, timeout=30)
+                await until(lambda: hooks.kept() == hooks.roster() == ["Guest"])
+                joins = [e for e in since(hooks.log, mark) if e[0] == "joined"]
+                assert joins and all(initial for _, _, initial in joins), hooks.log[mark:]
+    finally:
+        bot.request_leave()
+        result = await asyncio.wait_for(task, 30)
+    assert result.state == BotState.LEFT, result
