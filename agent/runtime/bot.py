@@ -394,7 +394,8 @@ class Bot(Joining, HostRooms):
         chair = not isinstance(change, Left) and self.roster.participants[uuid].role == "chair"
         if chair and self._host_room is None:  # in a room, that room's hosts count
             self._rules_check.seen_host = True  # even a host who leaves before the next check
-        self.plugins.publish(change)
+        if self._host_room is None:  # in a room, plugins get the room's changes instead
+            self.plugins.publish(change)
         if isinstance(change, Joined | Left):
             log.info(
                 "%s %s",

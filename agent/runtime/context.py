@@ -197,8 +197,7 @@ class PluginContext(BreakoutControls):
         """DTMF to a participant (host only), or on the bot's own call when none is given."""
         digits = validate_dtmf(digits)
         if participant_uuid is not None:
-            conference = self._host("dtmf to a participant", None)
-            await conference.participant(participant_uuid).dtmf(digits)
+            await self._participant("dtmf to a participant", participant_uuid).dtmf(digits)
             return
         call = self._bot.call
         if call is None or call.call_uuid is None:

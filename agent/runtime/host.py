@@ -3,7 +3,8 @@
 Actions on other participants or on the whole conference need the host (chair) role; from
 a bot that joined as a guest they raise `HostOnlyError` before any request is sent (the
 node would refuse them anyway, and a clear local error beats a 403). What Infinity lets a
-guest do to itself (mute, raise a hand, leave) stays allowed on the bot's own UUID.
+guest do to itself (mute, raise a hand, leave) stays allowed on the bot's own UUID. A
+participant in a breakout room is acted on through that room's participant API.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Literal
 
 from ..infinity import ConferenceClient
+from ..infinity.breakout_client import BreakoutParticipantClient
+from ..infinity.client import ParticipantClient
 from ..infinity.models import DialBody, LayoutTransforms
 from ..infinity.models.conference import CallType
 from .port import BotPort
@@ -43,21 +46,35 @@ class HostControls:
             raise HostOnlyError(f"{action} needs the host role; the bot joined {alias} as guest")
         return self._conference()
 
+    def _participant(
+        self, action: str, participant_uuid: str, *, self_allowed: bool = False
+    ) -> ParticipantClient | BreakoutParticipantClient:
+        """The participant's client, if the bot may do `action` to it: through the breakout
+        room it is in when it is in one (as Pexip's SDK acts on a room's participants), so
+        a plugin acts on whom its `roster` and roster hooks show, wherever the call is."""
+        conference = self._host(action, participant_uuid if self_allowed else None)
+        if participant_uuid in self._bot.roster:
+            return conference.participant(participant_uuid)
+        for uuid, room in self._bot.rooms.rooms.items():
+            if participant_uuid in room.roster:
+                return conference.breakouts.room(uuid).participant(participant_uuid)
+        return conference.participant(participant_uuid)
+
     # -- participants ------------------------------------------------------------------
 
     async def mute(self, participant_uuid: str) -> None:
         """Mute a participant's audio (a guest bot may mute itself)."""
-        await self._host("mute", participant_uuid).participant(participant_uuid).mute()
+        await self._participant("mute", participant_uuid, self_allowed=True).mute()
 
     async def unmute(self, participant_uuid: str) -> None:
-        await self._host("unmute", participant_uuid).participant(participant_uuid).unmute()
+        await self._participant("unmute", participant_uuid, self_allowed=True).unmute()
 
     async def admit(self, participant_uuid: str) -> None:
         """Let a participant in from the waiting room of a locked conference."""
-        await self._host("admit").participant(participant_uuid).unlock()
+        await self._participant("admit", participant_uuid).unlock()
 
     async def spotlight(self, participant_uuid: str, on: bool = True) -> None:
-        p = self._host("spotlight").participant(participant_uuid)
+        p = self._participant("spotlight", participant_uuid)
         await (p.spotlight_on() if on else p.spotlight_off())
 
     async def set_role(self, participant_uuid: str, role: Literal["chair", "guest"]) -> None:
@@ -66,7 +83,7 @@ class HostControls:
 
     async def disconnect(self, participant_uuid: str) -> None:
         """Remove a participant from the conference (the bot itself: use `leave()`)."""
-        await self._host("disconnect").participant(participant_uuid).disconnect()
+        await self._participant("disconnect", participant_uuid).disconnect()
 
     async def transfer(
         self,
@@ -77,16 +94,16 @@ class HostControls:
         pin: str | None = None,
     ) -> None:
         """Move a participant to another conference."""
-        p = self._host("transfer").participant(participant_uuid)
+        p = self._participant("transfer", participant_uuid)
         await p.transfer(conference_alias, role=role, pin=pin)
 
     async def buzz(self, participant_uuid: str) -> None:
         """Raise a participant's hand (a guest bot may raise its own)."""
-        await self._host("buzz", participant_uuid).participant(participant_uuid).buzz()
+        await self._participant("buzz", participant_uuid, self_allowed=True).buzz()
 
     async def clear_buzz(self, participant_uuid: str) -> None:
         """Lower a participant's hand (a guest bot may lower its own)."""
-        await self._host("clear buzz", participant_uuid).participant(participant_uuid).clear_buzz()
+        await self._participant("clear buzz", participant_uuid, self_allowed=True).clear_buzz()
 
     # -- the conference ----------------------------------------------------------------
 

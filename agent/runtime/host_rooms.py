@@ -12,6 +12,15 @@ plugins' `roster`, are the place the call is in: while in a room, who else is in
 (its roster from the `breakout_event`s), as for a guest moved there. After a lost token the
 bot rejoins in the main room and goes back into the room its call was in, if the new stream
 still announces it.
+
+The roster hooks (`on_joined`, `on_left`, `on_changed`) are the changes of that `roster`:
+while the call is in a room, the room's arrivals and departures (the main room's stay in
+`main_roster`, unreported); when the roster switches place (a move starts, a move fails
+back, the token is lost), plugins get the difference at once: `Left` for whoever of the old
+place is not in the new one, `Joined` (`initial`: there before the bot) for whoever is new,
+`Changed` for anyone in both. That is what a guest moved by `refer` sees (its re-joined
+roster's replay reports the difference), so a plugin keeping its own list from the hooks
+always has `roster`, whatever the bot's role, without reading `Moved`.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from ..infinity.events import StreamItem
 from ..infinity.models import ParticipantInfo
 from ..infinity.models.events import MAIN_ROOM, BreakoutBegin, BreakoutEnd, BreakoutRefer
 from ..infinity.rooms import BreakoutRooms, RoomChange
-from ..infinity.roster import Changed, Left
+from ..infinity.roster import Changed, Joined, Left, Roster, RosterChange, changed_fields
 from ..infinity.session import InfinitySession
 from .call import BotCall
 from .host import HostOnlyError
@@ -66,6 +75,7 @@ class HostRooms:
     plugins: PluginHost
     session: InfinitySession | None
     rooms: BreakoutRooms
+    roster: Roster
     alias: str
     room: str | None
     conference_name: str
@@ -122,7 +132,9 @@ class HostRooms:
         up there (`_host_call_placed`), not before."""
         pending = self._host_move
         back = pending.back if pending is not None else (self._host_room, self.room)
+        before = self._place_roster()
         self._host_room, self.room = seat, name
+        self._roster_switched(before)
         self._rules_check.new_place()  # "alone" and "hosts left" are judged there now
         where = f"to breakout room {name}" if name else "back to the main room"
         if back[0] == seat:  # back where it was before the move was done: no move
@@ -157,7 +169,9 @@ class HostRooms:
             log.warning("host call not placed in %s: %s", target, why)
             return False
         self._host_move = None
+        before = self._place_roster()
         self._host_room, self.room = back_seat, back_name
+        self._roster_switched(before)
         self._rules_check.new_place()
         back = f"breakout room {back_name}" if back_name else "the main room"
         log.warning("host call not moved to %s (%s): it stays in %s", target, why, back)
@@ -192,16 +206,39 @@ class HostRooms:
         ]
         return others, roster.syncing
 
+    def _place_roster(self) -> dict[str, ParticipantInfo]:
+        """Everyone else where the call is (the plugins' `roster`): its room, or the main room."""
+        here = self.room_roster()
+        if here is not None:
+            return dict(here)
+        return {u: p for u, p in self.roster.participants.items() if u not in self.own_uuids}
+
+    def _roster_switched(self, before: Mapping[str, ParticipantInfo]) -> None:
+        """The plugins' `roster` is another place's now: tell them the difference, as the
+        replay of a guest's re-joined roster does (see the module docstring)."""
+        after = self._place_roster()
+        changes: list[RosterChange] = [Left(p) for u, p in before.items() if u not in after]
+        for uuid, p in after.items():
+            old = before.get(uuid)
+            if old is None:
+                changes.append(Joined(p, initial=True))  # there before the bot came
+            elif fields := changed_fields(old, p):
+                changes.append(Changed(old, p, fields))
+        for change in changes:
+            self.plugins.publish(change)
+
     def _room_roster_change(self, room_change: RoomChange) -> None:
-        """A host joining the room the call is in counts for `leave.when_hosts_leave`."""
+        """A change in the room the call is in: the plugins' roster's (the main room's are
+        not theirs meanwhile); a host joining it counts for `leave.when_hosts_leave`."""
         log.debug("breakout room %s: %s", room_change.room, room_change.change)
         change = room_change.change
         if self._host_room is None or room_change.room != self._host_room[0]:
             return
-        if isinstance(change, Left):
-            return
         p = change.after if isinstance(change, Changed) else change.participant
-        if p.role == "chair" and p.uuid != self._host_room[1] and p.uuid not in self.own_uuids:
+        if p.uuid == self._host_room[1] or p.uuid in self.own_uuids:
+            return  # the bot itself never shows
+        self.plugins.publish(change)
+        if not isinstance(change, Left) and p.role == "chair":
             self._rules_check.seen_host = True
 
     def _room_event(self, item: StreamItem) -> None:
@@ -226,7 +263,9 @@ class HostRooms:
         self._reenter_by = None
         if self._host_room is not None:
             self._reenter = (self._host_room[0], self.room or "", self.clock.monotonic())
+            before = self._place_roster()
             self._host_room, self.room = None, None
+            self._roster_switched(before)
 
     def _main_synced(self) -> None:
         """The main room's list is replayed on a new stream: the rooms open now are

@@ -5,7 +5,8 @@ A move is one session for plugins: the bot leaves with its old token, re-joins w
 one-time token of the `refer`, and carries on. The roster reports the difference (who was
 in the old place `Left`, who is in the new one `Joined`), media resumes in a new call in
 the new place, leave rules start over there (a room has no host of its own), and the
-recorder records on into a new file of the same session.
+recorder records on into a new file of the same session. A host bot's call moved into a
+room (`host_rooms.py`) gets the same difference from the roster hooks.
 """
 
 from __future__ import annotations
