@@ -68,7 +68,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 node = await stack.enter_async_context(
-                    LocalNode(config, host=args.host, port=args.port)
+                    LocalNode(config, host=args.host, port=args.port, settle_heap=True)
                 )
             except OSError as exc:
                 return _cannot_listen(args.host, args.port, exc)

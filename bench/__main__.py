@@ -20,6 +20,7 @@ from bench import (
     fleet,
     moderator,
     node_fanout,
+    node_join,
     node_media,
     probe,
     recorder,
@@ -37,6 +38,11 @@ BENCHMARKS: list[tuple[str, str, Benchmark]] = [
     ("events", "event stream: SSE parser + typed events", events.bench_event_pipeline),
     ("roster", "roster: 5,000-participant sync", events.bench_roster_sync),
     ("node_media", "node mixer: CPU and RSS, 2/5/10 participants", node_media.bench_node_media),
+    (
+        "node_join",
+        "node: 10 join at once while 5 are in call, worst audio gap vs a quiet window",
+        node_join.bench_node_join,
+    ),
     ("recorder", "recorder: passthrough vs MediaRecorder, paced bots", recorder.bench_recorder),
     (
         "recorder_bots",

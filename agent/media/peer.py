@@ -46,6 +46,7 @@ from .demux import install_rtp_demux
 from .ice import IceSettings, close_peer_connection
 from .inbound import HandlerTasks, check_inbound_seam, deliver_srtp_directly
 from .pacing import SilenceSource
+from .ratecounter import install_compact_rate_counter
 from .rtpclock import install_fast_clock
 from .sender import hook_keyframe_requests
 from .tap import EncodedTap
@@ -119,6 +120,7 @@ class MediaPeer:
         self._owned_sources: list[MediaStreamTrack] = []
         install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse (`agent.media.demux`)
         install_fast_clock()  # aiortc's per-packet clock without datetime
+        install_compact_rate_counter()  # no 1,000 objects per video receiver
         check_inbound_seam()  # a moved seam fails here, not once connected
         self.pc = RTCPeerConnection(self.ice.configuration())
         self.taps: dict[str, EncodedTap] = {}

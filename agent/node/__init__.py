@@ -4,6 +4,7 @@ event stream, aiortc peers) for development and end-to-end tests."""
 from .banner import startup_lines
 from .config import ControlConfig, NodeConfig, ServiceConfig, default_config, load_node_config
 from .faults import FaultConfig, RouteFault
+from .heap import settle_heap
 from .media import DiscardMedia, MediaHandler, NodePeer
 from .server import LocalNode
 
@@ -19,5 +20,6 @@ __all__ = [
     "ServiceConfig",
     "default_config",
     "load_node_config",
+    "settle_heap",
     "startup_lines",
 ]

@@ -70,6 +70,10 @@ class NodeContext:
         # (e.g. `DiscardMedia`) gives each call its own handler instead.
         self.media_factory = media_factory
         self.media = NodeMedia(config.media)
+        # One offer is answered at a time: a mass join's answers (SDP parsing, transceivers,
+        # ICE gathering, a few ms of loop time each) then take turns with the media instead
+        # of running back to back in one loop iteration while every call's audio waits.
+        self.answering = asyncio.Lock()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
         # None: the control API (`/_node/...`) is off.

@@ -17,6 +17,7 @@ from . import api, control, limits
 from .admin import routes as admin_routes
 from .config import NodeConfig, default_config
 from .context import NODE, NOT_FOUND, NodeContext
+from .heap import settle_heap
 from .http import ApiError, error_response
 from .media import MediaHandler
 
@@ -96,8 +97,11 @@ class LocalNode(HttpServer):
         port: int = 0,
         # None: the conference mixer (real media); DiscardMedia: drain only.
         media_factory: Callable[[], MediaHandler] | None = None,
+        # True when the node owns its process (`pexbot node`): see `heap.py`.
+        settle_heap: bool = False,
     ) -> None:
         super().__init__(host=host, port=port)
+        self._settle_heap = settle_heap
         self.config = config if config is not None else default_config()
         self.ctx = NodeContext(self.config, media_factory=media_factory)
 
@@ -114,6 +118,8 @@ class LocalNode(HttpServer):
         await self.listen(app)
         self.ctx.spawn(self.ctx.reaper(), "token-reaper")
         admin_routes.start_event_sinks(app, self.host)
+        if self._settle_heap:
+            settle_heap()
 
     async def stop(self) -> None:
         await self.ctx.close()

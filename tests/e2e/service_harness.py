@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from agent.node import LocalNode, NodeConfig
+from agent.node import LocalNode, NodeConfig, settle_heap
 from agent.node.config import ServiceConfig
 from agent.node.faults import FaultConfig
 from tests.support.pexbot_cmd import PEXBOT, REPO
@@ -238,6 +239,9 @@ def recorder_job(node: str, room: int, seconds: float) -> dict[str, Any]:
 async def service(tmp: Path, rooms: int) -> AsyncIterator[Service]:
     with RedisServer() as redis:
         async with LocalNode(node_config(rooms)) as node:
+            # The node shares pytest's process, whose large heap made a mass join's full
+            # garbage collection stall every call's media (`agent.node.heap`).
+            settle_heap()
             svc = Service(tmp, redis, node)
             watcher = asyncio.create_task(svc.roster.watch())
             try:
@@ -247,3 +251,4 @@ async def service(tmp: Path, rooms: int) -> AsyncIterator[Service]:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
                 await svc.close()
+                gc.unfreeze()

@@ -23,7 +23,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpreceiver import decoder_worker
 
-from agent.media import demux, inbound, rtpclock
+from agent.media import demux, inbound, ratecounter, rtpclock
 from agent.media.demux import check_demux_seam, install_rtp_demux, rtp_demux_installed
 from agent.media.ice import check_consent_seam, check_host_address_seam, close_peer_connection
 from agent.media.inbound import check_inbound_seam, direct_handler
@@ -425,3 +425,25 @@ def test_a_handler_failing_on_every_packet_is_logged_once_per_thousand(
         "handling a received SRTP packet failed (1000 so far)",
         "handling a received SRTP packet failed (2000 so far)",
     ]
+
+
+def test_the_compact_rate_counter_replaces_aiortcs() -> None:
+    from aiortc import rate
+
+    ratecounter.install_compact_rate_counter()
+    ratecounter.install_compact_rate_counter()  # idempotent
+    assert getattr(rate, "RateCounter") is ratecounter.CompactRateCounter  # noqa: B009
+    counter = rate.RemoteBitrateEstimator().incoming_bitrate
+    assert isinstance(counter, ratecounter.CompactRateCounter)
+    ratecounter.check_rate_counter_seam()
+
+
+def test_rate_counter_check_fails_loudly_when_aiortc_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiortc import rate
+
+    monkeypatch.setattr(ratecounter, "_original", [])
+    monkeypatch.delattr(rate, "RateCounter")
+    with pytest.raises(RuntimeError, match=r"aiortc private seam moved: .*RateCounter is gone"):
+        ratecounter.check_rate_counter_seam()

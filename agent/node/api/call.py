@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..context import NODE, Auth, NodeContext, close_call
 from ..http import ApiError, ok, parse_body
-from ..media import PeerError
+from ..media import NodePeer, PeerError
 from ..state import CallState, ParticipantState, new_uuid
 from . import bodies
 from .participant import PERMISSION_DENIED
@@ -45,6 +45,11 @@ def call_of(request: web.Request) -> tuple[NodeContext, Auth, ParticipantState, 
     return ctx, auth, target, call
 
 
+async def _answer(ctx: NodeContext, peer: NodePeer, sdp: str) -> str:
+    async with ctx.answering:
+        return await peer.answer(sdp)
+
+
 async def calls(request: web.Request) -> web.Response:
     ctx, auth, target = _own(request)
     if target is not auth.participant:
@@ -73,7 +78,7 @@ async def calls(request: web.Request) -> web.Response:
         raise ApiError(403, "Presentation rejected")
     peer = ctx.new_peer(conference, target.uuid, call_uuid, body.present)
     try:
-        answer = await asyncio.wait_for(peer.answer(body.sdp), ANSWER_TIMEOUT)
+        answer = await asyncio.wait_for(_answer(ctx, peer, body.sdp), ANSWER_TIMEOUT)
     except PeerError as exc:
         await peer.close()
         raise ApiError(400, str(exc)) from None

@@ -28,6 +28,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from agent.media.demux import install_rtp_demux
 from agent.media.ice import close_peer_connection
+from agent.media.ratecounter import install_compact_rate_counter
 from agent.media.rtpclock import install_fast_clock
 
 from .ice import LOOPBACK, ice_host_addresses
@@ -101,6 +102,7 @@ class NodePeer:
         # An explicit empty list: without it aiortc adds Google's public STUN server.
         install_rtp_demux()  # RTP/RTCP skip aioice's STUN parse
         install_fast_clock()  # aiortc's per-packet clock without datetime
+        install_compact_rate_counter()  # no 1,000 objects per video receiver
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc.on("track", self._on_track)
         self._closed = False
