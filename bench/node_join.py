@@ -19,14 +19,12 @@ import itertools
 import json
 import sys
 import time
-from typing import Any
 
 import aiohttp
 
-from agent.media.ice import IceSettings
-from agent.media.peer import MediaPeer
 from agent.media.sources import ToneSource
 from agent.media.tap import EncodedFrame
+from bench._participant import NodeParticipant
 from bench._proc import REPO, node_process, stop_process
 
 K = 5  # in call, listening
@@ -38,44 +36,9 @@ WINDOW = 6.0  # s measured, without and with the mass join
 TARGET_RATIO = 3.0
 
 
-class _Participant:
-    def __init__(self, http: aiohttp.ClientSession, api: str, name: str, tone: bool) -> None:
-        self.http = http
-        self.api = api
-        self.name = name
-        self.token = ""
-        self.uuid = ""
-        self.source = ToneSource(300 + 50 * len(name)) if tone else None
-        self.peer = MediaPeer(
-            IceSettings.loopback(), audio_source=self.source, media_timeout=60, name=name
-        )
-
-    async def _post(self, path: str, body: Any) -> Any:
-        headers = {"token": self.token} if self.token else {}
-        async with self.http.post(f"{self.api}/{path}", json=body, headers=headers) as resp:
-            data = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(f"{path}: {resp.status} {data}")
-            return data["result"]
-
-    async def join(self) -> None:
-        result = await self._post("request_token", {"display_name": self.name})
-        self.token, self.uuid = result["token"], result["participant_uuid"]
-        offer = await self.peer.create_offer()
-        call = await self._post(
-            f"participants/{self.uuid}/calls", {"call_type": "WEBRTC", "sdp": offer}
-        )
-        await self.peer.apply_answer(call["sdp"])
-        await self._post(f"participants/{self.uuid}/calls/{call['call_uuid']}/ack", {})
-        await self.peer.wait_connected(30)
-
-    async def leave(self) -> None:
-        try:
-            await self._post(f"participants/{self.uuid}/disconnect", {})
-        finally:
-            await self.peer.close()
-            if self.source is not None:
-                self.source.stop()
+def _participant(http: aiohttp.ClientSession, api: str, name: str, tone: bool) -> NodeParticipant:
+    audio = ToneSource(300 + 50 * len(name)) if tone else None
+    return NodeParticipant(http, api, name, audio=audio)
 
 
 # -- the listeners' process --------------------------------------------------------------
@@ -83,7 +46,7 @@ class _Participant:
 
 async def _listen(api: str, k: int) -> None:
     async with aiohttp.ClientSession() as http:
-        people = [_Participant(http, api, f"listener {i}", tone=True) for i in range(k)]
+        people = [_participant(http, api, f"listener {i}", tone=True) for i in range(k)]
         arrivals: list[list[float]] = [[] for _ in people]
         await asyncio.gather(*(p.join() for p in people))
         for p, stamps in zip(people, arrivals, strict=True):
@@ -123,7 +86,7 @@ async def _run() -> dict[str, float]:
             cwd=REPO,
         )  # fmt: skip
         assert child.stdin is not None and child.stdout is not None
-        joiners: list[_Participant] = []
+        joiners: list[NodeParticipant] = []
         try:
             line = await asyncio.wait_for(child.stdout.readline(), 60)
             if line.strip() != b"READY":
@@ -132,7 +95,7 @@ async def _run() -> dict[str, float]:
             quiet0 = time.monotonic()
             await asyncio.sleep(WINDOW)
             join0 = time.monotonic()
-            joiners = [_Participant(http, api, f"joiner {i}", tone=False) for i in range(N)]
+            joiners = [_participant(http, api, f"joiner {i}", tone=False) for i in range(N)]
             await asyncio.gather(*(p.join() for p in joiners))
             joined = time.monotonic() - join0
             await asyncio.sleep(max(0.0, join0 + WINDOW - time.monotonic()))

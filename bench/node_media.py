@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 
-from agent.media.ice import IceSettings
-from agent.media.peer import MediaPeer
 from agent.media.sources import TestPatternSource, ToneSource
+from bench._participant import NodeParticipant
 from bench._proc import cpu_seconds, node_process, rss_mb
 
 SIZES = (2, 5, 10)
@@ -30,57 +28,18 @@ WARMUP = 1.5
 TARGET_CPU_AT_10 = 120.0  # % of one core
 
 
-class _Participant:
-    def __init__(self, http: aiohttp.ClientSession, api: str, index: int) -> None:
-        self.http = http
-        self.api = api
-        self.index = index
-        self.token = ""
-        self.uuid = ""
-        self.call_uuid = ""
-        self.sources = [ToneSource(300 + 100 * index), TestPatternSource(320, 240, fps=15)]
-        self.peer = MediaPeer(
-            IceSettings.loopback(),
-            audio_source=self.sources[0],
-            video_source=self.sources[1],
-            media_timeout=60,
-            name=f"p{index}",
-        )
-
-    async def _post(self, path: str, body: Any) -> Any:
-        headers = {"token": self.token} if self.token else {}
-        async with self.http.post(f"{self.api}/{path}", json=body, headers=headers) as resp:
-            data = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(f"{path}: {resp.status} {data}")
-            return data["result"]
-
-    async def join(self) -> None:
-        result = await self._post("request_token", {"display_name": f"bench {self.index}"})
-        self.token, self.uuid = result["token"], result["participant_uuid"]
-        offer = await self.peer.create_offer()
-        call = await self._post(
-            f"participants/{self.uuid}/calls", {"call_type": "WEBRTC", "sdp": offer}
-        )
-        self.call_uuid = call["call_uuid"]
-        await self.peer.apply_answer(call["sdp"])
-        await self._post(f"participants/{self.uuid}/calls/{self.call_uuid}/ack", {})
-        await self.peer.wait_connected(15)
-
-    async def leave(self) -> None:
-        await self._post(f"participants/{self.uuid}/disconnect", {})
-        await self.peer.close()
-        for source in self.sources:
-            source.stop()
+def _participant(http: aiohttp.ClientSession, api: str, index: int) -> NodeParticipant:
+    audio, video = ToneSource(300 + 100 * index), TestPatternSource(320, 240, fps=15)
+    return NodeParticipant(http, api, f"bench {index}", audio=audio, video=video)
 
 
-def _received(people: list[_Participant]) -> tuple[int, int]:
+def _received(people: list[NodeParticipant]) -> tuple[int, int]:
     audio = sum(p.peer.tap("audio").frames for p in people)
     video = sum(p.peer.tap("video").frames for p in people)
     return audio, video
 
 
-async def _audio_lost(people: list[_Participant]) -> int:
+async def _audio_lost(people: list[NodeParticipant]) -> int:
     """Audio RTP packets the clients saw missing (sequence gaps): lost on the way, not
     left unsent by the node."""
     lost = 0
@@ -91,7 +50,7 @@ async def _audio_lost(people: list[_Participant]) -> int:
 
 
 async def _round(http: aiohttp.ClientSession, api: str, pid: int, n: int) -> dict[str, float]:
-    people = [_Participant(http, api, i) for i in range(n)]
+    people = [_participant(http, api, i) for i in range(n)]
     try:
         await asyncio.gather(*(p.join() for p in people))
         await asyncio.sleep(WARMUP)
