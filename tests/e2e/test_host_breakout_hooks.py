@@ -19,15 +19,13 @@ from agent.node import LocalNode
 from agent.runtime.bot import Bot
 from agent.runtime.states import BotState
 from plugins.moderator import Moderator, ModeratorConfig
-from tests.support.bots import in_call, local_config, until
+from tests.support.bots import in_call, until
 from tests.support.inspect_node import set_faults
 
 from .members import member
-from .test_host_breakout_refer import lose_token
+from .test_host_breakout_refer import guest_and_chair, host_config, lose_token
 
 pytestmark = pytest.mark.e2e
-
-MEDIA = {"audio": "tone:440", "video": "none", "receive_audio": True, "receive_video": False}
 
 
 class Hooks(Plugin[Any]):
@@ -77,16 +75,10 @@ async def test_in_a_room_the_hooks_report_the_room_and_back_the_main_room(
     node: LocalNode,
 ) -> None:
     hooks = Hooks()
-    config = local_config(
-        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts={"follow_refer": True}
-    )
-    bot = Bot(config, [hooks])
+    bot = Bot(host_config(node), [hooks])
     task = await in_call(bot)
     try:
-        async with (
-            member(node, "secure", "Guest", pin="5678") as guest,
-            member(node, "secure", "Chair", pin="1234") as chair,
-        ):
+        async with guest_and_chair(node) as (guest, chair):
             await until(lambda: hooks.kept() == ["Chair", "Guest"])
             assert bot.session is not None
             breakouts = chair.session.conference.breakouts
@@ -142,14 +134,10 @@ async def test_a_bot_whose_call_stays_in_the_main_room_reports_the_main_room(
     """Rooms open and people move into them; a host bot not following keeps reporting the
     main room's changes, as ever (the rooms' own are in `breakout_rooms`)."""
     hooks = Hooks()
-    config = local_config(node.base_url, "Helper", MEDIA, alias="secure", pin="1234")
-    bot = Bot(config, [hooks])
+    bot = Bot(host_config(node, follow=False), [hooks])
     task = await in_call(bot)
     try:
-        async with (
-            member(node, "secure", "Guest", pin="5678") as guest,
-            member(node, "secure", "Chair", pin="1234") as chair,
-        ):
+        async with guest_and_chair(node) as (guest, chair):
             await until(lambda: hooks.kept() == ["Chair", "Guest"])
             breakouts = chair.session.conference.breakouts
             room = await breakouts.create("Talk", participants={"main": [guest.uuid]})
@@ -176,10 +164,7 @@ async def test_the_moderator_acts_in_the_room_the_host_call_is_in(
     hooks = Hooks()
     rules = {"audit_file": str(tmp_path / "audit.jsonl"), "mute_on_entry": {"enabled": True}}
     moderator = Moderator(config=ModeratorConfig.model_validate(rules))
-    config = local_config(
-        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts={"follow_refer": True}
-    )
-    bot = Bot(config, [hooks, moderator])
+    bot = Bot(host_config(node), [hooks, moderator])
     task = await in_call(bot)
     try:
         async with member(node, "secure", "Chair", pin="1234") as chair:
@@ -214,22 +199,10 @@ async def test_after_a_token_loss_the_hooks_follow_the_call_back_into_its_room(
     goes back into the room; the list kept from the hooks is `roster` again, and those found
     there are no arrivals."""
     hooks = Hooks()
-    config = local_config(
-        node.base_url,
-        "Helper",
-        MEDIA,
-        alias="secure",
-        pin="1234",
-        leave={"max_rejoins": 5},
-        breakouts={"follow_refer": True},
-    )
-    bot = Bot(config, [hooks])
+    bot = Bot(host_config(node, leave={"max_rejoins": 5}), [hooks])
     task = await in_call(bot)
     try:
-        async with (
-            member(node, "secure", "Guest", pin="5678") as guest,
-            member(node, "secure", "Chair", pin="1234") as chair,
-        ):
+        async with guest_and_chair(node) as (guest, chair):
             await until(lambda: hooks.kept() == ["Chair", "Guest"])
             assert bot.session is not None
             breakouts = chair.session.conference.breakouts

@@ -5,14 +5,16 @@ back when the room ends; a plugin can do the same with `context.join_breakout`."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from agent import BreakoutRefer, Gap, Moved, Plugin
+from agent.config import BotConfig
 from agent.infinity.models import ParticipantInfo
 from agent.infinity.models import events as ev
 from agent.node import LocalNode
@@ -22,11 +24,34 @@ from tests.support.bots import in_call, local_config, until
 from tests.support.inspect_node import control, node_state, set_faults
 from tests.support.pexbot_cmd import pexbot
 
-from .members import member
+from .members import Member, member
 
 pytestmark = pytest.mark.e2e
 
 MEDIA = {"audio": "tone:440", "video": "none", "receive_audio": True, "receive_video": False}
+
+
+def host_config(node: LocalNode, *, follow: bool = True, **extra: Any) -> BotConfig:
+    """The host bot `Helper` in `secure` (host PIN), following refers unless not `follow`."""
+    return local_config(
+        node.base_url,
+        "Helper",
+        MEDIA,
+        alias="secure",
+        pin="1234",
+        breakouts={"follow_refer": follow},
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def guest_and_chair(node: LocalNode) -> AsyncIterator[tuple[Member, Member]]:
+    """A guest `Guest` and a host `Chair` in `secure`, for the test's length."""
+    async with (
+        member(node, "secure", "Guest", pin="5678") as guest,
+        member(node, "secure", "Chair", pin="1234") as chair,
+    ):
+        yield guest, chair
 
 
 class Moves(Plugin[Any]):
@@ -187,16 +212,10 @@ async def test_a_host_in_a_room_sees_the_room_roster_and_the_main_one(node: Loca
     room's participants), `context.main_roster` stays the main room's; back in the main
     room, both are the main room's."""
     moves = Moves()
-    config = local_config(
-        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts={"follow_refer": True}
-    )
-    bot = Bot(config, [moves])
+    bot = Bot(host_config(node), [moves])
     task = await in_call(bot)
     try:
-        async with (
-            member(node, "secure", "Guest", pin="5678") as guest,
-            member(node, "secure", "Chair", pin="1234") as chair,
-        ):
+        async with guest_and_chair(node) as (guest, chair):
             await until(lambda: names(moves.context.roster) == ["Chair", "Guest"])
             assert bot.session is not None
             breakouts = chair.session.conference.breakouts
@@ -289,17 +308,10 @@ async def test_emptied_rooms_send_the_host_call_back_to_the_main_room(
     room to go back (`breakout_refer` to `main`) and the bot's call comes back to the main
     room, by `follow_refer` or by a plugin's `join_breakout`; no re-call into the room."""
     moves = Moves(accept=not follow, node=node)
-    breakouts_cfg = {"follow_refer": follow}
-    config = local_config(
-        node.base_url, "Helper", MEDIA, alias="secure", pin="1234", breakouts=breakouts_cfg
-    )
-    bot = Bot(config, [moves])
+    bot = Bot(host_config(node, follow=follow), [moves])
     task = await in_call(bot)
     try:
-        async with (
-            member(node, "secure", "Guest", pin="5678") as guest,
-            member(node, "secure", "Chair", pin="1234") as chair,
-        ):
+        async with guest_and_chair(node) as (guest, chair):
             assert bot.session is not None
             breakouts = chair.session.conference.breakouts
             room = await breakouts.create(
@@ -352,17 +364,8 @@ async def test_the_leave_rules_judge_the_room_the_host_call_is_in(node: LocalNod
     guest in its room it stays although the main room empties; alone in its room it leaves
     although the main room is full again."""
     alone = 1.0
-    config = local_config(
-        node.base_url,
-        "Helper",
-        MEDIA,
-        alias="secure",
-        pin="1234",
-        leave={"alone_seconds": alone},
-        breakouts={"follow_refer": True},
-    )
     moves = Moves()
-    bot = Bot(config, [moves])
+    bot = Bot(host_config(node, leave={"alone_seconds": alone}), [moves])
     task = await in_call(bot)
     try:
         async with member(node, "secure", "Guest", pin="5678") as guest:
